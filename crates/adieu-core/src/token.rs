@@ -1,0 +1,207 @@
+//! Opaque bearer tokens: 256 random bits behind a recognisable prefix; only their SHA-256 is
+//! ever stored.
+
+use std::fmt;
+
+use adieu_types::{ACCESS_TOKEN_PREFIX, COOKIE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Secret};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+/// Random bytes in every token.
+const TOKEN_BYTES: usize = 32;
+/// Length of the base64url body of a token (32 bytes, no padding).
+const TOKEN_BODY_LEN: usize = 43;
+
+/// What a token is good for; stored beside its hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// Short-lived bearer token for API calls.
+    Access,
+    /// Single-use token that buys the next access/refresh pair.
+    Refresh,
+    /// Browser session cookie.
+    Cookie,
+}
+
+impl TokenKind {
+    /// The prefix that starts every token of this kind.
+    pub fn prefix(self) -> &'static str {
+        match self {
+            Self::Access => ACCESS_TOKEN_PREFIX,
+            Self::Refresh => REFRESH_TOKEN_PREFIX,
+            Self::Cookie => COOKIE_TOKEN_PREFIX,
+        }
+    }
+
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Access => "access",
+            Self::Refresh => "refresh",
+            Self::Cookie => "cookie",
+        }
+    }
+
+    /// Reads a stored name back.
+    pub fn from_db(name: &str) -> Option<Self> {
+        match name {
+            "access" => Some(Self::Access),
+            "refresh" => Some(Self::Refresh),
+            "cookie" => Some(Self::Cookie),
+            _ => None,
+        }
+    }
+}
+
+/// SHA-256 of a token: what the database holds instead of the token.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TokenHash([u8; 32]);
+
+impl TokenHash {
+    /// Hashes a token string.
+    pub fn of(token: &str) -> Self {
+        Self(Sha256::digest(token.as_bytes()).into())
+    }
+
+    /// Rebuilds a hash read from storage.
+    pub fn from_slice(bytes: &[u8]) -> Option<Self> {
+        bytes.try_into().ok().map(Self)
+    }
+
+    /// The raw 32 bytes, for storage.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Constant-time equality, for comparing a presented hash with a stored one.
+    pub fn ct_eq(&self, other: &Self) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for TokenHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A hash is not a credential, but a short prefix is all a log ever needs.
+        write!(f, "TokenHash({}…)", hex::encode(&self.0[..4]))
+    }
+}
+
+/// A freshly minted token: the secret to hand out once, and the hash to store.
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    /// The token itself, shown to the client exactly once.
+    pub secret: Secret,
+    /// What storage keeps.
+    pub hash: TokenHash,
+}
+
+/// Mints a new random token of the given kind.
+pub fn issue(kind: TokenKind) -> IssuedToken {
+    let bytes: [u8; TOKEN_BYTES] = crate::random_bytes();
+    let token = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes));
+    let hash = TokenHash::of(&token);
+    IssuedToken {
+        secret: Secret::new(token),
+        hash,
+    }
+}
+
+/// Why a presented token was rejected before any lookup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("malformed token")]
+pub struct Malformed;
+
+/// Checks the shape of a presented token (prefix, length, alphabet) and hashes it.
+///
+/// A well-formed token may still be unknown, expired or revoked; only storage knows.
+pub fn parse(kind: TokenKind, presented: &str) -> Result<TokenHash, Malformed> {
+    let body = presented.strip_prefix(kind.prefix()).ok_or(Malformed)?;
+    let well_formed = body.len() == TOKEN_BODY_LEN
+        && body
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !well_formed {
+        return Err(Malformed);
+    }
+    Ok(TokenHash::of(presented))
+}
+
+/// The anti-CSRF token of a browser session, derived from its cookie.
+///
+/// A cross-site page can neither read the cookie nor this value, so nothing needs storing.
+pub fn csrf_token(cookie: &str) -> String {
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(cookie.as_bytes()).expect("HMAC accepts keys of any size");
+    mac.update(b"adieu csrf v1");
+    URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+}
+
+/// Checks a submitted anti-CSRF token in constant time.
+pub fn csrf_matches(cookie: &str, submitted: &str) -> bool {
+    let expected = csrf_token(cookie);
+    expected.as_bytes().ct_eq(submitted.as_bytes()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issued_tokens_carry_their_prefix_and_256_random_bits() {
+        let a = issue(TokenKind::Access);
+        let b = issue(TokenKind::Access);
+        assert!(a.secret.expose().starts_with("adieu_at_"));
+        assert_ne!(a.secret.expose(), b.secret.expose());
+        assert_eq!(a.secret.expose().len(), "adieu_at_".len() + TOKEN_BODY_LEN);
+        assert!(
+            issue(TokenKind::Refresh)
+                .secret
+                .expose()
+                .starts_with("adieu_rt_")
+        );
+        assert!(
+            issue(TokenKind::Cookie)
+                .secret
+                .expose()
+                .starts_with("adieu_ck_")
+        );
+    }
+
+    #[test]
+    fn parse_accepts_issued_tokens_and_hashes_them_like_issue() {
+        let t = issue(TokenKind::Refresh);
+        assert_eq!(parse(TokenKind::Refresh, t.secret.expose()), Ok(t.hash));
+    }
+
+    #[test]
+    fn parse_refuses_wrong_kind_length_and_alphabet() {
+        let t = issue(TokenKind::Access);
+        assert_eq!(parse(TokenKind::Refresh, t.secret.expose()), Err(Malformed));
+        assert_eq!(parse(TokenKind::Access, "adieu_at_short"), Err(Malformed));
+        let bad = format!("adieu_at_{}", "é".repeat(TOKEN_BODY_LEN));
+        assert_eq!(parse(TokenKind::Access, &bad), Err(Malformed));
+        let spaced = format!("adieu_at_{}", " ".repeat(TOKEN_BODY_LEN));
+        assert_eq!(parse(TokenKind::Access, &spaced), Err(Malformed));
+    }
+
+    #[test]
+    fn csrf_tokens_are_bound_to_their_cookie() {
+        let a = issue(TokenKind::Cookie);
+        let b = issue(TokenKind::Cookie);
+        let token = csrf_token(a.secret.expose());
+        assert!(csrf_matches(a.secret.expose(), &token));
+        assert!(!csrf_matches(b.secret.expose(), &token));
+        assert!(!csrf_matches(a.secret.expose(), ""));
+    }
+
+    #[test]
+    fn hash_debug_does_not_print_the_whole_hash() {
+        let t = issue(TokenKind::Access);
+        let debug = format!("{:?}", t.hash);
+        assert!(debug.len() < 30, "{debug}");
+        assert!(!format!("{t:?}").contains(t.secret.expose()));
+    }
+}

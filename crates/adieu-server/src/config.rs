@@ -1,0 +1,129 @@
+//! Server configuration. Every knob has a production default; tests lower the costly ones.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adieu_core::{Argon2Params, Clock, Policy, SystemClock};
+
+/// Everything `adieu serve` can be told.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free one.
+    pub listen: SocketAddr,
+    /// `sqlite://…` or `postgres://…`.
+    pub database_url: String,
+    /// Token lifetimes and session timeouts.
+    pub policy: Policy,
+    /// argon2id cost.
+    pub argon2: Argon2Params,
+    /// Password hashes running at once (default: the number of cores).
+    pub hash_concurrency: usize,
+    /// Password hashes waiting beyond those; more are answered 429 at once.
+    pub hash_queue: usize,
+    /// Login attempts allowed per username per minute (0 disables).
+    pub login_attempts_per_user: u32,
+    /// Login attempts allowed per client IP per minute (0 disables).
+    pub login_attempts_per_ip: u32,
+    /// Largest request body accepted.
+    pub body_limit: usize,
+    /// A request taking longer than this is answered 408.
+    pub request_timeout: Duration,
+    /// How often ended sessions are deleted from the database.
+    pub cleanup_interval: Duration,
+    /// Mark the session cookie `Secure` and name it with the `__Host-` prefix.
+    pub secure_cookies: bool,
+    /// Value of `Clear-Site-Data` on browser logout; empty to send none.
+    pub clear_site_data: String,
+    /// Source of the current time (tests move a manual clock instead of sleeping).
+    pub clock: Arc<dyn Clock>,
+    /// Delay before a refresh is processed. Always zero in production; tests use it to hold a
+    /// refresh in flight while they race a logout against it.
+    pub refresh_delay: Duration,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("listen", &self.listen)
+            .field("database_url", &redact_url(&self.database_url))
+            .field("policy", &self.policy)
+            .field("argon2", &self.argon2)
+            .field("hash_concurrency", &self.hash_concurrency)
+            .field("hash_queue", &self.hash_queue)
+            .field("secure_cookies", &self.secure_cookies)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A database URL with any password replaced, for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!(
+                    "{}{}:[redacted]{}",
+                    &url[..scheme_end + 3],
+                    &userinfo[..colon],
+                    &url[at..]
+                ),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            database_url: "sqlite://adieu.db".into(),
+            policy: Policy::default(),
+            argon2: Argon2Params::default(),
+            hash_concurrency: cores,
+            hash_queue: 32 * cores,
+            login_attempts_per_user: 10,
+            login_attempts_per_ip: 60,
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            cleanup_interval: Duration::from_secs(600),
+            secure_cookies: true,
+            clear_site_data: r#""cache", "cookies", "storage""#.into(),
+            clock: Arc::new(SystemClock),
+            refresh_delay: Duration::ZERO,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_in_database_urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/adieu"),
+            "postgres://bob:[redacted]@db:5432/adieu"
+        );
+        assert_eq!(redact_url("sqlite://adieu.db"), "sqlite://adieu.db");
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1/test"),
+            "postgres://postgres@127.0.0.1/test"
+        );
+    }
+
+    #[test]
+    fn production_defaults_are_pinned() {
+        let c = Config::default();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database_url, "sqlite://adieu.db");
+        assert_eq!(c.policy, Policy::default());
+        assert_eq!(c.argon2, Argon2Params::default());
+        assert!(c.secure_cookies);
+        assert_eq!(c.refresh_delay, Duration::ZERO);
+        assert_eq!(c.login_attempts_per_user, 10);
+    }
+}

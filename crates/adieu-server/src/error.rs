@@ -1,0 +1,145 @@
+//! The server's error type and its HTTP form: `{"error": code, "message": text}`.
+
+use adieu_core::HashError;
+use adieu_store::StoreError;
+use adieu_types::{ErrorBody, ErrorCode};
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Bad input; the text says what was wrong with it.
+    #[error("{message}")]
+    InvalidRequest {
+        /// HTTP status (400, 413 or 415).
+        status: StatusCode,
+        /// What was wrong.
+        message: String,
+    },
+    /// Wrong username or password (identical for both).
+    #[error("wrong username or password")]
+    InvalidCredentials,
+    /// No usable token: missing, malformed, unknown, expired or revoked.
+    #[error("the access token is missing, invalid, expired or revoked")]
+    InvalidToken {
+        /// Whether a credential was presented at all (RFC 6750 omits the error code if not).
+        presented: bool,
+    },
+    /// Registration with a name in use.
+    #[error("that username is taken")]
+    UsernameTaken,
+    /// Nothing of that id belongs to the caller.
+    #[error("not found")]
+    NotFound,
+    /// Too many attempts, or hashing is saturated.
+    #[error("too many requests; retry later")]
+    RateLimited {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
+    /// A failure of ours; the cause goes to the log only.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Shorthand for server results.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// A 400 with a message.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::InvalidRequest {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    /// The stable code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::InvalidRequest { .. } => ErrorCode::InvalidRequest,
+            Self::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Self::InvalidToken { .. } => ErrorCode::InvalidToken,
+            Self::UsernameTaken => ErrorCode::UsernameTaken,
+            Self::NotFound => ErrorCode::NotFound,
+            Self::RateLimited { .. } => ErrorCode::RateLimited,
+            Self::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status_code(&self) -> StatusCode {
+        match self {
+            Self::InvalidRequest { status, .. } => *status,
+            Self::InvalidCredentials | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<StoreError> for Error {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::UsernameTaken => Self::UsernameTaken,
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<HashError> for Error {
+    fn from(err: HashError) -> Self {
+        match err {
+            HashError::Busy => Self::RateLimited { retry_after: 1 },
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        if let Self::Internal(cause) = &self {
+            tracing::error!(error = %ErrorChain(cause.as_ref()), "request failed");
+        }
+        let body = ErrorBody {
+            error: self.code(),
+            message: self.to_string(),
+        };
+        let mut response = (self.status_code(), Json(body)).into_response();
+        let headers = response.headers_mut();
+        match self {
+            Self::InvalidToken { presented } => {
+                let value = if presented {
+                    r#"Bearer error="invalid_token""#
+                } else {
+                    "Bearer"
+                };
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(value));
+            }
+            Self::RateLimited { retry_after } => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Formats an error with its whole `source()` chain, for the log.
+pub struct ErrorChain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+//! Request extractors that turn bad input into clear 4xx answers in our error format.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::Error;
+use crate::service::ClientInfo;
+
+/// Longest `User-Agent` kept.
+const MAX_USER_AGENT: usize = 256;
+/// Longest Bearer credential even looked at; real tokens are far shorter.
+const MAX_BEARER: usize = 256;
+
+/// A JSON body whose rejections are answered in our error format.
+pub(crate) struct ApiJson<T>(pub(crate) T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Error;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_error(&rejection)),
+        }
+    }
+}
+
+fn json_error(rejection: &JsonRejection) -> Error {
+    let status = match rejection {
+        JsonRejection::MissingJsonContentType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        JsonRejection::BytesRejection(_) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            StatusCode::PAYLOAD_TOO_LARGE
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let message = match status {
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            "expected a JSON body with Content-Type: application/json".to_owned()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
+        _ => format!("malformed JSON body: {}", rejection.body_text()),
+    };
+    Error::InvalidRequest { status, message }
+}
+
+/// The Bearer credential of a request, if one was sent.
+///
+/// A header that is present but not a well-shaped `Bearer` credential is refused here; one
+/// that is well-shaped is checked by the service.
+pub(crate) struct Bearer(pub(crate) Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for Bearer {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+            return Ok(Self(None));
+        };
+        let malformed = Error::InvalidToken { presented: true };
+        if value.len() > MAX_BEARER + 7 {
+            return Err(malformed);
+        }
+        let value = value
+            .to_str()
+            .map_err(|_| Error::InvalidToken { presented: true })?;
+        let (scheme, token) = value
+            .split_once(' ')
+            .ok_or(Error::InvalidToken { presented: true })?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(malformed);
+        }
+        Ok(Self(Some(token.trim().to_owned())))
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip().to_string());
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+        Ok(Self { ip, user_agent })
+    }
+}

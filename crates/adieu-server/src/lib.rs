@@ -1,0 +1,167 @@
+//! Adieu's HTTP server: the JSON API and the web pages, over the session service.
+//!
+//! [`Server::build`] opens storage, binds the listener (port 0 allowed) and returns a server
+//! whose [`Server::local_addr`] is known before it runs; tests and `adieu serve` both use it.
+
+pub mod config;
+pub mod error;
+pub mod service;
+
+mod api;
+mod extract;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use adieu_core::PasswordHasher;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+
+pub use config::Config;
+pub use error::{Error, Result};
+pub use service::Sessions;
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    /// The session service.
+    pub sessions: Arc<Sessions>,
+    /// The configuration the server started with.
+    pub config: Arc<Config>,
+}
+
+/// The whole application as a router, without a listener.
+pub fn app(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let body_limit = state.config.body_limit;
+    Router::new()
+        .route("/healthz", get(healthz))
+        .merge(api::router())
+        .fallback(not_found)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        // Nothing this server says may be cached: every answer concerns a credential or a
+        // private page.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+}
+
+async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
+    match state.sessions.store().ping().await {
+        Ok(()) => (StatusCode::OK, "ok"),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: database unreachable");
+            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+        }
+    }
+}
+
+async fn not_found() -> Error {
+    Error::NotFound
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is inconsistent.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    /// Storage could not be opened or migrated.
+    #[error("could not open the database")]
+    Store(#[from] adieu_store::StoreError),
+    /// The password hasher could not be built.
+    #[error("could not set up password hashing")]
+    Hasher(#[from] adieu_core::HashError),
+    /// The address could not be bound.
+    #[error("could not listen on {addr}")]
+    Bind {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A bound, ready server.
+pub struct Server {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Server {
+    /// Opens storage, prepares hashing and binds the listener.
+    pub async fn build(config: Config) -> Result<Self, StartError> {
+        config.policy.validate().map_err(StartError::Config)?;
+        let store = adieu_store::connect(&config.database_url).await?;
+        let hasher =
+            PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue)?;
+        let listener =
+            TcpListener::bind(config.listen)
+                .await
+                .map_err(|source| StartError::Bind {
+                    addr: config.listen,
+                    source,
+                })?;
+        let sessions = Arc::new(Sessions::new(store, hasher, &config));
+        Ok(Self {
+            listener,
+            state: AppState {
+                sessions,
+                config: Arc::new(config),
+            },
+        })
+    }
+
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound TCP listener has a local address")
+    }
+
+    /// The shared state, for tests that inspect storage directly.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    pub async fn run(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let cleanup = tokio::spawn(cleanup_loop(self.state.clone()));
+        let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        cleanup.abort();
+        served
+    }
+}
+
+/// Deletes ended sessions now and then, in batches, so the tables stay small.
+async fn cleanup_loop(state: AppState) {
+    let mut every = tokio::time::interval(state.config.cleanup_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match state.sessions.delete_ended(1000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted ended sessions"),
+            Err(e) => tracing::warn!(error = %e, "could not delete ended sessions"),
+        }
+    }
+}

@@ -1,0 +1,435 @@
+//! The session service: every rule about users, sessions and tokens, shared by the JSON API
+//! and the web pages. Handlers only translate HTTP to these calls and back.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use adieu_core::policy;
+use adieu_core::ratelimit::RateLimiter;
+use adieu_core::token::{self, IssuedToken};
+use adieu_core::{Clock, PasswordHasher, Policy, Session, SessionKind, TokenHash, TokenKind};
+use adieu_store::{
+    AuditContext, AuditEvent, AuditKind, NewToken, RefreshOutcome, Store, TokenRecord, User,
+};
+use adieu_types::Secret;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// Who is calling and from where, for sessions and the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// Peer IP address.
+    pub ip: Option<String>,
+    /// `User-Agent`, truncated.
+    pub user_agent: Option<String>,
+}
+
+impl ClientInfo {
+    fn audit(&self) -> AuditContext {
+        AuditContext {
+            ip: self.ip.clone(),
+            user_agent: self.user_agent.clone(),
+        }
+    }
+}
+
+/// What a login or refresh hands to an API client.
+#[derive(Debug)]
+pub struct ApiTokens {
+    /// The session.
+    pub session: Session,
+    /// New access token.
+    pub access: IssuedToken,
+    /// New refresh token.
+    pub refresh: IssuedToken,
+    /// Seconds the access token lives.
+    pub expires_in: u64,
+}
+
+/// What a browser login hands out.
+#[derive(Debug)]
+pub struct WebLogin {
+    /// The session.
+    pub session: Session,
+    /// The cookie value.
+    pub cookie: IssuedToken,
+}
+
+/// The session service.
+pub struct Sessions {
+    store: Arc<dyn Store>,
+    hasher: PasswordHasher,
+    policy: Policy,
+    clock: Arc<dyn Clock>,
+    per_user: RateLimiter,
+    per_ip: RateLimiter,
+    refresh_delay: Duration,
+}
+
+impl std::fmt::Debug for Sessions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sessions")
+            .field("backend", &self.store.backend())
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    /// Builds the service over a store.
+    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, config: &Config) -> Self {
+        let minute = Duration::from_secs(60);
+        Self {
+            store,
+            hasher,
+            policy: config.policy,
+            clock: config.clock.clone(),
+            per_user: RateLimiter::new(config.login_attempts_per_user, minute),
+            per_ip: RateLimiter::new(config.login_attempts_per_ip, minute),
+            refresh_delay: config.refresh_delay,
+        }
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// The policy in force.
+    pub fn policy(&self) -> &Policy {
+        &self.policy
+    }
+
+    /// Now, by the configured clock.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
+    /// Creates an account.
+    pub async fn register(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        policy::validate_username(username).map_err(|e| Error::bad_request(e.to_string()))?;
+        policy::validate_password(password.expose())
+            .map_err(|e| Error::bad_request(e.to_string()))?;
+        let hash = self.hasher.hash(password).await?;
+        Ok(self
+            .store
+            .create_user(username, &hash, self.now(), &client.audit())
+            .await?)
+    }
+
+    /// Checks a username and password, rate-limited per name and per IP; the same error and
+    /// the same work for an unknown user as for a wrong password.
+    async fn check_password(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        let now = self.now();
+        if let Some(ip) = &client.ip {
+            self.per_ip
+                .check(ip, now)
+                .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        }
+        self.per_user
+            .check(&username.to_ascii_lowercase(), now)
+            .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        // Over-long input can never match; refuse it before it costs a hash.
+        if username.len() > 64 || password.expose().chars().count() > policy::MAX_PASSWORD_CHARS {
+            return Err(Error::InvalidCredentials);
+        }
+        let user = self.store.user_by_name(username).await?;
+        let stored = user.as_ref().map(|u| u.password_hash.as_str());
+        if self.hasher.verify(password, stored).await? {
+            if let Some(user) = user {
+                return Ok(user);
+            }
+        }
+        let event = AuditEvent {
+            at: now,
+            kind: AuditKind::LoginFailed,
+            user_id: user.map(|u| u.id),
+            session_id: None,
+            context: client.audit(),
+        };
+        self.store.audit(&event).await?;
+        Err(Error::InvalidCredentials)
+    }
+
+    fn new_session(&self, user: &User, kind: SessionKind, client: &ClientInfo) -> Session {
+        let now = self.now();
+        Session {
+            id: adieu_core::new_id(),
+            user_id: user.id.clone(),
+            username: user.username.clone(),
+            kind,
+            created_at: now,
+            last_active_at: now,
+            revoked_at: None,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.clone(),
+        }
+    }
+
+    fn api_pair(
+        &self,
+        session: &Session,
+        now: i64,
+    ) -> (IssuedToken, IssuedToken, [NewToken; 2], u64) {
+        let access = token::issue(TokenKind::Access);
+        let refresh = token::issue(TokenKind::Refresh);
+        let access_expires = self.policy.access_expiry(now, session.created_at);
+        let stored = [
+            NewToken {
+                hash: access.hash,
+                kind: TokenKind::Access,
+                expires_at: access_expires,
+            },
+            NewToken {
+                hash: refresh.hash,
+                kind: TokenKind::Refresh,
+                expires_at: self.policy.absolute_expiry(session.created_at),
+            },
+        ];
+        let expires_in = u64::try_from((access_expires - now) / 1000).unwrap_or(0);
+        (access, refresh, stored, expires_in)
+    }
+
+    /// Logs in through the API: a new session with an access and a refresh token.
+    pub async fn login_api(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<ApiTokens> {
+        let user = self.check_password(username, password, client).await?;
+        let session = self.new_session(&user, SessionKind::Api, client);
+        let (access, refresh, stored, expires_in) = self.api_pair(&session, session.created_at);
+        self.store.create_session(&session, &stored).await?;
+        tracing::info!(session.id = %session.id, user.id = %session.user_id, "session created");
+        Ok(ApiTokens {
+            session,
+            access,
+            refresh,
+            expires_in,
+        })
+    }
+
+    /// Logs in from a browser: a new session (never a reused id) with a cookie token.
+    pub async fn login_web(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<WebLogin> {
+        let user = self.check_password(username, password, client).await?;
+        let session = self.new_session(&user, SessionKind::Web, client);
+        let cookie = token::issue(TokenKind::Cookie);
+        let stored = NewToken {
+            hash: cookie.hash,
+            kind: TokenKind::Cookie,
+            expires_at: self.policy.absolute_expiry(session.created_at),
+        };
+        self.store.create_session(&session, &[stored]).await?;
+        tracing::info!(session.id = %session.id, user.id = %session.user_id, "web session created");
+        Ok(WebLogin { session, cookie })
+    }
+
+    /// Resolves a presented token to its live session, or fails with `InvalidToken`.
+    ///
+    /// Reads storage on every call, so a revocation is seen by the very next request.
+    pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
+        let invalid = Error::InvalidToken { presented: true };
+        let hash =
+            token::parse(kind, presented).map_err(|_| Error::InvalidToken { presented: true })?;
+        let record = self.store.token(&hash).await?.ok_or(invalid)?;
+        let now = self.now();
+        let live = record.kind == kind
+            && now < record.expires_at
+            && record.spent_at.is_none()
+            && record.session.is_active(&self.policy, now);
+        if !live {
+            return Err(Error::InvalidToken { presented: true });
+        }
+        if record.session.activity_due(&self.policy, now) {
+            self.store.touch_session(&record.session.id, now).await?;
+        }
+        Ok(record.session)
+    }
+
+    /// Finds the session a well-formed token names, whatever its state: logout must work with
+    /// an expired access token too.
+    async fn session_of(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        Ok(self.store.token(hash).await?)
+    }
+
+    /// Ends the session a token belongs to. Unknown, expired and already-ended tokens succeed
+    /// silently, so the answer tells nothing about the token.
+    pub async fn logout(
+        &self,
+        kind: TokenKind,
+        presented: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let hash =
+            token::parse(kind, presented).map_err(|_| Error::InvalidToken { presented: true })?;
+        if let Some(record) = self.session_of(&hash).await? {
+            if record.kind == kind {
+                self.end_session(&record.session.id, AuditKind::Logout, client)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends one session by id; the caller has checked that it may.
+    async fn end_session(
+        &self,
+        session_id: &str,
+        kind: AuditKind,
+        client: &ClientInfo,
+    ) -> Result<bool> {
+        let revoked = self
+            .store
+            .revoke_session(session_id, kind, self.now(), &client.audit())
+            .await?;
+        if revoked {
+            tracing::info!(session.id = %session_id, reason = kind.as_str(), "session ended");
+        }
+        Ok(revoked)
+    }
+
+    /// Ends every session of the caller's user, the caller's included.
+    pub async fn logout_all(&self, current: &Session, client: &ClientInfo) -> Result<u64> {
+        let ids = self
+            .store
+            .revoke_user_sessions(
+                &current.user_id,
+                None,
+                AuditKind::LogoutAll,
+                Some(&current.id),
+                self.now(),
+                &client.audit(),
+            )
+            .await?;
+        tracing::info!(user.id = %current.user_id, count = ids.len(), "all sessions ended");
+        Ok(ids.len() as u64)
+    }
+
+    /// Ends one of the caller's own sessions; another user's looks the same as a missing one.
+    pub async fn revoke_own(
+        &self,
+        current: &Session,
+        target: &str,
+        client: &ClientInfo,
+    ) -> Result<()> {
+        let owned = self
+            .sessions(&current.user_id)
+            .await?
+            .into_iter()
+            .any(|s| s.id == target);
+        if !owned {
+            return Err(Error::NotFound);
+        }
+        self.end_session(target, AuditKind::SessionRevoked, client)
+            .await?;
+        Ok(())
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn sessions(&self, user_id: &str) -> Result<Vec<Session>> {
+        let now = self.now();
+        let mut sessions = self.store.user_sessions(user_id).await?;
+        sessions.retain(|s| s.is_active(&self.policy, now));
+        Ok(sessions)
+    }
+
+    /// Exchanges a refresh token for a new pair. A token spent before is theft: the session
+    /// ends and every token of it, the thief's and the owner's, stops working.
+    pub async fn refresh(&self, presented: &str, client: &ClientInfo) -> Result<ApiTokens> {
+        let hash = token::parse(TokenKind::Refresh, presented)
+            .map_err(|_| Error::InvalidToken { presented: true })?;
+        if !self.refresh_delay.is_zero() {
+            tokio::time::sleep(self.refresh_delay).await;
+        }
+        let now = self.now();
+        // The new pair's expiries are capped by the session's absolute end.
+        let record = self
+            .session_of(&hash)
+            .await?
+            .ok_or(Error::InvalidToken { presented: true })?;
+        let (access, refresh, stored, expires_in) = self.api_pair(&record.session, now);
+        match self
+            .store
+            .rotate_refresh(&hash, stored, &self.policy, now, &client.audit())
+            .await?
+        {
+            RefreshOutcome::Rotated(session) => Ok(ApiTokens {
+                session,
+                access,
+                refresh,
+                expires_in,
+            }),
+            RefreshOutcome::Reused {
+                session_id,
+                user_id,
+            } => {
+                tracing::warn!(session.id = %session_id, user.id = %user_id, "refresh token reused: session revoked");
+                Err(Error::InvalidToken { presented: true })
+            }
+            RefreshOutcome::Invalid => Err(Error::InvalidToken { presented: true }),
+        }
+    }
+
+    /// Changes the password after checking the current one, and ends every other session.
+    pub async fn change_password(
+        &self,
+        current: &Session,
+        current_password: &Secret,
+        new_password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<u64> {
+        policy::validate_password(new_password.expose())
+            .map_err(|e| Error::bad_request(e.to_string()))?;
+        let user = self
+            .store
+            .user_by_id(&current.user_id)
+            .await?
+            .ok_or(Error::InvalidToken { presented: true })?;
+        if !self
+            .hasher
+            .verify(current_password, Some(&user.password_hash))
+            .await?
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        let hash = self.hasher.hash(new_password).await?;
+        let ended = self
+            .store
+            .change_password(&user.id, &hash, &current.id, self.now(), &client.audit())
+            .await?;
+        tracing::info!(user.id = %user.id, ended = ended.len(), "password changed");
+        Ok(ended.len() as u64)
+    }
+
+    /// Deletes sessions that have ended, in batches; returns how many went.
+    pub async fn delete_ended(&self, batch: u32) -> Result<u64> {
+        let mut total = 0;
+        loop {
+            let n = self
+                .store
+                .delete_ended_sessions(&self.policy, self.now(), batch)
+                .await?;
+            total += n;
+            if n < u64::from(batch) {
+                return Ok(total);
+            }
+        }
+    }
+}

@@ -1,0 +1,414 @@
+//! The body of [`Store`](crate::Store), written once for both backends.
+//!
+//! sqlx's generic bounds over "any database" grow unreadable quickly, so the shared
+//! implementation is a macro instantiated per backend. Each backend type provides:
+//! - `fn reader(&self) -> &sqlx::Pool<DB>` and `fn writer(&self) -> &sqlx::Pool<DB>`;
+//! - `async fn publish_revoked(&self, tx, ids)`, called inside every transaction that revokes
+//!   sessions, before it commits (PostgreSQL notifies other nodes there);
+//! - `fn backend_name(&self) -> &'static str`.
+
+macro_rules! impl_store {
+    ($store:ty, $db:ty) => {
+        impl $store {
+            async fn insert_audit(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                event: &$crate::AuditEvent,
+            ) -> $crate::Result<()> {
+                sqlx::query($crate::sql::INSERT_AUDIT)
+                    .bind(event.at)
+                    .bind(event.kind.as_str())
+                    .bind(event.user_id.as_deref())
+                    .bind(event.session_id.as_deref())
+                    .bind(event.context.ip.as_deref())
+                    .bind(event.context.user_agent.as_deref())
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            async fn load_session(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                session_id: &str,
+            ) -> $crate::Result<Option<adieu_core::Session>> {
+                let row: Option<$crate::rows::SessionRow> =
+                    sqlx::query_as(&$crate::sql::session_by_id())
+                        .bind(session_id)
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn insert_tokens(
+                tx: &mut sqlx::Transaction<'_, $db>,
+                session_id: &str,
+                tokens: &[$crate::NewToken],
+                now: adieu_core::UnixMillis,
+            ) -> $crate::Result<()> {
+                for token in tokens {
+                    sqlx::query($crate::sql::INSERT_TOKEN)
+                        .bind(token.hash.as_bytes().as_slice())
+                        .bind(session_id)
+                        .bind(token.kind.as_str())
+                        .bind(now)
+                        .bind(token.expires_at)
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
+            }
+
+            async fn revoke_in(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                session_id: &str,
+                kind: $crate::AuditKind,
+                now: adieu_core::UnixMillis,
+            ) -> $crate::Result<bool> {
+                let done = sqlx::query($crate::sql::REVOKE_SESSION)
+                    .bind(session_id)
+                    .bind(now)
+                    .bind(kind.as_str())
+                    .execute(&mut **tx)
+                    .await?
+                    .rows_affected()
+                    > 0;
+                if done {
+                    self.publish_revoked(tx, &[session_id.to_owned()]).await?;
+                }
+                Ok(done)
+            }
+
+            async fn revoke_user_in(
+                &self,
+                tx: &mut sqlx::Transaction<'_, $db>,
+                user_id: &str,
+                keep: Option<&str>,
+                kind: $crate::AuditKind,
+                now: adieu_core::UnixMillis,
+            ) -> $crate::Result<Vec<String>> {
+                let ids: Vec<String> = sqlx::query_scalar($crate::sql::REVOKE_USER_SESSIONS)
+                    .bind(user_id)
+                    .bind(now)
+                    .bind(kind.as_str())
+                    .bind(keep.unwrap_or(""))
+                    .fetch_all(&mut **tx)
+                    .await?;
+                if !ids.is_empty() {
+                    self.publish_revoked(tx, &ids).await?;
+                }
+                Ok(ids)
+            }
+        }
+
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn backend(&self) -> &'static str {
+                self.backend_name()
+            }
+
+            async fn ping(&self) -> $crate::Result<()> {
+                sqlx::query("SELECT 1").execute(self.reader()).await?;
+                Ok(())
+            }
+
+            async fn create_user(
+                &self,
+                username: &str,
+                password_hash: &str,
+                now: adieu_core::UnixMillis,
+                context: &$crate::AuditContext,
+            ) -> $crate::Result<$crate::User> {
+                let id = adieu_core::new_id();
+                let mut tx = self.writer().begin().await?;
+                let inserted = sqlx::query($crate::sql::INSERT_USER)
+                    .bind(&id)
+                    .bind(username)
+                    .bind(password_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await;
+                match inserted {
+                    Err(e) if $crate::rows::is_unique_violation(&e) => {
+                        return Err($crate::StoreError::UsernameTaken);
+                    }
+                    other => other?,
+                };
+                let event = $crate::AuditEvent {
+                    at: now,
+                    kind: $crate::AuditKind::Register,
+                    user_id: Some(id.clone()),
+                    session_id: None,
+                    context: context.clone(),
+                };
+                Self::insert_audit(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok($crate::User {
+                    id,
+                    username: username.to_owned(),
+                    password_hash: password_hash.to_owned(),
+                })
+            }
+
+            async fn user_by_name(&self, username: &str) -> $crate::Result<Option<$crate::User>> {
+                let row: Option<$crate::rows::UserRow> = sqlx::query_as($crate::sql::USER_BY_NAME)
+                    .bind(username)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn user_by_id(&self, user_id: &str) -> $crate::Result<Option<$crate::User>> {
+                let row: Option<$crate::rows::UserRow> = sqlx::query_as($crate::sql::USER_BY_ID)
+                    .bind(user_id)
+                    .fetch_optional(self.reader())
+                    .await?;
+                Ok(row.map(Into::into))
+            }
+
+            async fn create_session(
+                &self,
+                session: &adieu_core::Session,
+                tokens: &[$crate::NewToken],
+            ) -> $crate::Result<()> {
+                let mut tx = self.writer().begin().await?;
+                sqlx::query($crate::sql::INSERT_SESSION)
+                    .bind(&session.id)
+                    .bind(&session.user_id)
+                    .bind(session.kind.as_str())
+                    .bind(session.created_at)
+                    .bind(session.last_active_at)
+                    .bind(session.user_agent.as_deref())
+                    .bind(session.ip.as_deref())
+                    .execute(&mut *tx)
+                    .await?;
+                Self::insert_tokens(&mut tx, &session.id, tokens, session.created_at).await?;
+                let event = $crate::AuditEvent {
+                    at: session.created_at,
+                    kind: $crate::AuditKind::Login,
+                    user_id: Some(session.user_id.clone()),
+                    session_id: Some(session.id.clone()),
+                    context: $crate::AuditContext {
+                        ip: session.ip.clone(),
+                        user_agent: session.user_agent.clone(),
+                    },
+                };
+                Self::insert_audit(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn token(
+                &self,
+                hash: &adieu_core::TokenHash,
+            ) -> $crate::Result<Option<$crate::TokenRecord>> {
+                let row: Option<$crate::rows::TokenRow> =
+                    sqlx::query_as(&$crate::sql::token_by_hash())
+                        .bind(hash.as_bytes().as_slice())
+                        .fetch_optional(self.reader())
+                        .await?;
+                row.map(TryInto::try_into).transpose()
+            }
+
+            async fn touch_session(
+                &self,
+                session_id: &str,
+                now: adieu_core::UnixMillis,
+            ) -> $crate::Result<()> {
+                sqlx::query($crate::sql::TOUCH_SESSION)
+                    .bind(session_id)
+                    .bind(now)
+                    .execute(self.writer())
+                    .await?;
+                Ok(())
+            }
+
+            async fn rotate_refresh(
+                &self,
+                old: &adieu_core::TokenHash,
+                new: [$crate::NewToken; 2],
+                policy: &adieu_core::Policy,
+                now: adieu_core::UnixMillis,
+                context: &$crate::AuditContext,
+            ) -> $crate::Result<$crate::RefreshOutcome> {
+                let mut tx = self.writer().begin().await?;
+                let spent: Option<String> = sqlx::query_scalar($crate::sql::SPEND_REFRESH)
+                    .bind(old.as_bytes().as_slice())
+                    .bind(now)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(session_id) = spent else {
+                    // Unknown, or spent before: the latter is theft, and ends the session.
+                    let owner: Option<(String, String)> =
+                        sqlx::query_as($crate::sql::REFRESH_OWNER)
+                            .bind(old.as_bytes().as_slice())
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    let Some((session_id, user_id)) = owner else {
+                        return Ok($crate::RefreshOutcome::Invalid);
+                    };
+                    let kind = $crate::AuditKind::RefreshReuseDetected;
+                    if self.revoke_in(&mut tx, &session_id, kind, now).await? {
+                        let event = $crate::AuditEvent {
+                            at: now,
+                            kind,
+                            user_id: Some(user_id.clone()),
+                            session_id: Some(session_id.clone()),
+                            context: context.clone(),
+                        };
+                        Self::insert_audit(&mut tx, &event).await?;
+                    }
+                    tx.commit().await?;
+                    return Ok($crate::RefreshOutcome::Reused {
+                        session_id,
+                        user_id,
+                    });
+                };
+                let Some(mut session) = Self::load_session(&mut tx, &session_id).await? else {
+                    return Ok($crate::RefreshOutcome::Invalid);
+                };
+                if !session.is_active(policy, now) {
+                    // Nothing worth keeping: the token was useless anyway.
+                    return Ok($crate::RefreshOutcome::Invalid);
+                }
+                Self::insert_tokens(&mut tx, &session_id, &new, now).await?;
+                sqlx::query($crate::sql::TOUCH_FOR_REFRESH)
+                    .bind(&session_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                session.last_active_at = now;
+                Ok($crate::RefreshOutcome::Rotated(session))
+            }
+
+            async fn revoke_session(
+                &self,
+                session_id: &str,
+                kind: $crate::AuditKind,
+                now: adieu_core::UnixMillis,
+                context: &$crate::AuditContext,
+            ) -> $crate::Result<bool> {
+                let mut tx = self.writer().begin().await?;
+                let Some(session) = Self::load_session(&mut tx, session_id).await? else {
+                    return Ok(false);
+                };
+                let revoked = self.revoke_in(&mut tx, session_id, kind, now).await?;
+                if revoked {
+                    let event = $crate::AuditEvent {
+                        at: now,
+                        kind,
+                        user_id: Some(session.user_id),
+                        session_id: Some(session.id),
+                        context: context.clone(),
+                    };
+                    Self::insert_audit(&mut tx, &event).await?;
+                }
+                tx.commit().await?;
+                Ok(revoked)
+            }
+
+            async fn revoke_user_sessions(
+                &self,
+                user_id: &str,
+                keep: Option<&str>,
+                kind: $crate::AuditKind,
+                acting_session: Option<&str>,
+                now: adieu_core::UnixMillis,
+                context: &$crate::AuditContext,
+            ) -> $crate::Result<Vec<String>> {
+                let mut tx = self.writer().begin().await?;
+                let ids = self
+                    .revoke_user_in(&mut tx, user_id, keep, kind, now)
+                    .await?;
+                let event = $crate::AuditEvent {
+                    at: now,
+                    kind,
+                    user_id: Some(user_id.to_owned()),
+                    session_id: acting_session.map(str::to_owned),
+                    context: context.clone(),
+                };
+                Self::insert_audit(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            async fn change_password(
+                &self,
+                user_id: &str,
+                new_hash: &str,
+                keep_session: &str,
+                now: adieu_core::UnixMillis,
+                context: &$crate::AuditContext,
+            ) -> $crate::Result<Vec<String>> {
+                let kind = $crate::AuditKind::PasswordChanged;
+                let mut tx = self.writer().begin().await?;
+                sqlx::query($crate::sql::UPDATE_PASSWORD)
+                    .bind(user_id)
+                    .bind(new_hash)
+                    .execute(&mut *tx)
+                    .await?;
+                let ids = self
+                    .revoke_user_in(&mut tx, user_id, Some(keep_session), kind, now)
+                    .await?;
+                let event = $crate::AuditEvent {
+                    at: now,
+                    kind,
+                    user_id: Some(user_id.to_owned()),
+                    session_id: Some(keep_session.to_owned()),
+                    context: context.clone(),
+                };
+                Self::insert_audit(&mut tx, &event).await?;
+                tx.commit().await?;
+                Ok(ids)
+            }
+
+            async fn user_sessions(
+                &self,
+                user_id: &str,
+            ) -> $crate::Result<Vec<adieu_core::Session>> {
+                let rows: Vec<$crate::rows::SessionRow> =
+                    sqlx::query_as(&$crate::sql::user_sessions())
+                        .bind(user_id)
+                        .fetch_all(self.reader())
+                        .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn audit(&self, event: &$crate::AuditEvent) -> $crate::Result<()> {
+                let mut tx = self.writer().begin().await?;
+                Self::insert_audit(&mut tx, event).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn audit_log(
+                &self,
+                user_id: &str,
+            ) -> $crate::Result<Vec<(String, Option<String>)>> {
+                Ok(sqlx::query_as($crate::sql::AUDIT_LOG)
+                    .bind(user_id)
+                    .fetch_all(self.reader())
+                    .await?)
+            }
+
+            async fn delete_ended_sessions(
+                &self,
+                policy: &adieu_core::Policy,
+                now: adieu_core::UnixMillis,
+                batch: u32,
+            ) -> $crate::Result<u64> {
+                let absolute = now - adieu_core::policy::millis(policy.absolute_timeout);
+                let idle = now - adieu_core::policy::millis(policy.idle_timeout);
+                let done = sqlx::query($crate::sql::DELETE_ENDED_SESSIONS)
+                    .bind(absolute)
+                    .bind(idle)
+                    .bind(i64::from(batch))
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected())
+            }
+        }
+    };
+}
+
+pub(crate) use impl_store;

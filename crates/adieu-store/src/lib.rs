@@ -1,0 +1,262 @@
+//! Adieu's storage: the [`Store`] trait and its SQLite and PostgreSQL implementations.
+//!
+//! Storage holds users (argon2id hashes only), sessions, the SHA-256 of every token and an
+//! audit log. Each method that ends sessions returns their ids so that callers (the session
+//! cache, other nodes) can forget them; each one is committed before it returns.
+
+mod common;
+mod migrate;
+mod rows;
+mod sql;
+mod sqlite;
+
+use adieu_core::{Policy, Session, TokenHash, TokenKind, UnixMillis};
+use async_trait::async_trait;
+
+pub use sqlite::SqliteStore;
+
+/// Storage errors. Constraint violations that callers act on have their own variant.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A user with that name (in any case) exists already.
+    #[error("username is taken")]
+    UsernameTaken,
+    /// The URL names no backend we know.
+    #[error("unsupported database URL (expected sqlite:// or postgres://)")]
+    UnsupportedUrl,
+    /// Stored data that does not parse (a bug or a tampered database).
+    #[error("corrupt row: {0}")]
+    Corrupt(&'static str),
+    /// Anything the database driver reports.
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// Shorthand for storage results.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A registered account.
+#[derive(Clone, PartialEq, Eq)]
+pub struct User {
+    /// Random id.
+    pub id: String,
+    /// Name as registered.
+    pub username: String,
+    /// argon2id PHC string.
+    pub password_hash: String,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"[redacted]")
+            .finish()
+    }
+}
+
+/// A token to store: its hash, kind and expiry.
+#[derive(Debug, Clone, Copy)]
+pub struct NewToken {
+    /// SHA-256 of the token.
+    pub hash: TokenHash,
+    /// What it is for.
+    pub kind: TokenKind,
+    /// When it stops working on its own.
+    pub expires_at: UnixMillis,
+}
+
+/// What a token hash resolves to.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    /// The token's kind.
+    pub kind: TokenKind,
+    /// The token's own expiry (the session may end sooner).
+    pub expires_at: UnixMillis,
+    /// For refresh tokens: when it was exchanged.
+    pub spent_at: Option<UnixMillis>,
+    /// The session it belongs to, with its owner's name.
+    pub session: Session,
+}
+
+/// Who did what, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditContext {
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client `User-Agent`.
+    pub user_agent: Option<String>,
+}
+
+/// The audit log's event names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A user was created.
+    Register,
+    /// A session was created.
+    Login,
+    /// A login attempt failed.
+    LoginFailed,
+    /// A session was ended by its own logout.
+    Logout,
+    /// Every session of a user was ended.
+    LogoutAll,
+    /// One session was ended from another (or by the user's session list).
+    SessionRevoked,
+    /// A spent refresh token came back: the session was ended.
+    RefreshReuseDetected,
+    /// The password changed and other sessions ended.
+    PasswordChanged,
+}
+
+impl AuditKind {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Register => "register",
+            Self::Login => "login",
+            Self::LoginFailed => "login_failed",
+            Self::Logout => "logout",
+            Self::LogoutAll => "logout_all",
+            Self::SessionRevoked => "session_revoked",
+            Self::RefreshReuseDetected => "refresh_reuse_detected",
+            Self::PasswordChanged => "password_changed",
+        }
+    }
+}
+
+/// One audit log entry.
+#[derive(Debug, Clone)]
+pub struct AuditEvent {
+    /// When.
+    pub at: UnixMillis,
+    /// What.
+    pub kind: AuditKind,
+    /// Whose account, when known.
+    pub user_id: Option<String>,
+    /// Which session, when there is one.
+    pub session_id: Option<String>,
+    /// From where.
+    pub context: AuditContext,
+}
+
+/// What exchanging a refresh token did.
+#[derive(Debug, Clone)]
+pub enum RefreshOutcome {
+    /// The token was spent and the new pair stored for this session.
+    Rotated(Session),
+    /// The token had been spent before: the session is now revoked.
+    Reused {
+        /// The revoked session.
+        session_id: String,
+        /// Its owner.
+        user_id: String,
+    },
+    /// Unknown token, or its session has ended.
+    Invalid,
+}
+
+/// Storage for users, sessions, token hashes and the audit log.
+///
+/// Every method that changes state commits durably before it returns.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// `sqlite` or `postgres`, for logs.
+    fn backend(&self) -> &'static str;
+
+    /// Whether the database answers.
+    async fn ping(&self) -> Result<()>;
+
+    /// Creates a user, or fails with [`StoreError::UsernameTaken`].
+    async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<User>;
+
+    /// Finds a user by name, ignoring case.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+
+    /// Finds a user by id.
+    async fn user_by_id(&self, user_id: &str) -> Result<Option<User>>;
+
+    /// Stores a new session and its first tokens, and logs the login.
+    async fn create_session(&self, session: &Session, tokens: &[NewToken]) -> Result<()>;
+
+    /// Resolves a token hash, whatever its state; the caller applies the policy.
+    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+
+    /// Records activity on a session, unless a newer time is recorded already.
+    async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()>;
+
+    /// Spends a refresh token and stores its successors atomically; a token that was spent
+    /// before revokes its whole session.
+    async fn rotate_refresh(
+        &self,
+        old: &TokenHash,
+        new: [NewToken; 2],
+        policy: &Policy,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<RefreshOutcome>;
+
+    /// Ends one session; returns whether it was still unrevoked.
+    async fn revoke_session(
+        &self,
+        session_id: &str,
+        kind: AuditKind,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<bool>;
+
+    /// Ends every session of a user, except `keep` when given; returns the ids ended.
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        kind: AuditKind,
+        acting_session: Option<&str>,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<Vec<String>>;
+
+    /// Sets a new password hash and ends every other session of the user, atomically.
+    async fn change_password(
+        &self,
+        user_id: &str,
+        new_hash: &str,
+        keep_session: &str,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<Vec<String>>;
+
+    /// The user's unrevoked sessions, newest first; the caller filters expired ones.
+    async fn user_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
+
+    /// Appends to the audit log on its own (for events with no other write).
+    async fn audit(&self, event: &AuditEvent) -> Result<()>;
+
+    /// The audit log of a user, oldest first (for tests and admin tools).
+    async fn audit_log(&self, user_id: &str) -> Result<Vec<(String, Option<String>)>>;
+
+    /// Deletes up to `batch` sessions that ended before `now` (revoked, idle or past their
+    /// absolute lifetime), with their tokens; returns how many went.
+    async fn delete_ended_sessions(
+        &self,
+        policy: &Policy,
+        now: UnixMillis,
+        batch: u32,
+    ) -> Result<u64>;
+}
+
+/// Opens the store a database URL names (`sqlite://…` or `postgres://…`), migrating it.
+pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(std::sync::Arc::new(SqliteStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl)
+    }
+}

@@ -1,0 +1,80 @@
+//! Rows as the database returns them, and their conversion into domain types.
+
+use adieu_core::{Session, SessionKind, TokenKind};
+
+use crate::{StoreError, TokenRecord, User};
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: String,
+    username: String,
+    password_hash: String,
+}
+
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: row.id,
+            username: row.username,
+            password_hash: row.password_hash,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: String,
+    username: String,
+    kind: String,
+    created_at: i64,
+    last_active_at: i64,
+    revoked_at: Option<i64>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(row: SessionRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: SessionKind::from_db(&row.kind).ok_or(StoreError::Corrupt("session kind"))?,
+            id: row.id,
+            user_id: row.user_id,
+            username: row.username,
+            created_at: row.created_at,
+            last_active_at: row.last_active_at,
+            revoked_at: row.revoked_at,
+            user_agent: row.user_agent,
+            ip: row.ip,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TokenRow {
+    token_kind: String,
+    token_expires_at: i64,
+    spent_at: Option<i64>,
+    #[sqlx(flatten)]
+    session: SessionRow,
+}
+
+impl TryFrom<TokenRow> for TokenRecord {
+    type Error = StoreError;
+
+    fn try_from(row: TokenRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            kind: TokenKind::from_db(&row.token_kind).ok_or(StoreError::Corrupt("token kind"))?,
+            expires_at: row.token_expires_at,
+            spent_at: row.spent_at,
+            session: row.session.try_into()?,
+        })
+    }
+}
+
+/// Whether a driver error is a unique-constraint violation.
+pub(crate) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(e) if e.is_unique_violation())
+}

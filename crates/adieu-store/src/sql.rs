@@ -1,0 +1,76 @@
+//! SQL shared by both backends. `$n` placeholders work in SQLite and PostgreSQL alike.
+
+const SESSION_COLUMNS: &str = "s.id, s.user_id, u.username, s.kind, s.created_at, \
+     s.last_active_at, s.revoked_at, s.user_agent, s.ip";
+
+pub(crate) const INSERT_USER: &str =
+    "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)";
+
+pub(crate) const USER_BY_NAME: &str =
+    "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)";
+
+pub(crate) const USER_BY_ID: &str = "SELECT id, username, password_hash FROM users WHERE id = $1";
+
+pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
+     (id, user_id, kind, created_at, last_active_at, user_agent, ip) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+pub(crate) const INSERT_TOKEN: &str = "INSERT INTO tokens \
+     (hash, session_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+
+pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
+     (at, event, user_id, session_id, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)";
+
+pub(crate) const AUDIT_LOG: &str =
+    "SELECT event, session_id FROM audit_events WHERE user_id = $1 ORDER BY id";
+
+pub(crate) fn token_by_hash() -> String {
+    format!(
+        "SELECT t.kind AS token_kind, t.expires_at AS token_expires_at, t.spent_at, \
+         {SESSION_COLUMNS} FROM tokens t \
+         JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
+         WHERE t.hash = $1"
+    )
+}
+
+pub(crate) fn session_by_id() -> String {
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.id = $1"
+    )
+}
+
+pub(crate) fn user_sessions() -> String {
+    format!(
+        "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
+         WHERE s.user_id = $1 AND s.revoked_at IS NULL ORDER BY s.created_at DESC, s.id"
+    )
+}
+
+pub(crate) const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $2 \
+     WHERE id = $1 AND last_active_at < $2 AND revoked_at IS NULL";
+
+/// Spends a refresh token only if nobody spent it before: the one atomic step that makes
+/// concurrent exchanges of the same token detectable.
+pub(crate) const SPEND_REFRESH: &str = "UPDATE tokens SET spent_at = $2 \
+     WHERE hash = $1 AND kind = 'refresh' AND spent_at IS NULL RETURNING session_id";
+
+pub(crate) const REFRESH_OWNER: &str = "SELECT t.session_id, s.user_id FROM tokens t \
+     JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1 AND t.kind = 'refresh'";
+
+pub(crate) const TOUCH_FOR_REFRESH: &str = "UPDATE sessions SET last_active_at = $2 WHERE id = $1";
+
+pub(crate) const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $2, \
+     revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL";
+
+/// `$4` is the session to keep; the empty string keeps none.
+pub(crate) const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, \
+     revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4 RETURNING id";
+
+pub(crate) const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";
+
+/// `$1`: sessions created before this are past their absolute lifetime; `$2`: sessions
+/// last active before this are idle.
+pub(crate) const DELETE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
+     (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR created_at < $1 \
+      OR last_active_at < $2 LIMIT $3)";

@@ -1,0 +1,83 @@
+//! SQLite backend: the embedded default for a single node.
+//!
+//! Writes go through a pool of exactly one connection, so they are serialised in the process
+//! and never fail with `SQLITE_BUSY`; reads use their own pool and, in WAL mode, never wait
+//! for writes. `synchronous=FULL` makes every commit durable before it returns, so a
+//! logout's 200 survives a crash.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use adieu_core::{Clock, SystemClock};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Sqlite, SqlitePool, Transaction};
+
+use crate::Result;
+use crate::common::impl_store;
+use crate::migrate::{SQLITE, run_migrations};
+
+/// Store on a SQLite file.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at a `sqlite:` URL.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        // An in-memory database exists once per connection: share the single one.
+        let read = if in_memory {
+            write.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        let store = Self { read, write };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        run_migrations!(&mut tx, SQLITE, SystemClock.now())?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    fn reader(&self) -> &SqlitePool {
+        &self.read
+    }
+
+    fn writer(&self) -> &SqlitePool {
+        &self.write
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    /// A single node has no one else to tell.
+    async fn publish_revoked(
+        &self,
+        _tx: &mut Transaction<'_, Sqlite>,
+        _ids: &[String],
+    ) -> Result<()> {
+        Ok(())
+    }
+}
+
+impl_store!(SqliteStore, Sqlite);

@@ -1,0 +1,268 @@
+//! Request and response bodies of the Adieu JSON API, shared by the server and the client SDK.
+//!
+//! Every credential travels in a [`Secret`], whose `Debug` and `Display` print `[redacted]`
+//! and whose memory is wiped when it is dropped.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// Prefix of every access token, so that secret scanners can recognise leaked ones.
+pub const ACCESS_TOKEN_PREFIX: &str = "adieu_at_";
+/// Prefix of every refresh token.
+pub const REFRESH_TOKEN_PREFIX: &str = "adieu_rt_";
+/// Prefix of every browser session cookie value.
+pub const COOKIE_TOKEN_PREFIX: &str = "adieu_ck_";
+
+/// A secret string: redacted in `Debug`/`Display`, zeroized on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a string that must not be printed.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call this only where the value leaves the process on purpose.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for Secret {
+    fn from(value: String) -> Self {
+        Self(value)
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// `POST /api/register` and `POST /api/login` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Credentials {
+    /// The account name.
+    pub username: String,
+    /// The password in clear, as typed.
+    pub password: Secret,
+}
+
+/// `POST /api/register` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterResponse {
+    /// The new user's id.
+    pub user_id: String,
+    /// The name as stored.
+    pub username: String,
+}
+
+/// `POST /api/login` and `POST /api/token/refresh` answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// Bearer token for API calls.
+    pub access_token: Secret,
+    /// Single-use token that buys the next pair.
+    pub refresh_token: Secret,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// The session both tokens belong to.
+    pub session_id: String,
+}
+
+/// `GET /api/me` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeResponse {
+    /// The caller's user id.
+    pub user_id: String,
+    /// The caller's name.
+    pub username: String,
+    /// The session the access token belongs to.
+    pub session_id: String,
+}
+
+/// `POST /api/logout` body; empty when the Bearer header carries the credential.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogoutRequest {
+    /// A refresh token of the session to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<Secret>,
+}
+
+/// `POST /api/token/refresh` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    /// The refresh token to spend.
+    pub refresh_token: Secret,
+}
+
+/// `POST /api/logout` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutResponse {
+    /// Always `logged_out`.
+    pub status: String,
+}
+
+/// `POST /api/logout/all` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogoutAllResponse {
+    /// Always `logged_out`.
+    pub status: String,
+    /// How many sessions ended, the caller's included.
+    pub revoked_sessions: u64,
+}
+
+/// `POST /api/password` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChangeRequest {
+    /// The password in use now.
+    pub current_password: Secret,
+    /// The password to use from now on.
+    pub new_password: Secret,
+}
+
+/// `POST /api/password` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PasswordChangeResponse {
+    /// Always `password_changed`.
+    pub status: String,
+    /// How many other sessions ended.
+    pub revoked_sessions: u64,
+}
+
+/// One active session in `GET /api/sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id, as used by `DELETE /api/sessions/{id}`.
+    pub id: String,
+    /// When the session was created by a login.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Last recorded activity (coalesced; see the idle-timeout docs).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_active_at: OffsetDateTime,
+    /// When the session ends unless it is used again (idle) or at the latest (absolute).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// `User-Agent` seen at login.
+    pub user_agent: Option<String>,
+    /// Client IP seen at login.
+    pub ip: Option<String>,
+    /// Whether this is the session of the token making the call.
+    pub current: bool,
+}
+
+/// `GET /api/sessions` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionsResponse {
+    /// Active sessions, newest first.
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// Stable machine-readable error codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request was malformed or failed validation.
+    InvalidRequest,
+    /// Wrong username or password.
+    InvalidCredentials,
+    /// Missing, malformed, expired or revoked token.
+    InvalidToken,
+    /// Registration with a name already in use.
+    UsernameTaken,
+    /// No such resource for this caller.
+    NotFound,
+    /// Too many attempts or the server is saturated; see `Retry-After`.
+    RateLimited,
+    /// Anything else; details are only in the server log.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire name, e.g. `invalid_token`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::InvalidCredentials => "invalid_credentials",
+            Self::InvalidToken => "invalid_token",
+            Self::UsernameTaken => "username_taken",
+            Self::NotFound => "not_found",
+            Self::RateLimited => "rate_limited",
+            Self::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Body of every error response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code.
+    pub error: ErrorCode,
+    /// Human-readable text; never contains internals.
+    pub message: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_never_print_their_value() {
+        let creds = Credentials {
+            username: "alice".into(),
+            password: Secret::new("hunter22-secret"),
+        };
+        let debug = format!("{creds:?}");
+        assert!(!debug.contains("hunter22"), "{debug}");
+        assert!(debug.contains("[redacted]"));
+        assert_eq!(Secret::new("x").to_string(), "[redacted]");
+    }
+
+    #[test]
+    fn error_codes_serialize_to_their_stable_names() {
+        for code in [
+            ErrorCode::InvalidRequest,
+            ErrorCode::InvalidCredentials,
+            ErrorCode::InvalidToken,
+            ErrorCode::UsernameTaken,
+            ErrorCode::NotFound,
+            ErrorCode::RateLimited,
+            ErrorCode::Internal,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        let err =
+            serde_json::from_str::<Credentials>(r#"{"username":"a","password":"b","admin":true}"#);
+        assert!(err.is_err());
+    }
+}

@@ -1,0 +1,123 @@
+//! `adieu serve`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use adieu_core::duration;
+use adieu_server::{Config, Server};
+use anyhow::Context;
+use clap::Args;
+use tracing_subscriber::EnvFilter;
+
+/// Flags of `adieu serve`; each has an `ADIEU_*` environment fallback.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "ADIEU_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Database: sqlite://FILE (created on first start) or postgres://…
+    #[arg(
+        long,
+        env = "ADIEU_DATABASE_URL",
+        default_value = "sqlite://adieu.db",
+        hide_env_values = true
+    )]
+    database_url: String,
+    /// Lifetime of an access token.
+    #[arg(long, env = "ADIEU_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = duration::parse)]
+    access_token_ttl: Duration,
+    /// A session unused this long ends.
+    #[arg(long, env = "ADIEU_IDLE_TIMEOUT", default_value = "14d", value_parser = duration::parse)]
+    idle_timeout: Duration,
+    /// A session ends this long after login, however active.
+    #[arg(long, env = "ADIEU_ABSOLUTE_TIMEOUT", default_value = "90d", value_parser = duration::parse)]
+    absolute_timeout: Duration,
+    /// argon2id memory cost in KiB (OWASP: 19456).
+    #[arg(long, env = "ADIEU_ARGON2_MEMORY_KIB", default_value_t = 19_456)]
+    argon2_memory_kib: u32,
+    /// argon2id passes (OWASP: 2).
+    #[arg(long, env = "ADIEU_ARGON2_ITERATIONS", default_value_t = 2)]
+    argon2_iterations: u32,
+    /// Password hashes running at once [default: number of cores].
+    #[arg(long, env = "ADIEU_HASH_CONCURRENCY")]
+    hash_concurrency: Option<usize>,
+    /// Password hashes allowed to wait; beyond that logins get 429 [default: 32 per core].
+    #[arg(long, env = "ADIEU_HASH_QUEUE")]
+    hash_queue: Option<usize>,
+    /// Login attempts per username per minute (0 disables the limit).
+    #[arg(long, env = "ADIEU_LOGIN_ATTEMPTS_PER_USER", default_value_t = 10)]
+    login_attempts_per_user: u32,
+    /// Login attempts per client IP per minute (0 disables the limit).
+    #[arg(long, env = "ADIEU_LOGIN_ATTEMPTS_PER_IP", default_value_t = 60)]
+    login_attempts_per_ip: u32,
+}
+
+impl ServeArgs {
+    fn into_config(self) -> Config {
+        let mut config = Config {
+            listen: self.listen,
+            database_url: self.database_url,
+            login_attempts_per_user: self.login_attempts_per_user,
+            login_attempts_per_ip: self.login_attempts_per_ip,
+            ..Config::default()
+        };
+        config.policy.access_token_ttl = self.access_token_ttl;
+        config.policy.idle_timeout = self.idle_timeout;
+        config.policy.absolute_timeout = self.absolute_timeout;
+        config.argon2.memory_kib = self.argon2_memory_kib;
+        config.argon2.iterations = self.argon2_iterations;
+        if let Some(n) = self.hash_concurrency {
+            config.hash_concurrency = n;
+        }
+        if let Some(n) = self.hash_queue {
+            config.hash_queue = n;
+        }
+        config
+    }
+}
+
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = args.into_config();
+    let database = adieu_server::config::redact_url(&config.database_url);
+    let server = Server::build(config)
+        .await
+        .with_context(|| format!("starting the server on {database}"))?;
+    let addr = server.local_addr();
+    tracing::info!(backend = server.state().sessions.store().backend(), database = %database, "storage ready");
+    println!("adieu listening on http://{addr}");
+    server
+        .run(shutdown_signal())
+        .await
+        .context("serving HTTP")?;
+    tracing::info!("shut down");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
