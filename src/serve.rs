@@ -24,6 +24,12 @@ pub(crate) struct ServeArgs {
         hide_env_values = true
     )]
     database_url: String,
+    /// Cache token checks in memory: `on` or `off` (every check reads the database).
+    #[arg(long, env = "ADIEU_CACHE", default_value = "on", value_parser = ["on", "off"])]
+    cache: String,
+    /// PostgreSQL: a node's cache lease; bounds how long a logout waits for a dead node.
+    #[arg(long, env = "ADIEU_LEASE", default_value = "2s", value_parser = duration::parse)]
+    lease: Duration,
     /// Lifetime of an access token.
     #[arg(long, env = "ADIEU_ACCESS_TOKEN_TTL", default_value = "15m", value_parser = duration::parse)]
     access_token_ttl: Duration,
@@ -62,6 +68,8 @@ impl ServeArgs {
             login_attempts_per_ip: self.login_attempts_per_ip,
             ..Config::default()
         };
+        config.store.cache = self.cache == "on";
+        config.store.lease = self.lease;
         config.policy.access_token_ttl = self.access_token_ttl;
         config.policy.idle_timeout = self.idle_timeout;
         config.policy.absolute_timeout = self.absolute_timeout;
@@ -90,7 +98,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("starting the server on {database}"))?;
     let addr = server.local_addr();
-    tracing::info!(backend = server.state().sessions.store().backend(), database = %database, "storage ready");
+    let health = server.state().sessions.store().health();
+    let cache = if health.cache.is_some() { "on" } else { "off" };
+    tracing::info!(backend = health.backend, cache, database = %database, "storage ready");
     println!("adieu listening on http://{addr}");
     server
         .run(shutdown_signal())

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adieu_core::{Argon2Params, Clock, Policy, SystemClock};
+use adieu_store::StoreOptions;
 
 /// Everything `adieu serve` can be told.
 #[derive(Clone)]
@@ -13,6 +14,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// `sqlite://…` or `postgres://…`.
     pub database_url: String,
+    /// Token cache and, for PostgreSQL, the lease that keeps it coherent across nodes.
+    pub store: StoreOptions,
     /// Token lifetimes and session timeouts.
     pub policy: Policy,
     /// argon2id cost.
@@ -47,6 +50,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("listen", &self.listen)
             .field("database_url", &redact_url(&self.database_url))
+            .field("store", &self.store)
             .field("policy", &self.policy)
             .field("argon2", &self.argon2)
             .field("hash_concurrency", &self.hash_concurrency)
@@ -81,6 +85,7 @@ impl Default for Config {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             database_url: "sqlite://adieu.db".into(),
+            store: StoreOptions::default(),
             policy: Policy::default(),
             argon2: Argon2Params::default(),
             hash_concurrency: cores,
@@ -125,5 +130,7 @@ mod tests {
         assert!(c.secure_cookies);
         assert_eq!(c.refresh_delay, Duration::ZERO);
         assert_eq!(c.login_attempts_per_user, 10);
+        assert!(c.store.cache);
+        assert_eq!(c.store.lease, Duration::from_secs(2));
     }
 }

@@ -13,12 +13,15 @@ mod extract;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use adieu_core::PasswordHasher;
-use axum::Router;
+use adieu_store::CacheStatus;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub sessions: Arc<Sessions>,
     /// The configuration the server started with.
     pub config: Arc<Config>,
+    /// Whether the last periodic database check succeeded.
+    database_ok: Arc<AtomicBool>,
 }
 
 /// The whole application as a router, without a listener.
@@ -58,12 +63,54 @@ pub fn app(state: AppState) -> Router {
         ))
 }
 
-async fn healthz(State(state): State<AppState>) -> (StatusCode, &'static str) {
-    match state.sessions.store().ping().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(e) => {
-            tracing::warn!(error = %e, "health check: database unreachable");
-            (StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+/// Readiness, answered from memory: a background task checks the database every second, so
+/// load on this endpoint never reaches the database.
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let health = state.sessions.store().health();
+    let database = state.database_ok.load(Ordering::Relaxed);
+    let ready = database && health.notifications_up;
+    let mut body = serde_json::json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "backend": health.backend,
+        "database": if database { "up" } else { "down" },
+        "notifications": if health.notifications_up { "up" } else { "down" },
+        "cache": "off",
+    });
+    if let Some(node) = health.node_id {
+        body["node_id"] = node.into();
+    }
+    if let Some((status, hits, misses)) = health.cache {
+        body["cache"] = match status {
+            CacheStatus::Serving => "serving",
+            CacheStatus::Resyncing => "resyncing",
+        }
+        .into();
+        body["cache_hits"] = hits.into();
+        body["cache_misses"] = misses.into();
+    }
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}
+
+/// Keeps the readiness flag of `/healthz` current.
+async fn health_loop(state: AppState) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let ping =
+            tokio::time::timeout(Duration::from_secs(2), state.sessions.store().ping()).await;
+        let ok = matches!(ping, Ok(Ok(())));
+        if state.database_ok.swap(ok, Ordering::Relaxed) != ok {
+            if ok {
+                tracing::info!("database reachable again");
+            } else {
+                tracing::warn!("database unreachable");
+            }
         }
     }
 }
@@ -105,7 +152,7 @@ impl Server {
     /// Opens storage, prepares hashing and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         config.policy.validate().map_err(StartError::Config)?;
-        let store = adieu_store::connect(&config.database_url).await?;
+        let store = adieu_store::connect(&config.database_url, &config.store).await?;
         let hasher =
             PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue)?;
         let listener =
@@ -121,6 +168,7 @@ impl Server {
             state: AppState {
                 sessions,
                 config: Arc::new(config),
+                database_ok: Arc::new(AtomicBool::new(true)),
             },
         })
     }
@@ -143,11 +191,13 @@ impl Server {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let cleanup = tokio::spawn(cleanup_loop(self.state.clone()));
+        let health = tokio::spawn(health_loop(self.state.clone()));
         let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
         let served = axum::serve(self.listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
         cleanup.abort();
+        health.abort();
         served
     }
 }

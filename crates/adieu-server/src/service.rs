@@ -70,7 +70,7 @@ pub struct Sessions {
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("backend", &self.store.backend())
+            .field("backend", &self.store.health().backend)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -245,22 +245,29 @@ impl Sessions {
     ///
     /// Reads storage on every call, so a revocation is seen by the very next request.
     pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
-        let invalid = Error::InvalidToken { presented: true };
         let hash =
             token::parse(kind, presented).map_err(|_| Error::InvalidToken { presented: true })?;
-        let record = self.store.token(&hash).await?.ok_or(invalid)?;
         let now = self.now();
-        let live = record.kind == kind
-            && now < record.expires_at
-            && record.spent_at.is_none()
-            && record.session.is_active(&self.policy, now);
-        if !live {
-            return Err(Error::InvalidToken { presented: true });
+        let mut record = self.store.token(&hash).await?;
+        if !record.as_ref().is_some_and(|r| self.is_live(r, kind, now)) && record.is_some() {
+            // A cached copy may know an older `last_active_at` than another node wrote:
+            // a refusal is always confirmed by the database.
+            record = self.store.token_from_storage(&hash).await?;
         }
+        let record = record
+            .filter(|r| self.is_live(r, kind, now))
+            .ok_or(Error::InvalidToken { presented: true })?;
         if record.session.activity_due(&self.policy, now) {
             self.store.touch_session(&record.session.id, now).await?;
         }
         Ok(record.session)
+    }
+
+    fn is_live(&self, record: &TokenRecord, kind: TokenKind, now: i64) -> bool {
+        record.kind == kind
+            && now < record.expires_at
+            && record.spent_at.is_none()
+            && record.session.is_active(&self.policy, now)
     }
 
     /// Finds the session a well-formed token names, whatever its state: logout must work with

@@ -3,9 +3,11 @@
 //! sqlx's generic bounds over "any database" grow unreadable quickly, so the shared
 //! implementation is a macro instantiated per backend. Each backend type provides:
 //! - `fn reader(&self) -> &sqlx::Pool<DB>` and `fn writer(&self) -> &sqlx::Pool<DB>`;
-//! - `async fn publish_revoked(&self, tx, ids)`, called inside every transaction that revokes
-//!   sessions, before it commits (PostgreSQL notifies other nodes there);
-//! - `fn backend_name(&self) -> &'static str`.
+//! - `async fn publish_revoked(&self, tx, ids) -> Result<Option<Pending>>`, called inside every
+//!   transaction that revokes sessions, before it commits (PostgreSQL notifies other nodes
+//!   there), and `async fn confirm_revoked(&self, pending)`, called after the commit and
+//!   before the method returns (PostgreSQL waits for the other nodes there);
+//! - `fn health_of(&self) -> Health`.
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -63,7 +65,7 @@ macro_rules! impl_store {
                 session_id: &str,
                 kind: $crate::AuditKind,
                 now: adieu_core::UnixMillis,
-            ) -> $crate::Result<bool> {
+            ) -> $crate::Result<(bool, Option<$crate::cluster::Pending>)> {
                 let done = sqlx::query($crate::sql::REVOKE_SESSION)
                     .bind(session_id)
                     .bind(now)
@@ -72,10 +74,12 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected()
                     > 0;
-                if done {
-                    self.publish_revoked(tx, &[session_id.to_owned()]).await?;
-                }
-                Ok(done)
+                let pending = if done {
+                    self.publish_revoked(tx, &[session_id.to_owned()]).await?
+                } else {
+                    None
+                };
+                Ok((done, pending))
             }
 
             async fn revoke_user_in(
@@ -85,7 +89,7 @@ macro_rules! impl_store {
                 keep: Option<&str>,
                 kind: $crate::AuditKind,
                 now: adieu_core::UnixMillis,
-            ) -> $crate::Result<Vec<String>> {
+            ) -> $crate::Result<(Vec<String>, Option<$crate::cluster::Pending>)> {
                 let ids: Vec<String> = sqlx::query_scalar($crate::sql::REVOKE_USER_SESSIONS)
                     .bind(user_id)
                     .bind(now)
@@ -93,17 +97,19 @@ macro_rules! impl_store {
                     .bind(keep.unwrap_or(""))
                     .fetch_all(&mut **tx)
                     .await?;
-                if !ids.is_empty() {
-                    self.publish_revoked(tx, &ids).await?;
-                }
-                Ok(ids)
+                let pending = if ids.is_empty() {
+                    None
+                } else {
+                    self.publish_revoked(tx, &ids).await?
+                };
+                Ok((ids, pending))
             }
         }
 
         #[async_trait::async_trait]
         impl $crate::Store for $store {
-            fn backend(&self) -> &'static str {
-                self.backend_name()
+            fn health(&self) -> $crate::Health {
+                self.health_of()
             }
 
             async fn ping(&self) -> $crate::Result<()> {
@@ -247,7 +253,9 @@ macro_rules! impl_store {
                         return Ok($crate::RefreshOutcome::Invalid);
                     };
                     let kind = $crate::AuditKind::RefreshReuseDetected;
-                    if self.revoke_in(&mut tx, &session_id, kind, now).await? {
+                    let (revoked, pending) =
+                        self.revoke_in(&mut tx, &session_id, kind, now).await?;
+                    if revoked {
                         let event = $crate::AuditEvent {
                             at: now,
                             kind,
@@ -258,6 +266,7 @@ macro_rules! impl_store {
                         Self::insert_audit(&mut tx, &event).await?;
                     }
                     tx.commit().await?;
+                    self.confirm_revoked(pending).await?;
                     return Ok($crate::RefreshOutcome::Reused {
                         session_id,
                         user_id,
@@ -292,7 +301,7 @@ macro_rules! impl_store {
                 let Some(session) = Self::load_session(&mut tx, session_id).await? else {
                     return Ok(false);
                 };
-                let revoked = self.revoke_in(&mut tx, session_id, kind, now).await?;
+                let (revoked, pending) = self.revoke_in(&mut tx, session_id, kind, now).await?;
                 if revoked {
                     let event = $crate::AuditEvent {
                         at: now,
@@ -304,6 +313,7 @@ macro_rules! impl_store {
                     Self::insert_audit(&mut tx, &event).await?;
                 }
                 tx.commit().await?;
+                self.confirm_revoked(pending).await?;
                 Ok(revoked)
             }
 
@@ -317,7 +327,7 @@ macro_rules! impl_store {
                 context: &$crate::AuditContext,
             ) -> $crate::Result<Vec<String>> {
                 let mut tx = self.writer().begin().await?;
-                let ids = self
+                let (ids, pending) = self
                     .revoke_user_in(&mut tx, user_id, keep, kind, now)
                     .await?;
                 let event = $crate::AuditEvent {
@@ -329,6 +339,7 @@ macro_rules! impl_store {
                 };
                 Self::insert_audit(&mut tx, &event).await?;
                 tx.commit().await?;
+                self.confirm_revoked(pending).await?;
                 Ok(ids)
             }
 
@@ -347,7 +358,7 @@ macro_rules! impl_store {
                     .bind(new_hash)
                     .execute(&mut *tx)
                     .await?;
-                let ids = self
+                let (ids, pending) = self
                     .revoke_user_in(&mut tx, user_id, Some(keep_session), kind, now)
                     .await?;
                 let event = $crate::AuditEvent {
@@ -359,6 +370,7 @@ macro_rules! impl_store {
                 };
                 Self::insert_audit(&mut tx, &event).await?;
                 tx.commit().await?;
+                self.confirm_revoked(pending).await?;
                 Ok(ids)
             }
 

@@ -4,15 +4,25 @@
 //! audit log. Each method that ends sessions returns their ids so that callers (the session
 //! cache, other nodes) can forget them; each one is committed before it returns.
 
+mod cache;
+mod cached;
+mod cluster;
 mod common;
 mod migrate;
+mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use adieu_core::{Policy, Session, TokenHash, TokenKind, UnixMillis};
 use async_trait::async_trait;
 
+pub use cache::{CacheStatus, TokenCache};
+pub use cached::CachedStore;
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Storage errors. Constraint violations that callers act on have their own variant.
@@ -162,8 +172,8 @@ pub enum RefreshOutcome {
 /// Every method that changes state commits durably before it returns.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
-    /// `sqlite` or `postgres`, for logs.
-    fn backend(&self) -> &'static str;
+    /// Backend, notification channel and cache state, for logs and `/healthz`.
+    fn health(&self) -> Health;
 
     /// Whether the database answers.
     async fn ping(&self) -> Result<()>;
@@ -186,8 +196,15 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new session and its first tokens, and logs the login.
     async fn create_session(&self, session: &Session, tokens: &[NewToken]) -> Result<()>;
 
-    /// Resolves a token hash, whatever its state; the caller applies the policy.
+    /// Resolves a token hash, whatever its state; the caller applies the policy. May answer
+    /// from a coherent cache.
     async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
+
+    /// Like [`token`](Self::token), but always from the database: for confirming a refusal
+    /// that a cached copy (with an older `last_active_at`) suggested.
+    async fn token_from_storage(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        self.token(hash).await
+    }
 
     /// Records activity on a session, unless a newer time is recorded already.
     async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()>;
@@ -252,10 +269,62 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<u64>;
 }
 
+/// What a store reports about itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// `sqlite` or `postgres`.
+    pub backend: &'static str,
+    /// Whether revocations from other nodes can be heard (always true for SQLite).
+    pub notifications_up: bool,
+    /// This node's id in a PostgreSQL cluster.
+    pub node_id: Option<String>,
+    /// Cache state and hit/miss counts, when a cache is on.
+    pub cache: Option<(CacheStatus, u64, u64)>,
+}
+
+/// How to open storage.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Cache token checks in memory (coherently; see [`TokenCache`]).
+    pub cache: bool,
+    /// Tokens the cache holds at most.
+    pub cache_capacity: usize,
+    /// PostgreSQL: how long a node's cache lease lasts without renewal. It bounds how long
+    /// a logout waits for a node that has died.
+    pub lease: Duration,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            cache: true,
+            cache_capacity: 100_000,
+            lease: Duration::from_secs(2),
+        }
+    }
+}
+
 /// Opens the store a database URL names (`sqlite://…` or `postgres://…`), migrating it.
-pub async fn connect(url: &str) -> Result<std::sync::Arc<dyn Store>> {
+pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
     if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::connect(url).await?))
+        let store = SqliteStore::connect(url).await?;
+        Ok(if options.cache {
+            // One node owns every write, so its own evictions keep the cache coherent.
+            let cache = Arc::new(TokenCache::always(options.cache_capacity));
+            Arc::new(CachedStore::new(store, cache))
+        } else {
+            Arc::new(store)
+        })
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        if options.cache {
+            let cache = Arc::new(TokenCache::leased(options.cache_capacity));
+            let store = PostgresStore::connect(url, options.lease, Some(cache.clone())).await?;
+            Ok(Arc::new(CachedStore::new(store, cache)))
+        } else {
+            Ok(Arc::new(
+                PostgresStore::connect(url, options.lease, None).await?,
+            ))
+        }
     } else {
         Err(StoreError::UnsupportedUrl)
     }

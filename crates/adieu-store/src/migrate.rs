@@ -12,6 +12,11 @@ pub(crate) const SQLITE: &[Migration] = &[Migration {
     sql: include_str!("../migrations/sqlite/0001_init.sql"),
 }];
 
+pub(crate) const POSTGRES: &[Migration] = &[Migration {
+    version: 1,
+    sql: include_str!("../migrations/postgres/0001_init.sql"),
+}];
+
 pub(crate) const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
      (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 

@@ -13,6 +13,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::Result;
+use crate::cluster::Pending;
 use crate::common::impl_store;
 use crate::migrate::{SQLITE, run_migrations};
 
@@ -66,8 +67,13 @@ impl SqliteStore {
         &self.write
     }
 
-    fn backend_name(&self) -> &'static str {
-        "sqlite"
+    fn health_of(&self) -> crate::Health {
+        crate::Health {
+            backend: "sqlite",
+            notifications_up: true,
+            node_id: None,
+            cache: None,
+        }
     }
 
     /// A single node has no one else to tell.
@@ -75,7 +81,11 @@ impl SqliteStore {
         &self,
         _tx: &mut Transaction<'_, Sqlite>,
         _ids: &[String],
-    ) -> Result<()> {
+    ) -> Result<Option<Pending>> {
+        Ok(None)
+    }
+
+    async fn confirm_revoked(&self, _pending: Option<Pending>) -> Result<()> {
         Ok(())
     }
 }

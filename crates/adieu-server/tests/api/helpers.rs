@@ -10,12 +10,83 @@ use serde_json::{Value, json};
 
 pub(crate) const PASSWORD: &str = "correct horse battery";
 
+/// Where a test's server keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+impl Backend {
+    /// Runs a test body with every `TestApp` it spawns on this backend.
+    pub(crate) async fn run(self, test: impl std::future::Future<Output = ()>) {
+        BACKEND.scope(self, test).await;
+    }
+}
+
+/// A fresh PostgreSQL database for one test, dropped when the test ends.
+pub(crate) struct PgDatabase {
+    admin_url: String,
+    name: String,
+    pub(crate) url: String,
+}
+
+impl PgDatabase {
+    pub(crate) async fn create() -> Self {
+        let admin_url = std::env::var("ADIEU_TEST_POSTGRES_URL")
+            .expect("ADIEU_TEST_POSTGRES_URL must name a PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/test");
+        let name = format!("adieu_test_{}", adieu_core::new_id());
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
+            .await
+            .expect("connect to ADIEU_TEST_POSTGRES_URL");
+        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
+            .await
+            .unwrap();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        Self {
+            admin_url,
+            name,
+            url,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async {
+                if let Ok(mut admin) =
+                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
+                {
+                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                    let _ = sqlx::Executor::execute(&mut admin, sql.as_str()).await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
 pub(crate) struct TestApp {
     pub(crate) addr: String,
     pub(crate) client: reqwest::Client,
     pub(crate) clock: ManualClock,
     pub(crate) state: adieu_server::AppState,
     pub(crate) dir: tempfile::TempDir,
+    _postgres: Option<PgDatabase>,
 }
 
 /// Tokens of one login.
@@ -33,10 +104,19 @@ impl TestApp {
 
     pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
+        let postgres = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(PgDatabase::create().await),
+        };
+        let database_url = match &postgres {
+            Some(db) => db.url.clone(),
+            None => format!("sqlite://{}", dir.path().join("adieu.db").display()),
+        };
         let clock = ManualClock::default();
         let mut config = Config {
             listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", dir.path().join("adieu.db").display()),
+            database_url,
             argon2: Argon2Params::insecure_for_tests(),
             login_attempts_per_user: 0,
             login_attempts_per_ip: 0,
@@ -54,6 +134,7 @@ impl TestApp {
             clock,
             state,
             dir,
+            _postgres: postgres,
         }
     }
 

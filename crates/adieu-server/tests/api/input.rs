@@ -3,8 +3,7 @@ use serde_json::json;
 
 use crate::helpers::{PASSWORD, TestApp, assert_error};
 
-#[tokio::test]
-async fn registration_validates_names_and_password_lengths() {
+pub(crate) async fn registration_validates_names_and_password_lengths() {
     let app = TestApp::spawn().await;
     for (username, password) in [
         ("", PASSWORD),
@@ -32,8 +31,7 @@ async fn registration_validates_names_and_password_lengths() {
     assert_error(r, StatusCode::CONFLICT, "username_taken").await;
 }
 
-#[tokio::test]
-async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
+pub(crate) async fn an_unknown_user_and_a_wrong_password_get_the_same_answer() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
     let wrong = app.try_login("alice", "not the password").await;
@@ -58,8 +56,7 @@ async fn send_raw(
     req.send().await.unwrap()
 }
 
-#[tokio::test]
-async fn malformed_bodies_get_a_clear_4xx_never_a_5xx() {
+pub(crate) async fn malformed_bodies_get_a_clear_4xx_never_a_5xx() {
     let app = TestApp::spawn().await;
     let json = Some("application/json");
     let cases: Vec<(&str, Option<&str>, Vec<u8>, StatusCode)> = vec![
@@ -146,8 +143,7 @@ async fn malformed_bodies_get_a_clear_4xx_never_a_5xx() {
     }
 }
 
-#[tokio::test]
-async fn hostile_authorization_headers_are_refused_with_401() {
+pub(crate) async fn hostile_authorization_headers_are_refused_with_401() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     let huge = format!("Bearer {}", "a".repeat(64 * 1024));
@@ -181,8 +177,7 @@ async fn hostile_authorization_headers_are_refused_with_401() {
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn every_response_forbids_caching() {
+pub(crate) async fn every_response_forbids_caching() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     let responses = [
@@ -201,8 +196,7 @@ async fn every_response_forbids_caching() {
     }
 }
 
-#[tokio::test]
-async fn login_attempts_are_rate_limited_per_username_and_per_ip() {
+pub(crate) async fn login_attempts_are_rate_limited_per_username_and_per_ip() {
     let app = TestApp::spawn_with(|c| {
         c.login_attempts_per_user = 3;
         c.login_attempts_per_ip = 6;
@@ -246,8 +240,7 @@ async fn login_attempts_are_rate_limited_per_username_and_per_ip() {
     );
 }
 
-#[tokio::test]
-async fn a_saturated_hasher_answers_429_with_retry_after_instead_of_queueing() {
+pub(crate) async fn a_saturated_hasher_answers_429_with_retry_after_instead_of_queueing() {
     // One hash at a time and no queue; real cost so that the first one is still running.
     let app = TestApp::spawn_with(|c| {
         c.hash_concurrency = 1;

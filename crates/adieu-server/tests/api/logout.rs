@@ -7,8 +7,7 @@ use serde_json::json;
 
 use crate::helpers::{TestApp, assert_error};
 
-#[tokio::test]
-async fn after_logout_every_credential_of_the_session_is_refused() {
+pub(crate) async fn after_logout_every_credential_of_the_session_is_refused() {
     let app = TestApp::spawn().await;
     let first = app.user("alice").await;
     // A pair obtained by a refresh a moment before the logout.
@@ -54,8 +53,7 @@ async fn after_logout_every_credential_of_the_session_is_refused() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 }
 
-#[tokio::test]
-async fn logout_is_idempotent_and_says_nothing_about_the_token() {
+pub(crate) async fn logout_is_idempotent_and_says_nothing_about_the_token() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     assert_eq!(app.logout(&login.access).await.status(), StatusCode::OK);
@@ -68,8 +66,7 @@ async fn logout_is_idempotent_and_says_nothing_about_the_token() {
     assert_eq!(r.text().await.unwrap(), again.text().await.unwrap());
 }
 
-#[tokio::test]
-async fn logout_with_an_expired_access_token_still_ends_the_session() {
+pub(crate) async fn logout_with_an_expired_access_token_still_ends_the_session() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     app.advance(Duration::from_secs(16 * 60)); // past the 15-minute access token
@@ -85,8 +82,7 @@ async fn logout_with_an_expired_access_token_still_ends_the_session() {
     .await;
 }
 
-#[tokio::test]
-async fn logout_with_the_refresh_token_in_the_body_ends_the_session() {
+pub(crate) async fn logout_with_the_refresh_token_in_the_body_ends_the_session() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     let r = app
@@ -100,8 +96,7 @@ async fn logout_with_the_refresh_token_in_the_body_ends_the_session() {
     );
 }
 
-#[tokio::test]
-async fn logout_without_a_credential_or_with_a_malformed_one_is_401() {
+pub(crate) async fn logout_without_a_credential_or_with_a_malformed_one_is_401() {
     let app = TestApp::spawn().await;
     let r = app
         .client
@@ -131,8 +126,7 @@ async fn logout_without_a_credential_or_with_a_malformed_one_is_401() {
     assert_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
 }
 
-#[tokio::test]
-async fn logout_is_audited() {
+pub(crate) async fn logout_is_audited() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     let user_id = app.user_id(&login.access).await;
@@ -145,8 +139,7 @@ async fn logout_is_audited() {
 
 /// 50 clients hammer the API while the session logs out. Any request that *starts* after
 /// the logout's 200 arrived must fail; those in flight before may go either way.
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn no_request_started_after_logout_returns_succeeds() {
+pub(crate) async fn no_request_started_after_logout_returns_succeeds() {
     let app = Arc::new(TestApp::spawn().await);
     let login = app.user("alice").await;
     let logged_out = Arc::new(AtomicBool::new(false));

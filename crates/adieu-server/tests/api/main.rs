@@ -1,5 +1,5 @@
-//! Integration tests of the JSON API: a real server on port 0 with its own SQLite file,
-//! driven over HTTP.
+//! Integration tests of the JSON API: a real server on port 0 with its own database (a
+//! SQLite file, or a fresh PostgreSQL database), driven over HTTP.
 
 mod helpers;
 
@@ -9,3 +9,60 @@ mod refresh;
 mod sessions;
 mod storage;
 mod timeouts;
+
+/// Runs each behaviour test against SQLite, and against PostgreSQL when one is given.
+macro_rules! on_both_backends {
+    ($($module:ident :: $test:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $test() {
+                    crate::helpers::Backend::Sqlite.run(crate::$module::$test()).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs PostgreSQL: set ADIEU_TEST_POSTGRES_URL"]
+                async fn $test() {
+                    crate::helpers::Backend::Postgres.run(crate::$module::$test()).await;
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends! {
+    input::registration_validates_names_and_password_lengths,
+    input::an_unknown_user_and_a_wrong_password_get_the_same_answer,
+    input::malformed_bodies_get_a_clear_4xx_never_a_5xx,
+    input::hostile_authorization_headers_are_refused_with_401,
+    input::every_response_forbids_caching,
+    input::login_attempts_are_rate_limited_per_username_and_per_ip,
+    input::a_saturated_hasher_answers_429_with_retry_after_instead_of_queueing,
+    logout::after_logout_every_credential_of_the_session_is_refused,
+    logout::logout_is_idempotent_and_says_nothing_about_the_token,
+    logout::logout_with_an_expired_access_token_still_ends_the_session,
+    logout::logout_with_the_refresh_token_in_the_body_ends_the_session,
+    logout::logout_without_a_credential_or_with_a_malformed_one_is_401,
+    logout::logout_is_audited,
+    logout::no_request_started_after_logout_returns_succeeds,
+    refresh::a_refresh_rotates_both_tokens_within_the_same_session,
+    refresh::a_refresh_token_reused_after_rotation_revokes_the_session,
+    refresh::an_access_token_is_not_a_refresh_token_and_vice_versa,
+    refresh::concurrent_refreshes_of_one_token_end_the_session,
+    sessions::logout_all_ends_the_sessions_of_every_device,
+    sessions::the_session_list_shows_live_sessions_and_marks_the_current_one,
+    sessions::a_user_can_end_one_of_their_own_sessions_but_not_someone_elses,
+    sessions::a_password_change_ends_the_other_sessions_and_keeps_this_one,
+    sessions::a_wrong_current_password_changes_nothing,
+    sessions::every_session_event_reaches_the_audit_log,
+    timeouts::an_access_token_expires_but_its_refresh_token_still_works,
+    timeouts::an_idle_session_ends_and_its_refresh_token_with_it,
+    timeouts::activity_keeps_a_session_alive_until_its_absolute_end,
+    timeouts::access_tokens_never_outlive_the_absolute_lifetime,
+    timeouts::activity_is_recorded_at_most_once_per_granularity,
+    timeouts::reads_alone_keep_a_session_from_going_idle,
+    timeouts::ended_sessions_are_deleted_in_batches,
+}

@@ -2,8 +2,7 @@ use reqwest::StatusCode;
 
 use crate::helpers::{TestApp, assert_error};
 
-#[tokio::test]
-async fn a_refresh_rotates_both_tokens_within_the_same_session() {
+pub(crate) async fn a_refresh_rotates_both_tokens_within_the_same_session() {
     let app = TestApp::spawn().await;
     let first = app.user("alice").await;
     let second = app.refreshed(&first.refresh).await;
@@ -16,8 +15,7 @@ async fn a_refresh_rotates_both_tokens_within_the_same_session() {
     assert_eq!(app.me_status(&third.access).await, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn a_refresh_token_reused_after_rotation_revokes_the_session() {
+pub(crate) async fn a_refresh_token_reused_after_rotation_revokes_the_session() {
     let app = TestApp::spawn().await;
     let victim = app.user("alice").await;
     let user_id = app.user_id(&victim.access).await;
@@ -45,8 +43,7 @@ async fn a_refresh_token_reused_after_rotation_revokes_the_session() {
     );
 }
 
-#[tokio::test]
-async fn an_access_token_is_not_a_refresh_token_and_vice_versa() {
+pub(crate) async fn an_access_token_is_not_a_refresh_token_and_vice_versa() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     assert_eq!(
@@ -62,8 +59,7 @@ async fn an_access_token_is_not_a_refresh_token_and_vice_versa() {
     assert_eq!(app.refresh(&login.refresh).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn concurrent_refreshes_of_one_token_end_the_session() {
+pub(crate) async fn concurrent_refreshes_of_one_token_end_the_session() {
     let app = TestApp::spawn().await;
     let login = app.user("alice").await;
     let (a, b) = tokio::join!(app.refresh(&login.refresh), app.refresh(&login.refresh));

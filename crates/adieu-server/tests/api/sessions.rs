@@ -3,8 +3,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, TestApp, assert_error};
 
-#[tokio::test]
-async fn logout_all_ends_the_sessions_of_every_device() {
+pub(crate) async fn logout_all_ends_the_sessions_of_every_device() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let laptop = app.login("alice").await;
@@ -30,8 +29,7 @@ async fn logout_all_ends_the_sessions_of_every_device() {
     assert_eq!(app.me_status(&bob.access).await, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn the_session_list_shows_live_sessions_and_marks_the_current_one() {
+pub(crate) async fn the_session_list_shows_live_sessions_and_marks_the_current_one() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let r = app
@@ -67,8 +65,7 @@ async fn the_session_list_shows_live_sessions_and_marks_the_current_one() {
     }
 }
 
-#[tokio::test]
-async fn a_user_can_end_one_of_their_own_sessions_but_not_someone_elses() {
+pub(crate) async fn a_user_can_end_one_of_their_own_sessions_but_not_someone_elses() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let laptop = app.login("alice").await;
@@ -105,8 +102,7 @@ async fn a_user_can_end_one_of_their_own_sessions_but_not_someone_elses() {
     );
 }
 
-#[tokio::test]
-async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
+pub(crate) async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let laptop = app.login("alice").await;
@@ -146,8 +142,7 @@ async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_current_password_changes_nothing() {
+pub(crate) async fn a_wrong_current_password_changes_nothing() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let laptop = app.login("alice").await;
@@ -167,8 +162,7 @@ async fn a_wrong_current_password_changes_nothing() {
     );
 }
 
-#[tokio::test]
-async fn every_session_event_reaches_the_audit_log() {
+pub(crate) async fn every_session_event_reaches_the_audit_log() {
     let app = TestApp::spawn().await;
     let phone = app.user("alice").await;
     let user_id = app.user_id(&phone.access).await;

@@ -17,8 +17,7 @@ async fn app() -> TestApp {
     TestApp::spawn_with(|c| c.policy = short_policy()).await
 }
 
-#[tokio::test]
-async fn an_access_token_expires_but_its_refresh_token_still_works() {
+pub(crate) async fn an_access_token_expires_but_its_refresh_token_still_works() {
     let app = app().await;
     let login = app.user("alice").await;
     app.advance(Duration::from_secs(61));
@@ -27,8 +26,7 @@ async fn an_access_token_expires_but_its_refresh_token_still_works() {
     assert_eq!(app.me_status(&next.access).await, StatusCode::OK);
 }
 
-#[tokio::test]
-async fn an_idle_session_ends_and_its_refresh_token_with_it() {
+pub(crate) async fn an_idle_session_ends_and_its_refresh_token_with_it() {
     let app = app().await;
     let login = app.user("alice").await;
     app.advance(Duration::from_secs(101));
@@ -38,8 +36,7 @@ async fn an_idle_session_ends_and_its_refresh_token_with_it() {
     );
 }
 
-#[tokio::test]
-async fn activity_keeps_a_session_alive_until_its_absolute_end() {
+pub(crate) async fn activity_keeps_a_session_alive_until_its_absolute_end() {
     let app = app().await;
     let mut login = app.user("alice").await;
     // Use the session every 50 s: never idle for 100 s.
@@ -57,8 +54,7 @@ async fn activity_keeps_a_session_alive_until_its_absolute_end() {
     );
 }
 
-#[tokio::test]
-async fn access_tokens_never_outlive_the_absolute_lifetime() {
+pub(crate) async fn access_tokens_never_outlive_the_absolute_lifetime() {
     let app = TestApp::spawn_with(|c| {
         c.policy = Policy {
             access_token_ttl: Duration::from_secs(600),
@@ -77,8 +73,7 @@ async fn access_tokens_never_outlive_the_absolute_lifetime() {
     );
 }
 
-#[tokio::test]
-async fn activity_is_recorded_at_most_once_per_granularity() {
+pub(crate) async fn activity_is_recorded_at_most_once_per_granularity() {
     let app = app().await; // idle 100 s: granularity 10 s
     let login = app.user("alice").await;
     let recorded = || async { app.sessions(&login.access).await[0]["last_active_at"].clone() };
@@ -101,8 +96,7 @@ async fn activity_is_recorded_at_most_once_per_granularity() {
     );
 }
 
-#[tokio::test]
-async fn reads_alone_keep_a_session_from_going_idle() {
+pub(crate) async fn reads_alone_keep_a_session_from_going_idle() {
     let app = app().await;
     let login = app.user("alice").await;
     // 95 s of steady use, 9.5 s apart, with only /api/me.
@@ -115,8 +109,7 @@ async fn reads_alone_keep_a_session_from_going_idle() {
     assert_eq!(app.refresh(&login.refresh).await.status(), StatusCode::OK);
 }
 
-#[tokio::test]
-async fn ended_sessions_are_deleted_in_batches() {
+pub(crate) async fn ended_sessions_are_deleted_in_batches() {
     let app = app().await;
     let a = app.user("alice").await;
     let _b = app.login("alice").await;

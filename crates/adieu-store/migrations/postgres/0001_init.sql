@@ -44,3 +44,11 @@ CREATE TABLE audit_events (
     user_agent TEXT
 );
 CREATE INDEX audit_events_user_id ON audit_events (user_id);
+
+-- Nodes that cache token checks, each with a lease it renews while it hears revocations.
+-- A revoking node waits for every node whose lease is live (see docs/ARCHITECTURE.md).
+CREATE TABLE adieu_nodes (
+    id          TEXT PRIMARY KEY,
+    lease_until TIMESTAMPTZ NOT NULL,
+    started_at  TIMESTAMPTZ NOT NULL
+);

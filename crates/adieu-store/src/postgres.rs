@@ -1,0 +1,105 @@
+//! PostgreSQL backend: several nodes sharing one database.
+//!
+//! Storage itself is the shared SQL; what PostgreSQL adds is the cluster: every revoking
+//! transaction publishes the ended sessions, and the revoking request waits for the other
+//! nodes (see `cluster`).
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use adieu_core::{Clock, SystemClock};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::Result;
+use crate::cache::TokenCache;
+use crate::cluster::{Cluster, Pending};
+use crate::common::impl_store;
+use crate::migrate::{POSTGRES, run_migrations};
+
+/// Arbitrary key of the advisory lock that serialises migrations of starting nodes.
+const MIGRATION_LOCK: i64 = 0x000a_d1e0_5e55;
+
+/// Store on a PostgreSQL database shared by several nodes.
+#[derive(Debug)]
+pub struct PostgresStore {
+    pool: PgPool,
+    cluster: Arc<Cluster>,
+}
+
+impl PostgresStore {
+    /// Connects, migrates and joins the cluster. With a cache, the node holds a lease of
+    /// `lease` and serves from the cache only while it is valid.
+    pub async fn connect(
+        url: &str,
+        lease: Duration,
+        cache: Option<Arc<TokenCache>>,
+    ) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?.application_name("adieu");
+        let pool = PgPoolOptions::new()
+            .max_connections(16)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect_with(options.clone())
+            .await?;
+        let mut tx = pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(MIGRATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        run_migrations!(&mut tx, POSTGRES, SystemClock.now())?;
+        tx.commit().await?;
+        let cluster = Cluster::start(pool.clone(), options, lease, cache).await?;
+        Ok(Self { pool, cluster })
+    }
+
+    /// This node's id in the cluster.
+    pub fn node_id(&self) -> &str {
+        self.cluster.node_id()
+    }
+
+    /// `application_name` of this node's notification connection.
+    pub fn listener_name(&self) -> String {
+        self.cluster.listener_name()
+    }
+
+    fn reader(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn writer(&self) -> &PgPool {
+        &self.pool
+    }
+
+    fn health_of(&self) -> crate::Health {
+        crate::Health {
+            backend: "postgres",
+            notifications_up: self.cluster.listener_up(),
+            node_id: Some(self.cluster.node_id().to_owned()),
+            cache: None,
+        }
+    }
+
+    async fn publish_revoked(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        ids: &[String],
+    ) -> Result<Option<Pending>> {
+        Ok(Some(self.cluster.publish(tx, ids).await?))
+    }
+
+    async fn confirm_revoked(&self, pending: Option<Pending>) -> Result<()> {
+        match pending {
+            Some(p) => self.cluster.confirm(p).await,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for PostgresStore {
+    fn drop(&mut self) {
+        self.cluster.stop();
+    }
+}
+
+impl_store!(PostgresStore, Postgres);
