@@ -1,0 +1,797 @@
+//! The client: one HTTP connection pool, the credentials, and the rules that keep them safe.
+
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Duration;
+
+use adieu_types::{
+    Credentials, ErrorBody, LogoutAllResponse, LogoutRequest, MeResponse, PasswordChangeRequest,
+    PasswordChangeResponse, RefreshRequest, RegisterResponse, Secret, SessionInfo,
+    SessionsResponse, TokenResponse,
+};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde::de::DeserializeOwned;
+
+use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
+use crate::store::{CredentialStore, MemoryStore, PendingRevocation, StoreContents, StoredSession};
+use crate::{Error, Result};
+
+/// Configures and builds a [`Client`].
+#[must_use]
+pub struct ClientBuilder {
+    server: String,
+    store: Arc<dyn CredentialStore>,
+    timeout: Duration,
+    connect_timeout: Duration,
+    allow_plain_http: bool,
+    retry_pending_on_start: bool,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("timeout", &self.timeout)
+            .field("allow_plain_http", &self.allow_plain_http)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClientBuilder {
+    /// Where the credentials are kept (default: a [`MemoryStore`]).
+    pub fn store(mut self, store: impl CredentialStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// The longest a whole request may take (default 30 s). A logout that times out is
+    /// [`LogoutOutcome::LocalOnly`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self.connect_timeout = self.connect_timeout.min(timeout);
+        self
+    }
+
+    /// Allows `http://` to hosts other than the loopback (default: only `https://` there, since
+    /// plain HTTP would show every token to the network).
+    pub fn allow_plain_http(mut self, allow: bool) -> Self {
+        self.allow_plain_http = allow;
+        self
+    }
+
+    /// Whether [`ClientBuilder::build`] retries pending revocations (default: yes).
+    pub fn retry_pending_on_start(mut self, retry: bool) -> Self {
+        self.retry_pending_on_start = retry;
+        self
+    }
+
+    /// Loads the store and, unless told otherwise, retries the revocations still pending from
+    /// earlier logouts (failures leave them pending; see
+    /// [`Client::revocations_retried_at_start`]).
+    pub async fn build(self) -> Result<Client> {
+        let base = parse_server(&self.server, self.allow_plain_http)?;
+        let http = reqwest::Client::builder()
+            .use_rustls_tls()
+            .timeout(self.timeout)
+            .connect_timeout(self.connect_timeout)
+            // A redirect would carry the request, and its credential, somewhere we did not
+            // choose.
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("adieu-client/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(Error::transport)?;
+        let contents = self.store.load()?;
+        let client = Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                store: self.store,
+                state: Mutex::new(State {
+                    generation: 0,
+                    contents,
+                    ended: false,
+                }),
+                refresh_gate: tokio::sync::Mutex::new(()),
+                startup: OnceLock::new(),
+            }),
+        };
+        if self.retry_pending_on_start && !client.lock().contents.pending_revocations.is_empty() {
+            let report = match client.retry_pending_revocations().await {
+                Ok(report) => report,
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not record a retried revocation");
+                    return Err(e);
+                }
+            };
+            let _ = client.inner.startup.set(report);
+        }
+        Ok(client)
+    }
+}
+
+/// The Adieu client: log in, make authorized calls, log out.
+///
+/// Cheap to clone; clones share the connection pool, the credentials and the refresh.
+#[derive(Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("server", &self.inner.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    /// One pool for every call.
+    http: reqwest::Client,
+    /// Server base URL, ending in `/`.
+    base: Url,
+    store: Arc<dyn CredentialStore>,
+    /// The credentials and the fence; every store write happens under this lock.
+    state: Mutex<State>,
+    /// Held for the whole of a refresh, so that concurrent 401s share one.
+    refresh_gate: tokio::sync::Mutex<()>,
+    /// What the retry at start-up did.
+    startup: OnceLock<RetryReport>,
+}
+
+struct State {
+    /// Bumped by every change of credentials: login, refresh, logout. A refresh writes its
+    /// result only if the generation is still the one it started from; this is the logout
+    /// fence, and it is checked under the same lock as the store write.
+    generation: u64,
+    /// A copy of what the store holds.
+    contents: StoreContents,
+    /// The server refused our refresh token: the session ended without a logout from here.
+    ended: bool,
+}
+
+/// Who this device is logged in as; nothing secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionSummary {
+    /// The account name.
+    pub username: String,
+    /// The session id, as listed by [`Client::sessions`].
+    pub session_id: String,
+}
+
+/// What a refresh made after the fence achieved.
+enum Refreshed {
+    Tokens(TokenResponse),
+    Ended,
+    Failed(LocalOnlyReason),
+}
+
+/// What a revocation call achieved.
+enum Revocation {
+    Revoked,
+    AlreadyEnded,
+    Failed(LocalOnlyReason),
+}
+
+impl Client {
+    /// Starts configuring a client for the server at `server`, e.g. `https://adieu.example`.
+    pub fn builder(server: impl Into<String>) -> ClientBuilder {
+        ClientBuilder {
+            server: server.into(),
+            store: Arc::new(MemoryStore::new()),
+            timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            allow_plain_http: false,
+            retry_pending_on_start: true,
+        }
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &Url {
+        &self.inner.base
+    }
+
+    /// The shared HTTP client, for calls the SDK does not wrap.
+    pub fn http(&self) -> &reqwest::Client {
+        &self.inner.http
+    }
+
+    /// Who this device is logged in as on this server, from the local store (no network).
+    pub fn session(&self) -> Option<SessionSummary> {
+        let state = self.lock();
+        state
+            .contents
+            .session
+            .as_ref()
+            .filter(|s| s.server == self.inner.base.as_str())
+            .map(|s| SessionSummary {
+                username: s.username.clone(),
+                session_id: s.session_id.clone(),
+            })
+    }
+
+    /// The revocations still owed by servers after a [`LogoutOutcome::LocalOnly`].
+    pub fn pending_revocations(&self) -> Vec<PendingRevocation> {
+        self.lock().contents.pending_revocations.clone()
+    }
+
+    /// What the retry at start-up did, if there was anything to retry.
+    pub fn revocations_retried_at_start(&self) -> Option<&RetryReport> {
+        self.inner.startup.get()
+    }
+
+    /// A request to `path` on the server (relative to its base URL), to pass to
+    /// [`Client::send_authorized`] or to send as is.
+    pub fn request(&self, method: Method, path: &str) -> Result<RequestBuilder> {
+        Ok(self.inner.http.request(method, self.url(path)?))
+    }
+
+    /// Creates an account. It does not log in.
+    pub async fn register(&self, username: &str, password: &Secret) -> Result<RegisterResponse> {
+        let body = Credentials {
+            username: username.to_owned(),
+            password: password.clone(),
+        };
+        let response = self
+            .request(Method::POST, "api/register")?
+            .json(&body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        read_json(response).await
+    }
+
+    /// Logs in and stores the new session's tokens. A session this device held before is
+    /// logged out (revoked on its server, or left pending if that fails).
+    pub async fn login(&self, username: &str, password: &Secret) -> Result<SessionSummary> {
+        let body = Credentials {
+            username: username.to_owned(),
+            password: password.clone(),
+        };
+        let response = self
+            .request(Method::POST, "api/login")?
+            .json(&body)
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        let tokens: TokenResponse = read_json(response).await?;
+        let summary = SessionSummary {
+            username: username.to_owned(),
+            session_id: tokens.session_id.clone(),
+        };
+        let (replaced, saved) = {
+            let mut state = self.lock();
+            let mut contents = state.contents.clone();
+            let replaced = contents.session.replace(StoredSession {
+                server: self.inner.base.to_string(),
+                username: username.to_owned(),
+                session_id: tokens.session_id.clone(),
+                access_token: tokens.access_token.clone(),
+                refresh_token: tokens.refresh_token.clone(),
+            });
+            // Fences off any refresh of the replaced session still in flight.
+            state.generation += 1;
+            state.ended = false;
+            let saved = self.inner.store.save(&contents);
+            state.contents = contents;
+            (replaced, saved)
+        };
+        if let Some(old) = replaced {
+            let outcome = self.finish_logout(old).await;
+            tracing::debug!(?outcome, "replaced session logged out");
+        }
+        saved?;
+        Ok(summary)
+    }
+
+    /// Sends `request` with this device's access token. On a 401 the token is refreshed once,
+    /// shared with every concurrent caller, and the request retried. Any other answer is
+    /// returned as is. The request must go to this client's server; its body must not be a
+    /// stream (it may be sent twice).
+    pub async fn send_authorized(&self, request: RequestBuilder) -> Result<Response> {
+        let probe = request
+            .try_clone()
+            .ok_or_else(|| {
+                Error::InvalidArgument("a streamed request body cannot be retried".into())
+            })?
+            .build()
+            .map_err(Error::transport)?;
+        let base = &self.inner.base;
+        if probe.url().origin() != base.origin() || !probe.url().path().starts_with(base.path()) {
+            // Never attach our token to a request for another server.
+            return Err(Error::InvalidUrl(
+                "the request does not go to this client's server".into(),
+            ));
+        }
+        drop(probe);
+        let (token, generation, session_id) = self.access()?;
+        let first = request
+            .try_clone()
+            .ok_or_else(|| {
+                Error::InvalidArgument("a streamed request body cannot be retried".into())
+            })?
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        if first.status() != StatusCode::UNAUTHORIZED {
+            return Ok(first);
+        }
+        drop(first);
+        self.refresh(generation, &session_id).await?;
+        let (token, _, now_session) = self.access()?;
+        if now_session != session_id {
+            // Another login took over while we waited: this request was not made for it.
+            return Err(Error::NotLoggedIn);
+        }
+        request
+            .bearer_auth(token.expose())
+            .send()
+            .await
+            .map_err(Error::transport)
+    }
+
+    /// `GET /api/me`: who the server says this device is.
+    pub async fn me(&self) -> Result<MeResponse> {
+        let request = self.request(Method::GET, "api/me")?;
+        read_json(self.send_authorized(request).await?).await
+    }
+
+    /// `GET /api/sessions`: the user's active sessions, newest first, this one marked
+    /// `current`.
+    pub async fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        let request = self.request(Method::GET, "api/sessions")?;
+        let list: SessionsResponse = read_json(self.send_authorized(request).await?).await?;
+        Ok(list.sessions)
+    }
+
+    /// `DELETE /api/sessions/{id}`: ends one of the user's sessions. If it is this device's own
+    /// session, the local credentials are removed once the server has confirmed.
+    pub async fn revoke_session(&self, id: &str) -> Result<()> {
+        if id.is_empty() || !id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+            return Err(Error::InvalidArgument(format!(
+                "{id:?} is not a session id"
+            )));
+        }
+        let request = self.request(Method::DELETE, &format!("api/sessions/{id}"))?;
+        let response = self.send_authorized(request).await?;
+        if !response.status().is_success() {
+            return Err(api_error(response).await);
+        }
+        let own = self.session().is_some_and(|s| s.session_id == id);
+        if own {
+            let (taken, _, saved) = self.take_session();
+            drop(taken);
+            saved?;
+        }
+        Ok(())
+    }
+
+    /// `POST /api/password`: changes the password; the server ends every other session.
+    pub async fn change_password(
+        &self,
+        current: &Secret,
+        new: &Secret,
+    ) -> Result<PasswordChangeResponse> {
+        let body = PasswordChangeRequest {
+            current_password: current.clone(),
+            new_password: new.clone(),
+        };
+        let request = self.request(Method::POST, "api/password")?.json(&body);
+        read_json(self.send_authorized(request).await?).await
+    }
+
+    /// Logs this device out. In this order:
+    ///
+    /// 1. raises the fence: a refresh still in flight can no longer store what it receives;
+    /// 2. removes the credentials from the store and from memory, whatever happens next;
+    /// 3. asks the server to end the session with `POST /api/logout` and the refresh token,
+    ///    which works even when the access token has expired;
+    /// 4. tells what happened: [`LogoutOutcome::Revoked`], [`LogoutOutcome::AlreadyEnded`], or
+    ///    [`LogoutOutcome::LocalOnly`] when the call failed, in which case the refresh token is
+    ///    kept only in the pending-revocation list.
+    ///
+    /// An `Err` means the store could not be cleared (the server was still asked to end the
+    /// session, so the tokens left behind should be dead).
+    pub async fn logout(&self) -> Result<LogoutOutcome> {
+        let (taken, ended, saved) = self.take_session();
+        let outcome = match taken {
+            Some(session) => self.finish_logout(session).await,
+            None if ended => LogoutOutcome::AlreadyEnded,
+            None => LogoutOutcome::NotLoggedIn,
+        };
+        saved?;
+        Ok(outcome)
+    }
+
+    /// Ends every session of the user, this one included, and logs this device out. The local
+    /// credentials are removed before the server call, as for [`Client::logout`]; it waits for
+    /// a refresh in flight so as to use the freshest token.
+    pub async fn logout_all(&self) -> Result<LogoutAllOutcome> {
+        // No other refresh may run while we spend the refresh token ourselves below.
+        let _gate = self.inner.refresh_gate.lock().await;
+        let (taken, ended, saved) = self.take_session();
+        let outcome = match taken {
+            Some(session) => self.end_all(session).await,
+            None if ended => LogoutAllOutcome::AlreadyEnded,
+            None => LogoutAllOutcome::NotLoggedIn,
+        };
+        saved?;
+        Ok(outcome)
+    }
+
+    /// Retries every pending revocation, each at the server that issued its token, and removes
+    /// from the list each one the server confirms. An `Err` means the store could not record
+    /// the result (the revocations themselves may have succeeded).
+    pub async fn retry_pending_revocations(&self) -> Result<RetryReport> {
+        let pending = self.lock().contents.pending_revocations.clone();
+        let mut report = RetryReport::default();
+        let mut store_error = None;
+        for entry in pending {
+            match self.revoke(entry.server(), entry.refresh_token()).await {
+                Revocation::Revoked | Revocation::AlreadyEnded => {
+                    tracing::debug!(session.id = %entry.session_id(), "pending revocation done");
+                    let mut state = self.lock();
+                    let mut contents = state.contents.clone();
+                    contents.pending_revocations.retain(|p| p != &entry);
+                    match self.inner.store.save(&contents) {
+                        Ok(()) => state.contents = contents,
+                        Err(e) => store_error = Some(e),
+                    }
+                    report.revoked.push(entry.session_id().to_owned());
+                }
+                Revocation::Failed(reason) => {
+                    report
+                        .still_pending
+                        .push((entry.session_id().to_owned(), reason));
+                }
+            }
+        }
+        match store_error {
+            Some(e) => Err(e),
+            None => Ok(report),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn url(&self, path: &str) -> Result<Url> {
+        endpoint(&self.inner.base, path)
+    }
+
+    /// The access token to send, the generation it belongs to, and its session.
+    fn access(&self) -> Result<(Secret, u64, String)> {
+        let state = self.lock();
+        match &state.contents.session {
+            Some(s) if s.server == self.inner.base.as_str() => Ok((
+                s.access_token.clone(),
+                state.generation,
+                s.session_id.clone(),
+            )),
+            _ if state.ended => Err(Error::SessionEnded),
+            _ => Err(Error::NotLoggedIn),
+        }
+    }
+
+    /// Refreshes the tokens of `session_id` unless someone has done so since `seen`.
+    /// Single-flight: callers queue on the gate, and all but the first find the work done.
+    async fn refresh(&self, seen: u64, session_id: &str) -> Result<()> {
+        let _gate = self.inner.refresh_gate.lock().await;
+        let (refresh_token, generation) = {
+            let state = self.lock();
+            match &state.contents.session {
+                Some(s) if s.session_id == session_id => {
+                    if state.generation != seen {
+                        return Ok(());
+                    }
+                    (s.refresh_token.clone(), state.generation)
+                }
+                _ if state.ended => return Err(Error::SessionEnded),
+                _ => return Err(Error::NotLoggedIn),
+            }
+        };
+        tracing::debug!(session.id = %session_id, "refreshing the access token");
+        let response = self
+            .request(Method::POST, "api/token/refresh")?
+            .json(&RefreshRequest { refresh_token })
+            .send()
+            .await
+            .map_err(Error::transport)?;
+        match response.status() {
+            status if status.is_success() => {
+                let tokens: TokenResponse = response.json().await.map_err(Error::transport)?;
+                let mut state = self.lock();
+                if state.generation != generation {
+                    // The fence: a logout (or a new login) happened while this refresh was in
+                    // flight. Its tokens are dropped, and wiped, here.
+                    tracing::debug!(session.id = %session_id, "refresh result dropped after logout");
+                    return Err(Error::NotLoggedIn);
+                }
+                let mut contents = state.contents.clone();
+                if let Some(s) = contents.session.as_mut() {
+                    s.access_token = tokens.access_token.clone();
+                    s.refresh_token = tokens.refresh_token.clone();
+                }
+                state.generation += 1;
+                let saved = self.inner.store.save(&contents);
+                // Even if the store failed, memory moves on: the old refresh token is spent.
+                state.contents = contents;
+                saved
+            }
+            StatusCode::UNAUTHORIZED => {
+                let mut state = self.lock();
+                if state.generation == generation {
+                    // The server ended the session; the tokens are useless, so drop them.
+                    state.generation += 1;
+                    state.ended = true;
+                    let mut contents = state.contents.clone();
+                    contents.session = None;
+                    let saved = self.inner.store.save(&contents);
+                    state.contents = contents;
+                    saved?;
+                }
+                Err(Error::SessionEnded)
+            }
+            _ => Err(api_error(response).await),
+        }
+    }
+
+    /// Steps 1 and 2 of a logout: the fence and the local wipe. Returns the session taken out,
+    /// whether the server had ended it before, and whether the store write succeeded.
+    fn take_session(&self) -> (Option<StoredSession>, bool, Result<()>) {
+        let mut state = self.lock();
+        state.generation += 1;
+        let ended = std::mem::take(&mut state.ended);
+        let mut contents = state.contents.clone();
+        let taken = contents.session.take();
+        let saved = if taken.is_some() {
+            self.inner.store.save(&contents)
+        } else {
+            Ok(())
+        };
+        // Memory is wiped even if the store failed.
+        state.contents = contents;
+        (taken, ended, saved)
+    }
+
+    /// Steps 3 to 5 of a logout.
+    async fn finish_logout(&self, session: StoredSession) -> LogoutOutcome {
+        match self.revoke(&session.server, &session.refresh_token).await {
+            Revocation::Revoked => LogoutOutcome::Revoked,
+            Revocation::AlreadyEnded => LogoutOutcome::AlreadyEnded,
+            Revocation::Failed(reason) => LogoutOutcome::LocalOnly {
+                reason,
+                retry_pending: self.add_pending(session),
+            },
+        }
+    }
+
+    async fn end_all(&self, mut session: StoredSession) -> LogoutAllOutcome {
+        let failed = 'call: {
+            for attempt in 0..2 {
+                let Ok(url) = Url::parse(&session.server)
+                    .map_err(drop)
+                    .and_then(|base| endpoint(&base, "api/logout/all").map_err(drop))
+                else {
+                    break 'call LocalOnlyReason::InvalidServerUrl;
+                };
+                let response = match self
+                    .inner
+                    .http
+                    .post(url)
+                    .bearer_auth(session.access_token.expose())
+                    .send()
+                    .await
+                {
+                    Ok(response) => response,
+                    Err(e) => break 'call transport_reason(&e),
+                };
+                let status = response.status();
+                if status.is_success() {
+                    return match response.json::<LogoutAllResponse>().await {
+                        Ok(body) => LogoutAllOutcome::Revoked {
+                            sessions: body.revoked_sessions,
+                        },
+                        Err(_) => LogoutAllOutcome::Revoked { sessions: 0 },
+                    };
+                }
+                if status != StatusCode::UNAUTHORIZED || attempt > 0 {
+                    break 'call status_reason(status);
+                }
+                // The access token expired: buy a fresh pair with the refresh token, for this
+                // call only (the gate is held, so nobody else spends it).
+                match self.refresh_detached(&session).await {
+                    Refreshed::Tokens(tokens) => {
+                        session.access_token = tokens.access_token.clone();
+                        session.refresh_token = tokens.refresh_token.clone();
+                    }
+                    Refreshed::Ended => return LogoutAllOutcome::AlreadyEnded,
+                    Refreshed::Failed(reason) => break 'call reason,
+                }
+            }
+            LocalOnlyReason::UnexpectedStatus(StatusCode::UNAUTHORIZED.as_u16())
+        };
+        LogoutAllOutcome::LocalOnly {
+            reason: failed,
+            retry_pending: self.add_pending(session),
+        }
+    }
+
+    /// A refresh whose result is not stored (used by `logout_all` after the fence).
+    async fn refresh_detached(&self, session: &StoredSession) -> Refreshed {
+        let Some(url) = Url::parse(&session.server)
+            .ok()
+            .and_then(|base| endpoint(&base, "api/token/refresh").ok())
+        else {
+            return Refreshed::Failed(LocalOnlyReason::InvalidServerUrl);
+        };
+        let body = RefreshRequest {
+            refresh_token: session.refresh_token.clone(),
+        };
+        let response = match self.inner.http.post(url).json(&body).send().await {
+            Ok(response) => response,
+            Err(e) => return Refreshed::Failed(transport_reason(&e)),
+        };
+        match response.status() {
+            status if status.is_success() => match response.json().await {
+                Ok(tokens) => Refreshed::Tokens(tokens),
+                Err(e) => Refreshed::Failed(transport_reason(&e)),
+            },
+            StatusCode::UNAUTHORIZED => Refreshed::Ended,
+            status => Refreshed::Failed(status_reason(status)),
+        }
+    }
+
+    /// `POST /api/logout` with a refresh token, at the server that issued it.
+    async fn revoke(&self, server: &str, refresh_token: &Secret) -> Revocation {
+        let Some(url) = Url::parse(server)
+            .ok()
+            .and_then(|base| endpoint(&base, "api/logout").ok())
+        else {
+            return Revocation::Failed(LocalOnlyReason::InvalidServerUrl);
+        };
+        let body = LogoutRequest {
+            refresh_token: Some(refresh_token.clone()),
+        };
+        match self.inner.http.post(url).json(&body).send().await {
+            Ok(response) if response.status().is_success() => Revocation::Revoked,
+            Ok(response) if response.status() == StatusCode::UNAUTHORIZED => {
+                Revocation::AlreadyEnded
+            }
+            Ok(response) => Revocation::Failed(status_reason(response.status())),
+            Err(e) => Revocation::Failed(transport_reason(&e)),
+        }
+    }
+
+    /// Step 5: keeps the refresh token in the pending list only. Returns whether it was stored.
+    fn add_pending(&self, session: StoredSession) -> bool {
+        let entry =
+            PendingRevocation::new(session.server, session.session_id, session.refresh_token);
+        let mut state = self.lock();
+        let mut contents = state.contents.clone();
+        contents.pending_revocations.push(entry);
+        match self.inner.store.save(&contents) {
+            Ok(()) => {
+                state.contents = contents;
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not record a pending revocation");
+                false
+            }
+        }
+    }
+}
+
+fn transport_reason(e: &reqwest::Error) -> LocalOnlyReason {
+    if e.is_timeout() {
+        LocalOnlyReason::Timeout
+    } else {
+        LocalOnlyReason::Network
+    }
+}
+
+fn status_reason(status: StatusCode) -> LocalOnlyReason {
+    if status.is_server_error() {
+        LocalOnlyReason::ServerError(status.as_u16())
+    } else {
+        LocalOnlyReason::UnexpectedStatus(status.as_u16())
+    }
+}
+
+/// Checks and normalises a server URL: http(s), no credentials, query or fragment, and a path
+/// ending in `/` so that endpoints join below it.
+fn parse_server(server: &str, allow_plain_http: bool) -> Result<Url> {
+    let mut url = Url::parse(server.trim())
+        .map_err(|e| Error::InvalidUrl(format!("{e} (expected e.g. https://adieu.example)")))?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_plain_http || is_loopback(&url) => {}
+        "http" => {
+            return Err(Error::InvalidUrl(
+                "plain http:// is only allowed to this machine; use https://".into(),
+            ));
+        }
+        other => return Err(Error::InvalidUrl(format!("unsupported scheme {other}:"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(Error::InvalidUrl(
+            "the URL must not contain a user name or password".into(),
+        ));
+    }
+    if url.host().is_none() {
+        return Err(Error::InvalidUrl("the URL has no host".into()));
+    }
+    url.set_query(None);
+    url.set_fragment(None);
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host_str() {
+        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
+        Some(host) => host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback()),
+        None => false,
+    }
+}
+
+fn endpoint(base: &Url, path: &str) -> Result<Url> {
+    base.join(path.trim_start_matches('/'))
+        .map_err(|e| Error::InvalidUrl(e.to_string()))
+}
+
+async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
+    if response.status().is_success() {
+        response.json().await.map_err(Error::transport)
+    } else {
+        Err(api_error(response).await)
+    }
+}
+
+async fn api_error(response: Response) -> Error {
+    let status = response.status().as_u16();
+    match response.json::<ErrorBody>().await {
+        Ok(body) => Error::Api {
+            status,
+            code: body.error,
+            message: body.message,
+        },
+        Err(_) => Error::UnexpectedStatus { status },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_urls_are_normalised_and_checked() {
+        let url = parse_server("https://adieu.example/base?x=1#frag", false).unwrap();
+        assert_eq!(url.as_str(), "https://adieu.example/base/");
+        assert_eq!(
+            endpoint(&url, "/api/logout").unwrap().as_str(),
+            "https://adieu.example/base/api/logout"
+        );
+        assert!(parse_server("http://127.0.0.1:8080", false).is_ok());
+        assert!(parse_server("http://[::1]:8080", false).is_ok());
+        assert!(parse_server("http://localhost:8080", false).is_ok());
+        let err = parse_server("http://adieu.example", false).unwrap_err();
+        assert!(err.to_string().contains("https"), "{err}");
+        assert!(parse_server("http://adieu.example", true).is_ok());
+        assert!(parse_server("https://bob:pw@adieu.example", false).is_err());
+        assert!(parse_server("ftp://adieu.example", false).is_err());
+        assert!(parse_server("adieu.example", false).is_err());
+    }
+}

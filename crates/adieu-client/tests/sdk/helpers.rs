@@ -1,0 +1,339 @@
+//! A real server on port 0, a switchable front for it, and direct HTTP probes.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use adieu_client::{Client, CredentialStore, MemoryStore, Secret, StoreContents};
+use adieu_core::ManualClock;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tempfile::TempDir;
+use tokio::sync::{Semaphore, oneshot};
+use tokio::task::JoinHandle;
+
+pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
+
+/// The password of every test user.
+pub(crate) const PASSWORD: &str = "correct horse battery";
+
+/// The server's access-token lifetime is 15 minutes by default; this is past it.
+pub(crate) const PAST_ACCESS_TTL: Duration = Duration::from_secs(16 * 60);
+
+/// An Adieu server in this process, on a free port, with its own database. It can be stopped
+/// and started again on the same address with the same database.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) clock: ManualClock,
+    refresh_delay: Duration,
+    dir: TempDir,
+    running: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
+    /// Direct HTTP, to try tokens the way an attacker holding them would.
+    pub(crate) raw: reqwest::Client,
+}
+
+impl TestServer {
+    pub(crate) async fn start() -> Self {
+        Self::with_refresh_delay(Duration::ZERO).await
+    }
+
+    /// A server that holds every refresh this long before processing it.
+    pub(crate) async fn with_refresh_delay(refresh_delay: Duration) -> Self {
+        let mut server = Self {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            clock: ManualClock::default(),
+            refresh_delay,
+            dir: tempfile::tempdir().unwrap(),
+            running: None,
+            raw: reqwest::Client::new(),
+        };
+        server.boot().await;
+        server
+    }
+
+    async fn boot(&mut self) {
+        let config = adieu_server::Config {
+            listen: self.addr,
+            database_url: format!("sqlite://{}", self.dir.path().join("adieu.db").display()),
+            argon2: adieu_core::Argon2Params::insecure_for_tests(),
+            refresh_delay: self.refresh_delay,
+            clock: Arc::new(self.clock.clone()),
+            login_attempts_per_user: 0,
+            login_attempts_per_ip: 0,
+            ..adieu_server::Config::default()
+        };
+        let server = adieu_server::Server::build(config).await.unwrap();
+        self.addr = server.local_addr();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(server.run(async {
+            let _ = stopped.await;
+        }));
+        self.running = Some((stop, task));
+    }
+
+    pub(crate) fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops serving and closes every connection: from now on connections are refused.
+    pub(crate) async fn stop(&mut self) {
+        if let Some((stop, task)) = self.running.take() {
+            let _ = stop.send(());
+            tokio::time::timeout(Duration::from_secs(5), task)
+                .await
+                .expect("the server stops")
+                .unwrap()
+                .unwrap();
+        }
+    }
+
+    /// Starts again on the same address, with the same database.
+    pub(crate) async fn restart(&mut self) {
+        self.stop().await;
+        self.boot().await;
+    }
+
+    /// Registers a user with [`PASSWORD`].
+    pub(crate) async fn register(&self, username: &str) {
+        let response = self
+            .raw
+            .post(format!("{}/api/register", self.url()))
+            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "register {username}"
+        );
+    }
+
+    /// The status `GET /api/me` gets with this access token.
+    pub(crate) async fn me_status(&self, access: &str) -> u16 {
+        self.raw
+            .get(format!("{}/api/me", self.url()))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    /// The status `POST /api/token/refresh` gets with this refresh token (spending it if live).
+    pub(crate) async fn refresh_status(&self, refresh: &str) -> u16 {
+        self.raw
+            .post(format!("{}/api/token/refresh", self.url()))
+            .json(&serde_json::json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+}
+
+/// A client of `url` keeping its credentials in `store` (a clone; the test keeps the other).
+pub(crate) async fn client(url: &str, store: &(impl CredentialStore + Clone)) -> Client {
+    Client::builder(url)
+        .store(store.clone())
+        .timeout(Duration::from_secs(5))
+        .build()
+        .await
+        .unwrap()
+}
+
+/// A client over a fresh [`MemoryStore`], logged in as `username`.
+pub(crate) async fn logged_in(url: &str, username: &str) -> (Client, MemoryStore) {
+    let store = MemoryStore::new();
+    let client = client(url, &store).await;
+    client.login(username, &password()).await.unwrap();
+    (client, store)
+}
+
+/// The access and refresh token a store holds, read the way any store implementor could.
+pub(crate) fn stored_tokens(store: &impl CredentialStore) -> Option<(String, String)> {
+    let json = serde_json::to_value(store.load().unwrap()).unwrap();
+    let session = json.get("session")?;
+    Some((
+        session["access_token"].as_str()?.to_owned(),
+        session["refresh_token"].as_str()?.to_owned(),
+    ))
+}
+
+pub(crate) fn password() -> Secret {
+    Secret::new(PASSWORD)
+}
+
+/// Polls `condition` every few milliseconds until it holds; panics after five seconds.
+pub(crate) async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while !condition() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+/// How the front answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Passes every request to the server.
+    Forward,
+    /// Answers every request with 500, as a broken deployment would.
+    Fail500,
+    /// Accepts every request and never answers.
+    Hang,
+}
+
+/// A small HTTP front for a server: forwards, fails or hangs on demand, counts refreshes,
+/// records the tokens that refreshes hand out, and can hold a refresh's answer back after the
+/// server has produced it.
+pub(crate) struct Front {
+    pub(crate) url: String,
+    shared: Arc<FrontState>,
+}
+
+struct FrontState {
+    upstream: String,
+    http: reqwest::Client,
+    mode: Mutex<Mode>,
+    refresh_requests: AtomicUsize,
+    hold_refresh_answers: AtomicBool,
+    held: AtomicUsize,
+    hung: AtomicUsize,
+    release: Semaphore,
+    issued: Mutex<Vec<(String, String)>>,
+}
+
+impl Front {
+    pub(crate) async fn start(upstream: &TestServer) -> Self {
+        let shared = Arc::new(FrontState {
+            upstream: upstream.url(),
+            http: reqwest::Client::new(),
+            mode: Mutex::new(Mode::Forward),
+            refresh_requests: AtomicUsize::new(0),
+            hold_refresh_answers: AtomicBool::new(false),
+            held: AtomicUsize::new(0),
+            hung: AtomicUsize::new(0),
+            release: Semaphore::new(0),
+            issued: Mutex::new(Vec::new()),
+        });
+        let app = axum::Router::new()
+            .fallback(forward)
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Self { url, shared }
+    }
+
+    pub(crate) fn set_mode(&self, mode: Mode) {
+        *self.shared.mode.lock().unwrap() = mode;
+    }
+
+    /// Refresh requests that reached the front so far.
+    pub(crate) fn refresh_requests(&self) -> usize {
+        self.shared.refresh_requests.load(Ordering::SeqCst)
+    }
+
+    /// From now on, hold each successful refresh answer until [`Front::release_one`].
+    pub(crate) fn hold_refresh_answers(&self, hold: bool) {
+        self.shared
+            .hold_refresh_answers
+            .store(hold, Ordering::SeqCst);
+    }
+
+    /// Refresh answers held back so far.
+    pub(crate) fn held(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
+    }
+
+    /// Requests left hanging so far.
+    pub(crate) fn hung(&self) -> usize {
+        self.shared.hung.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn release_one(&self) {
+        self.shared.release.add_permits(1);
+    }
+
+    /// The (access, refresh) pairs that successful refreshes handed out, oldest first.
+    pub(crate) fn issued(&self) -> Vec<(String, String)> {
+        self.shared.issued.lock().unwrap().clone()
+    }
+}
+
+async fn forward(
+    State(front): State<Arc<FrontState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mode = *front.mode.lock().unwrap();
+    match mode {
+        Mode::Forward => {}
+        Mode::Fail500 => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "upstream broke").into_response();
+        }
+        Mode::Hang => {
+            front.hung.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<()>().await;
+        }
+    }
+    let is_refresh = uri.path() == "/api/token/refresh";
+    if is_refresh {
+        front.refresh_requests.fetch_add(1, Ordering::SeqCst);
+    }
+    let mut request = front
+        .http
+        .request(method, format!("{}{}", front.upstream, uri))
+        .body(body);
+    for name in [header::AUTHORIZATION, header::CONTENT_TYPE] {
+        if let Some(value) = headers.get(&name) {
+            request = request.header(name, value);
+        }
+    }
+    let Ok(answer) = request.send().await else {
+        return StatusCode::BAD_GATEWAY.into_response();
+    };
+    let status = answer.status();
+    let content_type = answer.headers().get(header::CONTENT_TYPE).cloned();
+    let bytes = answer.bytes().await.unwrap_or_default();
+    if is_refresh && status.is_success() {
+        let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        front.issued.lock().unwrap().push((
+            json["access_token"].as_str().unwrap().to_owned(),
+            json["refresh_token"].as_str().unwrap().to_owned(),
+        ));
+        if front.hold_refresh_answers.load(Ordering::SeqCst) {
+            front.held.fetch_add(1, Ordering::SeqCst);
+            front.release.acquire().await.unwrap().forget();
+        }
+    }
+    let mut response = (status, bytes).into_response();
+    if let Some(content_type) = content_type {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, content_type);
+    }
+    response
+}
+
+/// Reads a store in one call.
+pub(crate) trait Inspect {
+    fn load_contents(&self) -> StoreContents;
+}
+
+impl<T: CredentialStore> Inspect for T {
+    fn load_contents(&self) -> StoreContents {
+        self.load().unwrap()
+    }
+}
