@@ -1,0 +1,136 @@
+//! `GET /account` and `POST /account/password`: change the password, which ends every other
+//! session as the API does.
+//!
+//! The POST answers with a redirect whatever happens (post/redirect/get), so that every
+//! signed-in page is a GET that the back/forward-cache guard may safely reload.
+
+use adieu_core::policy::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use adieu_types::Secret;
+use axum::Router;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::csrf::SameOrigin;
+use super::error::PageError;
+use super::extract::{PageForm, WebSession, posted_session};
+use super::layout::{Current, Nav, NoticeKind, logout_all_form, logout_form, notice, page};
+use crate::AppState;
+use crate::error::Error;
+use crate::service::ClientInfo;
+
+pub(super) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/account", get(show))
+        .route("/account/password", post(change_password))
+}
+
+#[derive(Deserialize, Default)]
+struct AccountQuery {
+    changed: Option<String>,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    // Missing counts as wrong: refused with 403 like any other bad token.
+    #[serde(default)]
+    csrf: String,
+    current_password: Secret,
+    new_password: Secret,
+}
+
+async fn show(web: WebSession, query: Result<Query<AccountQuery>, QueryRejection>) -> Markup {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let csrf = web.csrf();
+    let nav = Nav {
+        username: &web.session.username,
+        csrf: &csrf,
+        current: Current::Account,
+    };
+    // Only fixed texts are shown, so a crafted link cannot put words in our mouth.
+    let error = query.error.as_deref().map(|code| match code {
+        "wrong_password" => "Your current password was not right. Nothing was changed.".to_owned(),
+        "invalid_password" => format!(
+            "The new password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long. Nothing was changed."
+        ),
+        "busy" => "The server is busy. Nothing was changed; please try again.".to_owned(),
+        _ => "Your password could not be changed.".to_owned(),
+    });
+    page(
+        "Account",
+        Some(&nav),
+        html! {
+            h1 { "Account" }
+            p.lead { "Signed in as " strong { (web.session.username) } "." }
+            @if query.changed.is_some() {
+                (notice(NoticeKind::Success, "Your password has been changed and every other session has been signed out."))
+            }
+            @if let Some(error) = &error {
+                (notice(NoticeKind::Error, error))
+            }
+            div.grid {
+                section.card aria-labelledby="change-password" {
+                    h2 #change-password { "Change password" }
+                    p.card-note { "Changing your password signs out every other device. This one stays signed in." }
+                    form method="post" action="/account/password" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        div.field {
+                            label for="current_password" { "Current password" }
+                            input #current_password type="password" name="current_password"
+                                autocomplete="current-password" required;
+                        }
+                        div.field {
+                            label for="new_password" { "New password" }
+                            input #new_password type="password" name="new_password"
+                                autocomplete="new-password" required
+                                minlength=(MIN_PASSWORD_CHARS) maxlength=(MAX_PASSWORD_CHARS)
+                                aria-describedby="new-password-hint";
+                            span.hint #new-password-hint { "At least " (MIN_PASSWORD_CHARS) " characters." }
+                        }
+                        button.button.primary type="submit" { "Change password" }
+                    }
+                }
+                section.card.danger-zone aria-labelledby="log-out" {
+                    h2 #log-out { "Log out" }
+                    p.card-note { "End this session, or every session of your account at once." }
+                    div.actions {
+                        (logout_form(&csrf, "Log out", "button primary"))
+                        (logout_all_form(&csrf))
+                    }
+                }
+            }
+        },
+    )
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    client: ClientInfo,
+    headers: HeaderMap,
+    PageForm(form): PageForm<PasswordForm>,
+) -> Result<Redirect, PageError> {
+    let web = posted_session(&state, &headers, &form.csrf).await?;
+    let outcome = state
+        .sessions
+        .change_password(
+            &web.session,
+            &form.current_password,
+            &form.new_password,
+            &client,
+        )
+        .await;
+    let to = match outcome {
+        Ok(_) => "/account?changed=1",
+        Err(Error::InvalidCredentials) => "/account?error=wrong_password",
+        Err(Error::InvalidRequest { .. }) => "/account?error=invalid_password",
+        Err(Error::RateLimited { .. }) => "/account?error=busy",
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Redirect::to(to))
+}

@@ -1,0 +1,108 @@
+//! Why a page request failed, answered as an HTML page (or a redirect to sign in).
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use maud::html;
+
+use super::layout::page;
+use super::redirect::login_url;
+use crate::error::{Error, ErrorChain};
+
+/// Everything a page handler can fail with.
+#[derive(Debug)]
+pub(crate) enum PageError {
+    /// No live session: go and sign in, then come back to `next`.
+    SignIn {
+        /// The page that was asked for.
+        next: Option<String>,
+    },
+    /// A form from another site, or without a valid synchronizer token.
+    Forbidden,
+    /// Nothing of that id belongs to the user.
+    NotFound,
+    /// Malformed form data.
+    BadRequest(String),
+    /// Too many attempts.
+    RateLimited {
+        /// Seconds for `Retry-After`.
+        retry_after: u64,
+    },
+    /// A failure of ours; the cause goes to the log only.
+    Internal(Error),
+}
+
+impl From<Error> for PageError {
+    fn from(err: Error) -> Self {
+        match err {
+            Error::InvalidToken { .. } => Self::SignIn { next: None },
+            Error::NotFound => Self::NotFound,
+            Error::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            Error::InvalidRequest { message, .. } => Self::BadRequest(message),
+            Error::InvalidCredentials => Self::BadRequest("wrong username or password".into()),
+            Error::UsernameTaken => Self::BadRequest("that username is taken".into()),
+            internal @ Error::Internal(_) => Self::Internal(internal),
+        }
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        // None of these responses sets or deletes a cookie: a refused request must not touch
+        // the browser's session, since a forged one would otherwise log the user out.
+        let (status, title, text) = match self {
+            Self::SignIn { next } => {
+                return Redirect::to(&login_url(next.as_deref(), None)).into_response();
+            }
+            Self::Forbidden => (
+                StatusCode::FORBIDDEN,
+                "Request refused",
+                "This form was sent from another site, or it has expired. Nothing was changed. \
+                 Go back to Adieu, reload the page and try again."
+                    .to_owned(),
+            ),
+            Self::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Not found",
+                "There is nothing here, or it is not yours.".to_owned(),
+            ),
+            Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
+            Self::RateLimited { retry_after } => {
+                let mut response = render(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many attempts",
+                    &format!("Too many attempts. Try again in {retry_after} seconds."),
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                return response;
+            }
+            Self::Internal(err) => {
+                tracing::error!(error = %ErrorChain(&err), "page request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "Something went wrong",
+                    "Something went wrong on our side. Please try again in a moment.".to_owned(),
+                )
+            }
+        };
+        render(status, title, &text)
+    }
+}
+
+fn render(status: StatusCode, title: &str, text: &str) -> Response {
+    let body = page(
+        title,
+        None,
+        html! {
+            div.auth {
+                div.card {
+                    h1 { (title) }
+                    p { (text) }
+                    p { a.button href="/" { "Back to Adieu" } }
+                }
+            }
+        },
+    );
+    (status, body).into_response()
+}

@@ -1,0 +1,181 @@
+//! `TestApp` for the pages: a real server, a client that follows no redirect and keeps no
+//! cookie jar, so every test says exactly which cookie it sends.
+
+use std::sync::Arc;
+
+use adieu_core::{Argon2Params, ManualClock, TokenKind};
+use adieu_server::{Config, Server};
+use reqwest::header::{HeaderMap, SET_COOKIE};
+use reqwest::{Response, StatusCode};
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) const COOKIE: &str = "__Host-adieu_session";
+
+pub(crate) struct TestApp {
+    pub(crate) addr: String,
+    pub(crate) client: reqwest::Client,
+    pub(crate) clock: ManualClock,
+    pub(crate) state: adieu_server::AppState,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    pub(crate) async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let clock = ManualClock::default();
+        let mut config = Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", dir.path().join("adieu.db").display()),
+            argon2: Argon2Params::insecure_for_tests(),
+            login_attempts_per_user: 0,
+            login_attempts_per_ip: 0,
+            clock: Arc::new(clock.clone()),
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let server = Server::build(config).await.expect("server starts");
+        let addr = format!("http://{}", server.local_addr());
+        let state = server.state().clone();
+        tokio::spawn(server.run(std::future::pending()));
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent("adieu-web-tests/1")
+            .build()
+            .unwrap();
+        Self {
+            addr,
+            client,
+            clock,
+            state,
+            dir,
+        }
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    /// A GET as a browser would send it, with the session cookie if given.
+    pub(crate) async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("{COOKIE}={cookie}"));
+        }
+        request.send().await.unwrap()
+    }
+
+    /// A form POST from one of our own pages: same-origin `Origin` and `Sec-Fetch-Site`.
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+    ) -> Response {
+        let headers = [
+            ("origin", self.addr.as_str()),
+            ("sec-fetch-site", "same-origin"),
+        ];
+        self.post_with(path, cookie, form, &headers).await
+    }
+
+    /// A form POST with exactly the given browser headers.
+    pub(crate) async fn post_with(
+        &self,
+        path: &str,
+        cookie: Option<&str>,
+        form: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Response {
+        let mut request = self.client.post(self.url(path)).form(form);
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("{COOKIE}={cookie}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    }
+
+    /// Registers through the page and returns the session cookie it sets.
+    pub(crate) async fn register(&self, username: &str) -> String {
+        let r = self
+            .post(
+                "/register",
+                None,
+                &[("username", username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        session_cookie(r.headers()).expect("registration signs in")
+    }
+
+    /// Signs in through the page and returns the new session cookie.
+    pub(crate) async fn login(&self, username: &str) -> String {
+        let r = self
+            .post(
+                "/login",
+                None,
+                &[("username", username), ("password", PASSWORD)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        session_cookie(r.headers()).expect("login sets the session cookie")
+    }
+
+    /// The synchronizer token rendered into the forms of the home page.
+    pub(crate) async fn csrf(&self, cookie: &str) -> String {
+        let r = self.get("/", Some(cookie)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        form_token(&r.text().await.unwrap()).expect("the home page has forms with a token")
+    }
+
+    /// The session id behind a cookie, if it is live.
+    pub(crate) async fn session_id(&self, cookie: &str) -> Option<String> {
+        self.state
+            .sessions
+            .authenticate(TokenKind::Cookie, cookie)
+            .await
+            .ok()
+            .map(|s| s.id)
+    }
+
+    /// Whether a cookie still opens the home page.
+    pub(crate) async fn is_signed_in(&self, cookie: &str) -> bool {
+        let r = self.get("/", Some(cookie)).await;
+        match r.status() {
+            StatusCode::OK => true,
+            StatusCode::SEE_OTHER => false,
+            other => panic!("unexpected status {other}"),
+        }
+    }
+}
+
+/// The value of the session cookie a response sets, if any.
+pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .filter_map(|v| v.strip_prefix(&format!("{COOKIE}=")))
+        .map(|v| v.split(';').next().unwrap_or("").to_owned())
+        .find(|v| !v.is_empty())
+}
+
+/// The first `name="csrf"` value in a page.
+pub(crate) fn form_token(html: &str) -> Option<String> {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
+pub(crate) fn location(r: &Response) -> &str {
+    r.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
