@@ -13,6 +13,8 @@ mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use adieu_core::{Argon2Params, ManualClock};
 use adieu_server::{Config, Server};
+use adieu_store::test_support::TempDatabase;
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 
@@ -28,65 +29,13 @@ impl Backend {
     }
 }
 
-/// A fresh PostgreSQL database for one test, dropped when the test ends.
-pub(crate) struct PgDatabase {
-    admin_url: String,
-    name: String,
-    pub(crate) url: String,
-}
-
-impl PgDatabase {
-    pub(crate) async fn create() -> Self {
-        let admin_url = std::env::var("ADIEU_TEST_POSTGRES_URL")
-            .expect("ADIEU_TEST_POSTGRES_URL must name a PostgreSQL database, e.g. postgres://postgres@127.0.0.1:5432/test");
-        let name = format!("adieu_test_{}", adieu_core::new_id());
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url)
-            .await
-            .expect("connect to ADIEU_TEST_POSTGRES_URL");
-        sqlx::Executor::execute(&mut admin, format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        let base = admin_url
-            .rsplit_once('/')
-            .map_or(admin_url.as_str(), |(base, _)| base);
-        let url = format!("{base}/{name}");
-        Self {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
-        // Drop runs inside the test's runtime: do the async clean-up on a thread of its own.
-        let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            rt.block_on(async {
-                if let Ok(mut admin) =
-                    <sqlx::PgConnection as sqlx::Connection>::connect(&admin_url).await
-                {
-                    let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
-                    let _ = sqlx::Executor::execute(&mut admin, sql.as_str()).await;
-                }
-            });
-        })
-        .join();
-    }
-}
-
 pub(crate) struct TestApp {
     pub(crate) addr: String,
     pub(crate) client: reqwest::Client,
     pub(crate) clock: ManualClock,
     pub(crate) state: adieu_server::AppState,
     pub(crate) dir: tempfile::TempDir,
-    _postgres: Option<PgDatabase>,
+    _postgres: Option<TempDatabase>,
 }
 
 /// Tokens of one login.
@@ -107,10 +56,10 @@ impl TestApp {
         let backend = BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite);
         let postgres = match backend {
             Backend::Sqlite => None,
-            Backend::Postgres => Some(PgDatabase::create().await),
+            Backend::Postgres => Some(TempDatabase::create().await),
         };
         let database_url = match &postgres {
-            Some(db) => db.url.clone(),
+            Some(db) => db.url().to_owned(),
             None => format!("sqlite://{}", dir.path().join("adieu.db").display()),
         };
         let clock = ManualClock::default();

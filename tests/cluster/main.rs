@@ -1,0 +1,8 @@
+//! Several real `adieu serve` processes sharing one database: the promise that a logout's
+//! 200 means no node accepts the session any more, under repetition, faults and crashes.
+
+mod node;
+
+mod crash;
+mod faults;
+mod promise;

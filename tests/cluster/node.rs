@@ -1,0 +1,229 @@
+//! Starting `adieu serve` processes and talking to them.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+pub(crate) const PASSWORD: &str = "correct horse battery";
+/// Short lease so that fault tests finish quickly; production uses 2 s.
+pub(crate) const LEASE: Duration = Duration::from_secs(1);
+
+/// One `adieu serve` process.
+pub(crate) struct Node {
+    child: Child,
+    pub(crate) url: String,
+    database_url: String,
+    extra: Vec<String>,
+}
+
+impl Node {
+    pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
+        let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
+        let (child, url) = spawn(database_url, &extra).await;
+        Self {
+            child,
+            url,
+            database_url: database_url.to_owned(),
+            extra,
+        }
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id().expect("node is running")
+    }
+
+    /// `kill -9`: no shutdown, no flushing.
+    pub(crate) async fn kill9(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+
+    /// Starts the same node again (same database, same flags, a new port).
+    pub(crate) async fn restart(&mut self) {
+        let (child, url) = spawn(&self.database_url, &self.extra).await;
+        self.child = child;
+        self.url = url;
+    }
+
+    /// Freezes the process (SIGSTOP) or thaws it (SIGCONT).
+    pub(crate) fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+async fn spawn(database_url: &str, extra: &[String]) -> (Child, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+        ])
+        .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
+        .args([
+            "--login-attempts-per-user",
+            "0",
+            "--login-attempts-per-ip",
+            "0",
+        ])
+        .args(["--lease", &format!("{}ms", LEASE.as_millis())])
+        .args(extra)
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("run the adieu binary");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    let url = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(url) = line.strip_prefix("adieu listening on ") {
+                return url.trim().to_owned();
+            }
+        }
+        panic!("adieu serve exited before listening");
+    })
+    .await
+    .expect("adieu serve starts within 30 s");
+    // Keep draining stdout so the process never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url)
+}
+
+/// Tokens of one login.
+#[derive(Debug, Clone)]
+pub(crate) struct Login {
+    pub(crate) access: String,
+    pub(crate) refresh: String,
+    pub(crate) session_id: String,
+}
+
+/// One HTTP client for all nodes.
+#[derive(Clone)]
+pub(crate) struct Api {
+    client: reqwest::Client,
+}
+
+impl Api {
+    pub(crate) fn new() -> Self {
+        Self {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    pub(crate) async fn register(&self, node: &Node, username: &str) {
+        let r = self
+            .client
+            .post(format!("{}/api/register", node.url))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::CREATED);
+    }
+
+    pub(crate) async fn login(&self, node: &Node, username: &str) -> Login {
+        let r = self
+            .client
+            .post(format!("{}/api/login", node.url))
+            .json(&json!({"username": username, "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        Login {
+            access: body["access_token"].as_str().unwrap().to_owned(),
+            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
+            session_id: body["session_id"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub(crate) async fn me(&self, node: &Node, access: &str) -> StatusCode {
+        self.client
+            .get(format!("{}/api/me", node.url))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    pub(crate) async fn post(&self, node: &Node, path: &str, access: &str) -> StatusCode {
+        self.client
+            .post(format!("{}{path}", node.url))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    pub(crate) async fn refresh(&self, node: &Node, refresh: &str) -> reqwest::Response {
+        self.client
+            .post(format!("{}/api/token/refresh", node.url))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn delete_session(&self, node: &Node, access: &str, id: &str) -> StatusCode {
+        self.client
+            .delete(format!("{}/api/sessions/{id}", node.url))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    pub(crate) async fn health(&self, node: &Node) -> (StatusCode, Value) {
+        let r = self
+            .client
+            .get(format!("{}/healthz", node.url))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json().await.unwrap())
+    }
+
+    /// Polls `/healthz` until `check` holds, for at most `within`.
+    pub(crate) async fn wait_for_health(
+        &self,
+        node: &Node,
+        within: Duration,
+        check: impl Fn(StatusCode, &Value) -> bool,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let (status, body) = self.health(node).await;
+            if check(status, &body) {
+                return body;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "health never became as expected: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+/// Cache hits a node has served from memory so far.
+pub(crate) fn cache_hits(health: &Value) -> u64 {
+    health["cache_hits"].as_u64().unwrap_or(0)
+}
