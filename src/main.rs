@@ -1,5 +1,7 @@
 //! `adieu`: serve the session service, or use it from the command line.
 
+mod commands;
+mod profile;
 mod serve;
 
 use std::process::ExitCode;
@@ -18,6 +20,16 @@ struct Cli {
 enum Command {
     /// Run the server (JSON API and web pages).
     Serve(serve::ServeArgs),
+    /// Create an account on a server.
+    Register(commands::LoginArgs),
+    /// Log in to a server; the server is remembered for the other commands.
+    Login(commands::LoginArgs),
+    /// Show who you are logged in as.
+    Whoami(commands::WhoamiArgs),
+    /// List your active sessions (this device marked), or revoke one.
+    Sessions(commands::SessionsArgs),
+    /// Log out: wipe this device's credentials and end the session on the server.
+    Logout(commands::LogoutArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +44,11 @@ fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Register(args) => commands::register(args).await,
+            Command::Login(args) => commands::login(args).await,
+            Command::Whoami(args) => commands::whoami(args).await,
+            Command::Sessions(args) => commands::sessions(args).await,
+            Command::Logout(args) => commands::logout(args).await,
         }
     });
     match result {
