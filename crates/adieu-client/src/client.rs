@@ -524,16 +524,18 @@ impl Client {
             }
             StatusCode::UNAUTHORIZED => {
                 let mut state = self.lock();
-                if state.generation == generation {
-                    // The server ended the session; the tokens are useless, so drop them.
-                    state.generation += 1;
-                    state.ended = true;
-                    let mut contents = state.contents.clone();
-                    contents.session = None;
-                    let saved = self.inner.store.save(&contents);
-                    state.contents = contents;
-                    saved?;
+                if state.generation != generation {
+                    // Logged out (or in again) meanwhile: that is what ended this session.
+                    return Err(Error::NotLoggedIn);
                 }
+                // The server ended the session; the tokens are useless, so drop them.
+                state.generation += 1;
+                state.ended = true;
+                let mut contents = state.contents.clone();
+                contents.session = None;
+                let saved = self.inner.store.save(&contents);
+                state.contents = contents;
+                saved?;
                 Err(Error::SessionEnded)
             }
             _ => Err(api_error(response).await),

@@ -37,7 +37,7 @@ impl KeyringStore {
 fn keyring_error(doing: &str, e: keyring::Error) -> Error {
     Error::store(
         format!("could not {doing} the keyring entry"),
-        Some(Box::new(e)),
+        Some(e.into()),
     )
 }
 
