@@ -57,6 +57,25 @@ pub(crate) struct ServeArgs {
     /// Login attempts per client IP per minute (0 disables the limit).
     #[arg(long, env = "ADIEU_LOGIN_ATTEMPTS_PER_IP", default_value_t = 60)]
     login_attempts_per_ip: u32,
+    /// Send the browser session cookie without `Secure` and without the `__Host-` prefix, so
+    /// that browsers keep it over plain HTTP on a host other than localhost. The cookie then
+    /// travels in clear: use this only on a trusted network.
+    #[arg(
+        long,
+        env = "ADIEU_INSECURE_COOKIES",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new()
+    )]
+    insecure_cookies: bool,
+    /// `Clear-Site-Data` sent with every browser logout; empty sends none. `"cookies"` clears
+    /// every cookie of the whole site, other apps on the same domain included.
+    #[arg(
+        long,
+        env = "ADIEU_CLEAR_SITE_DATA",
+        default_value = r#""cache", "cookies", "storage""#,
+        value_parser = header_value
+    )]
+    clear_site_data: String,
 }
 
 impl ServeArgs {
@@ -75,6 +94,8 @@ impl ServeArgs {
         config.policy.absolute_timeout = self.absolute_timeout;
         config.argon2.memory_kib = self.argon2_memory_kib;
         config.argon2.iterations = self.argon2_iterations;
+        config.secure_cookies = !self.insecure_cookies;
+        config.clear_site_data = self.clear_site_data;
         if let Some(n) = self.hash_concurrency {
             config.hash_concurrency = n;
         }
@@ -94,6 +115,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let config = args.into_config();
+    if !config.secure_cookies {
+        tracing::warn!(
+            "--insecure-cookies: the session cookie is sent without Secure and without the \
+             __Host- prefix, in clear over plain HTTP; use this only on a trusted network"
+        );
+    }
     let database = adieu_server::config::redact_url(&config.database_url);
     let server = Server::build(config)
         .await
@@ -109,6 +136,18 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("serving HTTP")?;
     tracing::info!("shut down");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Accepts text that can be sent as an HTTP header value.
+fn header_value(value: &str) -> Result<String, String> {
+    if value
+        .bytes()
+        .all(|b| b == b' ' || b == b'\t' || b.is_ascii_graphic())
+    {
+        Ok(value.to_owned())
+    } else {
+        Err("must be printable ASCII, as an HTTP header value".to_owned())
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.

@@ -81,14 +81,16 @@ pub(crate) fn ago(now: UnixMillis, then: UnixMillis) -> String {
 
 /// How long until `then`, in words ("in 3 days").
 pub(crate) fn until(now: UnixMillis, then: UnixMillis) -> String {
-    let minutes = (then - now).max(0) / 60_000;
+    // Rounded to the nearest minute: "14 days" ahead reads better than "13 days" and a
+    // fraction.
+    let minutes = ((then - now).max(0) + 30_000) / 60_000;
     match minutes {
         0 => "in under a minute".to_owned(),
         1 => "in 1 minute".to_owned(),
         m if m < 60 => format!("in {m} minutes"),
         m if m < 120 => "in 1 hour".to_owned(),
         m if m < 48 * 60 => format!("in {} hours", m / 60),
-        m => format!("in {} days", m / (24 * 60)),
+        m => format!("in {} days", (m + 12 * 60) / (24 * 60)),
     }
 }
 
@@ -151,6 +153,7 @@ mod tests {
         assert_eq!(ago(30 * 60 * min, 0), "yesterday");
         assert_eq!(ago(5 * 24 * 60 * min, 0), "5 days ago");
         assert_eq!(until(0, 14 * 24 * 60 * min), "in 14 days");
+        assert_eq!(until(1, 14 * 24 * 60 * min), "in 14 days");
         assert_eq!(until(0, 90 * min), "in 1 hour");
     }
 
