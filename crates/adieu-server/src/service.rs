@@ -409,6 +409,11 @@ impl Sessions {
             .user_by_id(&current.user_id)
             .await?
             .ok_or(Error::InvalidToken { presented: true })?;
+        // Guessing the current password with a stolen token counts against the same budget
+        // as guessing it at the login form.
+        self.per_user
+            .check(&user.username.to_ascii_lowercase(), self.now())
+            .map_err(|retry_after| Error::RateLimited { retry_after })?;
         if !self
             .hasher
             .verify(current_password, Some(&user.password_hash))

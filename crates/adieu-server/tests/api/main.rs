@@ -58,6 +58,7 @@ on_both_backends! {
     sessions::a_password_change_ends_the_other_sessions_and_keeps_this_one,
     sessions::a_wrong_current_password_changes_nothing,
     sessions::every_session_event_reaches_the_audit_log,
+    sessions::guessing_the_current_password_is_rate_limited_like_login,
     timeouts::an_access_token_expires_but_its_refresh_token_still_works,
     timeouts::an_idle_session_ends_and_its_refresh_token_with_it,
     timeouts::activity_keeps_a_session_alive_until_its_absolute_end,

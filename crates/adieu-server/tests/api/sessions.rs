@@ -193,3 +193,28 @@ pub(crate) async fn every_session_event_reaches_the_audit_log() {
         ]
     );
 }
+
+pub(crate) async fn guessing_the_current_password_is_rate_limited_like_login() {
+    let app = TestApp::spawn_with(|c| c.login_attempts_per_user = 3).await;
+    let phone = app.user("alice").await; // one attempt used by the login
+    let change = |current: &'static str| {
+        app.client
+            .post(app.url("/api/password"))
+            .bearer_auth(&phone.access)
+            .json(&json!({"current_password": current, "new_password": "whatever12345"}))
+            .send()
+    };
+    for _ in 0..2 {
+        let r = change("a wrong guess").await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = change(PASSWORD).await.unwrap();
+    assert!(r.headers().contains_key("retry-after"));
+    assert_error(r, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    // Nothing changed: the old password still works once the window has passed.
+    app.advance(std::time::Duration::from_secs(61));
+    assert_eq!(
+        app.try_login("alice", PASSWORD).await.status(),
+        StatusCode::OK
+    );
+}
