@@ -1,0 +1,102 @@
+//! What the figures were measured on, and how busy the machine was meanwhile.
+
+use std::process::Command;
+
+/// The machine, as the report describes it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Machine {
+    pub(crate) cpu: String,
+    pub(crate) cores: usize,
+    pub(crate) memory_gib: f64,
+    pub(crate) os: String,
+    pub(crate) kernel: String,
+    pub(crate) rustc: String,
+    pub(crate) postgres: Option<String>,
+    /// `git describe` of the tree the binaries were built from, when known.
+    pub(crate) commit: Option<String>,
+}
+
+impl Machine {
+    /// Reads `/proc` and `/etc/os-release`.
+    pub(crate) fn describe() -> Self {
+        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+        let cpuinfo = read("/proc/cpuinfo");
+        let cpu = cpuinfo
+            .lines()
+            .find_map(|l| l.strip_prefix("model name"))
+            .and_then(|rest| rest.split_once(':'))
+            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
+        let memory_gib = read("/proc/meminfo")
+            .lines()
+            .find_map(|l| l.strip_prefix("MemTotal:"))
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
+            .map_or(0.0, |kib| kib / (1024.0 * 1024.0));
+        let os = read("/etc/os-release")
+            .lines()
+            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
+            .map_or_else(|| "unknown".to_owned(), |v| v.trim_matches('"').to_owned());
+        Self {
+            cpu,
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            memory_gib,
+            os,
+            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            rustc: env!("ADIEU_BENCH_RUSTC_VERSION").to_owned(),
+            postgres: None,
+            commit: git_describe(),
+        }
+    }
+}
+
+/// The commit of the tree this benchmark was built from (the same workspace as `adieu`).
+fn git_describe() -> Option<String> {
+    let out = Command::new("git")
+        .args(["-C", env!("CARGO_MANIFEST_DIR")])
+        .args(["describe", "--always", "--dirty", "--abbrev=12"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// One look at how busy the machine is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Busy {
+    /// One-minute load average.
+    pub(crate) load1: f64,
+    /// Compilers running (processes named `rustc`): other work competing for the cores.
+    pub(crate) compilers: usize,
+}
+
+impl Busy {
+    /// Looks now.
+    pub(crate) fn now() -> Self {
+        let load1 = std::fs::read_to_string("/proc/loadavg")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(f64::NAN);
+        let compilers = std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.filter_map(Result::ok)
+                    .filter(|e| {
+                        e.file_name()
+                            .to_string_lossy()
+                            .bytes()
+                            .all(|b| b.is_ascii_digit())
+                    })
+                    .filter(|e| {
+                        std::fs::read_to_string(e.path().join("comm"))
+                            .is_ok_and(|c| c.trim() == "rustc")
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        Self { load1, compilers }
+    }
+
+    /// Quiet enough to measure: no compiler running and a load below one core.
+    pub(crate) fn is_quiet(&self) -> bool {
+        self.compilers == 0 && self.load1 < 1.0
+    }
+}

@@ -1,0 +1,525 @@
+//! `adieu-bench`: starts `adieu serve` processes on loopback, loads them from this process,
+//! and writes the figures, the machine and the command into `BENCHMARKS.md`.
+//!
+//! Every node is a child process killed when the benchmark ends, fails or is interrupted;
+//! every PostgreSQL database it creates is dropped at the end.
+
+mod api;
+mod http;
+mod machine;
+mod measure;
+mod node;
+mod pg;
+mod report;
+mod seed;
+mod stats;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use adieu_core::duration;
+use anyhow::{Context, bail};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+
+use crate::machine::{Busy, Machine};
+use crate::measure::{Backend, Ctx, Options, ServerKind};
+use crate::pg::Postgres;
+use crate::report::Report;
+use crate::stats::Spread;
+
+/// Measures Adieu's check throughput, logout latency, login throughput and scale, and writes
+/// BENCHMARKS.md.
+#[derive(Debug, Parser)]
+#[command(name = "adieu-bench", version)]
+struct Cli {
+    /// Where to write the report.
+    #[arg(long, default_value = "BENCHMARKS.md")]
+    out: PathBuf,
+    /// The `adieu` binary to measure [default: `adieu` next to this program].
+    #[arg(long)]
+    adieu: Option<PathBuf>,
+    /// PostgreSQL server on which throwaway databases are created (and dropped).
+    #[arg(
+        long,
+        env = "ADIEU_BENCH_POSTGRES_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
+        hide_env_values = true
+    )]
+    postgres_url: String,
+    /// Measure SQLite only.
+    #[arg(long)]
+    no_postgres: bool,
+    /// Parts to run, comma-separated.
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "logins,checks,logouts,scale"
+    )]
+    only: Vec<Part>,
+    /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions.
+    /// Flags given explicitly still win. Not for publishing.
+    #[arg(long)]
+    quick: bool,
+    /// Runs of every measurement; the report shows their median and range.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+    /// Length of one throughput run (measurement 1) and of one argon2id limit run.
+    #[arg(long, default_value = "3s", value_parser = duration::parse)]
+    duration: Duration,
+    /// Unmeasured load before measuring.
+    #[arg(long, default_value = "1s", value_parser = duration::parse)]
+    warmup: Duration,
+    /// Keep-alive connections of the check load.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Logouts per run (measurement 2).
+    #[arg(long, default_value_t = 200)]
+    logouts: usize,
+    /// Length of one login run, below and above the limit (measurement 3).
+    #[arg(long, default_value = "5s", value_parser = duration::parse)]
+    login_duration: Duration,
+    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
+    #[arg(long)]
+    login_clients: Option<usize>,
+    /// Offered login rate above the limit, as a multiple of the limit.
+    #[arg(long, default_value_t = 3.0)]
+    overload_factor: f64,
+    /// Runs above the limit, per server.
+    #[arg(long, default_value_t = 3)]
+    overload_runs: usize,
+    /// Bound on requests in flight above the limit.
+    #[arg(long, default_value_t = 2048)]
+    max_in_flight: usize,
+    /// A login or set-up request that takes longer counts as a timeout.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    request_timeout: Duration,
+    /// Live-session counts to compare (measurement 4), ascending.
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    scale_sessions: Vec<u64>,
+    /// Checks per run and kind (hot, cold) in measurement 4.
+    #[arg(long, default_value_t = 500)]
+    scale_samples: usize,
+    /// Wait up to this long for a quiet machine (no compiler running, load below 1).
+    #[arg(long, value_parser = duration::parse)]
+    wait_quiet: Option<Duration>,
+    /// Keep the working directory (SQLite files, node logs) instead of deleting it.
+    #[arg(long)]
+    keep: bool,
+}
+
+/// A part of the benchmark.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Part {
+    /// Measurement 3: argon2id limit and HTTP logins.
+    Logins,
+    /// Measurement 1: /api/me versus /healthz.
+    Checks,
+    /// Measurement 2: logout latency.
+    Logouts,
+    /// Measurement 4: 1,000 versus 1,000,000 live sessions.
+    Scale,
+}
+
+impl Cli {
+    /// `--quick` shortens everything not given explicitly.
+    fn apply_quick(&mut self, matches: &ArgMatches) {
+        if !self.quick {
+            return;
+        }
+        let default = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+        if default("runs") {
+            self.runs = 1;
+        }
+        if default("duration") {
+            self.duration = Duration::from_secs(1);
+        }
+        if default("warmup") {
+            self.warmup = Duration::from_millis(300);
+        }
+        if default("logouts") {
+            self.logouts = 30;
+        }
+        if default("login_duration") {
+            self.login_duration = Duration::from_secs(2);
+        }
+        if default("overload_runs") {
+            self.overload_runs = 1;
+        }
+        if default("scale_sessions") {
+            self.scale_sessions = self.scale_sessions.iter().map(|&n| n.min(20_000)).collect();
+        }
+        if default("scale_samples") {
+            self.scale_samples = 100;
+        }
+    }
+
+    fn options(&self, cores: usize) -> Options {
+        let mut sizes = self.scale_sessions.clone();
+        sizes.sort_unstable();
+        sizes.dedup();
+        sizes.retain(|&n| n > 0);
+        Options {
+            runs: self.runs.max(1),
+            duration: self.duration,
+            warmup: self.warmup,
+            connections: self.connections.max(1),
+            logouts: self.logouts.max(1),
+            login_duration: self.login_duration,
+            login_clients: self.login_clients.unwrap_or(4 * cores).max(1),
+            overload_factor: self.overload_factor,
+            overload_runs: self.overload_runs,
+            max_in_flight: self.max_in_flight.max(1),
+            scale_sizes: sizes,
+            scale_samples: self.scale_samples.max(1),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let matches = Cli::command().get_matches();
+    let mut cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    cli.apply_quick(&matches);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run_guarded(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs the benchmark as a task that Ctrl-C or SIGTERM aborts, then cleans up whatever
+/// happened: aborting drops the task's nodes (which kills them), and the databases are
+/// dropped here.
+async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
+    let pg = if cli.no_postgres {
+        None
+    } else {
+        match Postgres::connect(&cli.postgres_url).await {
+            Ok(pg) => Some(pg),
+            Err(e) => {
+                eprintln!("warning: PostgreSQL is not available, measuring SQLite only: {e:#}");
+                None
+            }
+        }
+    };
+    let work = tempfile::Builder::new()
+        .prefix("adieu-bench-")
+        .tempdir()
+        .context("creating a working directory")?;
+    let keep = cli.keep;
+    let mut task = tokio::spawn(run(cli, pg.clone(), work.path().to_owned()));
+    let result = tokio::select! {
+        joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow::anyhow!("the benchmark panicked: {e}"))),
+        () = interrupted() => {
+            task.abort();
+            let _ = task.await;
+            Err(anyhow::anyhow!("interrupted"))
+        }
+    };
+    if let Some((pg, _)) = &pg {
+        pg.drop_all().await;
+    }
+    if keep || result.is_err() {
+        let path = work.keep();
+        eprintln!("working directory kept: {}", path.display());
+    }
+    result
+}
+
+async fn interrupted() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}
+
+async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let mut machine = Machine::describe();
+    let adieu = match &cli.adieu {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()
+            .context("locating this program")?
+            .with_file_name("adieu"),
+    };
+    if !adieu.is_file() {
+        bail!(
+            "no adieu binary at {} (build it with `cargo build --release --workspace`, or pass --adieu)",
+            adieu.display()
+        );
+    }
+    let caps = node::Capabilities::probe(&adieu).await?;
+    let (pg, pg_note) = match pg {
+        Some((pg, version)) => {
+            machine.postgres = Some(version);
+            (Some(pg), None)
+        }
+        None if cli.no_postgres => (None, Some("PostgreSQL was skipped (`--no-postgres`).")),
+        None => (
+            None,
+            Some("PostgreSQL was not reachable, so only SQLite was measured."),
+        ),
+    };
+    if let Some(limit) = cli.wait_quiet {
+        wait_for_quiet(limit).await;
+    }
+    let opts = cli.options(machine.cores);
+    let api = api::Api::new(cli.request_timeout)?;
+    let ticks = node::clock_ticks_per_sec().await;
+    let mut report = Report {
+        date: now_utc(),
+        command: command_line(),
+        settings: settings(&cli, &opts),
+        ..Report::default()
+    };
+    report.busy.push(("start".into(), Busy::now()));
+    let mut ctx = Ctx::new(
+        adieu,
+        caps.clone(),
+        pg,
+        work,
+        api,
+        opts,
+        ticks,
+        machine.cores,
+    );
+    if let Some(note) = pg_note {
+        ctx.notes.push(note.to_owned());
+    }
+    if ctx.pg.is_some() && !caps.cache_flag {
+        ctx.notes.push(
+            "This build of `adieu serve` has no `--cache` flag yet, so PostgreSQL was measured \
+             in the server's only mode, and \"PostgreSQL with the cache\" is not measured."
+                .to_owned(),
+        );
+    }
+    if cli.quick {
+        ctx.notes.push(
+            "`--quick` smoke run: one short run of each measurement and a small database; \
+             these figures are not for comparison."
+                .to_owned(),
+        );
+    }
+
+    let parts = &cli.only;
+    if parts.contains(&Part::Logins) {
+        eprintln!("measurement 3: argon2id limit and logins");
+        report.busy.push(("logins".into(), Busy::now()));
+        match measure::argon2_limits(&ctx).await {
+            Ok((limit, through_hasher)) => {
+                report.limit = limit;
+                report.limit_hasher = through_hasher;
+                let median = Spread::of(report.limit.iter().copied()).map_or(1.0, |s| s.median);
+                for kind in ctx.kinds(false) {
+                    match measure::logins(&mut ctx, kind, median).await {
+                        Ok((row, over)) => {
+                            report.logins.push(row);
+                            report.overload.push(over);
+                        }
+                        Err(e) => not_measured(&mut ctx, "logins", kind, &e),
+                    }
+                }
+            }
+            Err(e) => ctx
+                .notes
+                .push(format!("The argon2id limit could not be measured: {e:#}.")),
+        }
+    }
+    if parts.contains(&Part::Checks) {
+        eprintln!("measurement 1: check throughput");
+        report.busy.push(("checks".into(), Busy::now()));
+        for kind in ctx.kinds(true) {
+            match measure::checks(&mut ctx, kind).await {
+                Ok(row) => report.checks.push(row),
+                Err(e) => not_measured(&mut ctx, "check throughput", kind, &e),
+            }
+        }
+    }
+    if parts.contains(&Part::Logouts) {
+        eprintln!("measurement 2: logout latency");
+        report.busy.push(("logouts".into(), Busy::now()));
+        for (kind, nodes) in logout_setups(&ctx) {
+            match measure::logouts(&mut ctx, kind, nodes).await {
+                Ok(row) => report.logouts.push(row),
+                Err(e) => not_measured(
+                    &mut ctx,
+                    &format!("logout latency ({nodes} nodes)"),
+                    kind,
+                    &e,
+                ),
+            }
+        }
+    }
+    if parts.contains(&Part::Scale) {
+        eprintln!("measurement 4: scale");
+        report.busy.push(("scale".into(), Busy::now()));
+        for kind in ctx.kinds(false) {
+            match measure::scale(&mut ctx, kind).await {
+                Ok(rows) => report.scale.extend(rows),
+                Err(e) => not_measured(&mut ctx, "scale", kind, &e),
+            }
+        }
+    }
+    report.busy.push(("end".into(), Busy::now()));
+    report.notes.append(&mut ctx.notes);
+    report.notes.push(format!(
+        "The whole benchmark took {:.0} s.",
+        started.elapsed().as_secs_f64()
+    ));
+    report.machine = machine;
+    std::fs::write(&cli.out, report.render())
+        .with_context(|| format!("writing {}", cli.out.display()))?;
+    eprintln!("wrote {}", cli.out.display());
+    Ok(())
+}
+
+/// Single node on every backend; three nodes on PostgreSQL, where several nodes make sense.
+fn logout_setups(ctx: &Ctx) -> Vec<(ServerKind, usize)> {
+    let mut setups = Vec::new();
+    for kind in ctx.kinds(true) {
+        setups.push((kind, 1));
+        if kind.backend == Backend::Postgres && kind.cache != Some(false) {
+            setups.push((kind, 3));
+        }
+    }
+    setups
+}
+
+fn not_measured(ctx: &mut Ctx, what: &str, kind: ServerKind, e: &anyhow::Error) {
+    eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
+    ctx.notes
+        .push(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
+}
+
+async fn wait_for_quiet(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    loop {
+        let busy = Busy::now();
+        if busy.is_quiet() {
+            return;
+        }
+        if Instant::now() >= deadline {
+            eprintln!(
+                "warning: the machine is still busy (load {:.2}, {} compilers); measuring anyway",
+                busy.load1, busy.compilers
+            );
+            return;
+        }
+        eprintln!(
+            "waiting for a quiet machine (load {:.2}, {} compilers)",
+            busy.load1, busy.compilers
+        );
+        tokio::time::sleep(Duration::from_secs(15)).await;
+    }
+}
+
+fn now_utc() -> String {
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    time::OffsetDateTime::now_utc()
+        .format(&format)
+        .unwrap_or_else(|_| "unknown date".to_owned())
+}
+
+/// This program's command line, quoted where a shell would need it.
+fn command_line() -> String {
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_else(|| "adieu-bench".to_owned());
+    // Show the program relative to the repository, as the README runs it, when it is there.
+    let program = std::env::current_dir()
+        .ok()
+        .and_then(|cwd| {
+            let p = PathBuf::from(&program);
+            p.strip_prefix(&cwd).ok().map(|r| r.display().to_string())
+        })
+        .unwrap_or(program);
+    std::iter::once(program)
+        .chain(args)
+        .map(|a| shell_quote(&a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b));
+    if plain {
+        arg.to_owned()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
+    let d = |d: Duration| duration::format(d);
+    vec![
+        ("runs".into(), o.runs.to_string()),
+        ("check load".into(), format!("{} connections for {} per endpoint and run", o.connections, d(o.duration))),
+        ("warm-up".into(), d(o.warmup)),
+        ("logouts per run".into(), o.logouts.to_string()),
+        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients)),
+        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(cli.request_timeout))),
+        ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
+        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-ip 0` (and `--cache`)".into()),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_are_quoted_only_when_a_shell_needs_it() {
+        assert_eq!(shell_quote("--out"), "--out");
+        assert_eq!(shell_quote("BENCHMARKS.md"), "BENCHMARKS.md");
+        assert_eq!(shell_quote("a b"), "'a b'");
+        assert_eq!(shell_quote("it's"), r"'it'\''s'");
+        assert_eq!(shell_quote(""), "''");
+    }
+
+    #[test]
+    fn quick_shortens_only_what_was_not_given() {
+        let matches = Cli::command()
+            .try_get_matches_from(["adieu-bench", "--quick", "--runs", "3"])
+            .unwrap();
+        let mut cli = Cli::from_arg_matches(&matches).unwrap();
+        cli.apply_quick(&matches);
+        assert_eq!(cli.runs, 3);
+        assert_eq!(cli.duration, Duration::from_secs(1));
+        assert_eq!(cli.scale_sessions, vec![1000, 20_000]);
+    }
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+}

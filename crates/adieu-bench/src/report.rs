@@ -1,0 +1,667 @@
+//! The figures of one benchmark run, and how they are written into `BENCHMARKS.md`.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::machine::{Busy, Machine};
+use crate::stats::{Latency, Spread};
+
+/// Target of measurement 1: `/api/me` reaches this fraction of `/healthz` with the cache.
+pub(crate) const CHECK_RATIO_TARGET: f64 = 0.8;
+/// Target of measurement 3: HTTP logins reach this fraction of the argon2id limit.
+pub(crate) const LOGIN_FRACTION_TARGET: f64 = 0.9;
+
+/// Everything one run measured.
+#[derive(Debug, Default)]
+pub(crate) struct Report {
+    pub(crate) date: String,
+    /// This run's command line, as typed.
+    pub(crate) command: String,
+    pub(crate) machine: Machine,
+    /// Settings of this run, in the order they are shown.
+    pub(crate) settings: Vec<(String, String)>,
+    /// How busy the machine was at the start of each part.
+    pub(crate) busy: Vec<(String, Busy)>,
+    pub(crate) checks: Vec<CheckRow>,
+    pub(crate) logouts: Vec<LogoutRow>,
+    /// In-process argon2id hashes per second, one thread per core, memory allocated once:
+    /// the physical limit.
+    pub(crate) limit: Vec<f64>,
+    /// In-process verifications per second through the server's own hasher.
+    pub(crate) limit_hasher: Vec<f64>,
+    pub(crate) logins: Vec<LoginRow>,
+    pub(crate) overload: Vec<OverloadRow>,
+    pub(crate) scale: Vec<ScaleRow>,
+    /// Caveats found while measuring, and parts that could not be measured.
+    pub(crate) notes: Vec<String>,
+}
+
+/// Measurement 1 for one server configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CheckRow {
+    pub(crate) label: String,
+    /// The 0.8 target applies (a configuration with the cache).
+    pub(crate) target: bool,
+    pub(crate) runs: Vec<CheckRun>,
+}
+
+/// `/healthz` then `/api/me` (or the other way round), same load.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct CheckRun {
+    pub(crate) healthz_per_sec: f64,
+    pub(crate) me_per_sec: f64,
+    pub(crate) me_latency: Option<Latency>,
+    /// Non-2xx answers and transport errors, both endpoints.
+    pub(crate) errors: u64,
+    /// CPU used by the node during the `/api/me` load, in cores.
+    pub(crate) server_cores: f64,
+    /// CPU used by the load generator during the `/api/me` load, in cores.
+    pub(crate) generator_cores: f64,
+}
+
+impl CheckRun {
+    pub(crate) fn ratio(&self) -> f64 {
+        self.me_per_sec / self.healthz_per_sec
+    }
+}
+
+/// Measurement 2 for one set-up.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LogoutRow {
+    pub(crate) label: String,
+    pub(crate) runs: Vec<LogoutRun>,
+}
+
+/// One run of sequential logouts.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogoutRun {
+    pub(crate) latency: Latency,
+    pub(crate) max: Duration,
+    pub(crate) samples: usize,
+    /// Checks of a logged-out token, on any node, made right after the 200, that were
+    /// accepted. The promise is that this is zero.
+    pub(crate) accepted_after_logout: u64,
+    /// Checks made right after the 200.
+    pub(crate) checks_after_logout: u64,
+}
+
+/// Measurement 3, steady load below the queue bound, for one server configuration.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoginRow {
+    pub(crate) label: String,
+    pub(crate) concurrency: usize,
+    pub(crate) runs: Vec<LoginRun>,
+}
+
+/// One run of back-to-back logins.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LoginRun {
+    pub(crate) per_sec: f64,
+    pub(crate) latency: Option<Latency>,
+    /// Non-200 answers and transport errors.
+    pub(crate) errors: u64,
+}
+
+/// Measurement 3, above the limit.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct OverloadRow {
+    pub(crate) label: String,
+    pub(crate) runs: Vec<OverloadRun>,
+}
+
+/// One run of logins arriving at a fixed rate above the limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct OverloadRun {
+    pub(crate) offered_per_sec: f64,
+    pub(crate) sent: u64,
+    pub(crate) ok: u64,
+    pub(crate) too_many: u64,
+    /// 429s that carried `Retry-After`.
+    pub(crate) with_retry_after: u64,
+    pub(crate) other_status: u64,
+    pub(crate) timeouts: u64,
+    pub(crate) transport_errors: u64,
+    /// Arrivals the generator skipped because its own in-flight bound was reached.
+    pub(crate) not_sent: u64,
+    pub(crate) ok_per_sec: f64,
+    pub(crate) ok_latency: Option<Latency>,
+    pub(crate) too_many_latency: Option<Latency>,
+}
+
+/// Measurement 4 for one backend and one database size.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ScaleRow {
+    pub(crate) label: String,
+    pub(crate) sessions: u64,
+    pub(crate) seed_secs: f64,
+    /// Repeated checks of a few real logins' tokens, one request at a time.
+    pub(crate) hot: Vec<Latency>,
+    /// First checks of seeded tokens picked at random, one request at a time.
+    pub(crate) cold: Vec<Latency>,
+    pub(crate) errors: u64,
+    pub(crate) rss_start_kib: Option<u64>,
+    pub(crate) rss_end_kib: Option<u64>,
+    pub(crate) db_bytes: Option<u64>,
+}
+
+/// PASS or MISS, never rounded in our favour: the raw median is compared.
+fn verdict(pass: bool) -> &'static str {
+    if pass { "**PASS**" } else { "**MISS**" }
+}
+
+fn spread(s: Option<Spread>, decimals: usize, unit: &str) -> String {
+    match s {
+        None => "–".to_owned(),
+        Some(s) if s.runs == 1 => format!("{:.*}{unit}", decimals, s.median),
+        Some(s) => format!(
+            "{:.*}{unit} ({:.*}–{:.*})",
+            decimals, s.median, decimals, s.min, decimals, s.max
+        ),
+    }
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2}", d.as_secs_f64() * 1000.0)
+}
+
+fn mib(kib: Option<u64>) -> String {
+    kib.map_or_else(|| "–".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
+}
+
+impl Report {
+    fn limit_spread(&self) -> Option<Spread> {
+        Spread::of(self.limit.iter().copied())
+    }
+
+    /// The report as Markdown.
+    pub(crate) fn render(&self) -> String {
+        let mut out = String::new();
+        self.render_head(&mut out);
+        self.render_summary(&mut out);
+        self.render_checks(&mut out);
+        self.render_logouts(&mut out);
+        self.render_logins(&mut out);
+        self.render_scale(&mut out);
+        if !self.notes.is_empty() {
+            out.push_str("## Notes\n\n");
+            for note in &self.notes {
+                let _ = writeln!(out, "- {note}");
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    fn render_head(&self, out: &mut String) {
+        let m = &self.machine;
+        let _ = write!(
+            out,
+            "# Benchmarks\n\n\
+             Written by `adieu-bench` on {date}. To measure again, from the repository root:\n\n\
+             ```sh\n\
+             cargo build --release --workspace && target/release/adieu-bench --out BENCHMARKS.md\n\
+             ```\n\n\
+             This run was: `{command}`\n\n\
+             Every figure is the **median of the runs, with the lowest and highest run in \
+             brackets**. The load generator is its own process on the same machine, talking \
+             to `adieu serve` processes (release build) over 127.0.0.1; with only a few \
+             cores, client, server and PostgreSQL share them, so absolute figures are lower \
+             than on a dedicated server and ratios are the meaningful part.\n\n\
+             ## Machine\n\n\
+             | | |\n|---|---|\n\
+             | CPU | {cpu} |\n\
+             | cores | {cores} |\n\
+             | memory | {mem:.1} GiB |\n\
+             | OS | {os}, Linux {kernel} |\n\
+             | rustc | {rustc} |\n\
+             | PostgreSQL | {pg} |\n\
+             | source | {commit} |\n",
+            date = self.date,
+            command = self.command,
+            cpu = m.cpu,
+            cores = m.cores,
+            mem = m.memory_gib,
+            os = m.os,
+            kernel = m.kernel,
+            rustc = m.rustc,
+            pg = m.postgres.as_deref().unwrap_or("not available"),
+            commit = m.commit.as_deref().unwrap_or("unknown"),
+        );
+        // Later load averages include the benchmark itself: only the first one, and the
+        // compilers seen at any point, tell about other work on the machine.
+        let quiet = self.busy.first().is_none_or(|(_, b)| b.is_quiet())
+            && self.busy.iter().all(|(_, b)| b.compilers == 0);
+        let load: Vec<String> = self
+            .busy
+            .iter()
+            .map(|(when, b)| format!("{when}: {:.2}", b.load1))
+            .collect();
+        let compilers = self
+            .busy
+            .iter()
+            .map(|(_, b)| b.compilers)
+            .max()
+            .unwrap_or(0);
+        let _ = writeln!(
+            out,
+            "| machine quiet | {} (1-minute load average at the start of each part, the \
+             benchmark's own load included: {}; most compilers seen running at once: \
+             {compilers}) |\n",
+            if quiet { "yes" } else { "**no**" },
+            if load.is_empty() {
+                "–".to_owned()
+            } else {
+                load.join(", ")
+            },
+        );
+        out.push_str("Settings of this run: ");
+        let settings: Vec<String> = self
+            .settings
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect();
+        out.push_str(&settings.join("; "));
+        out.push_str(".\n\n");
+    }
+
+    fn render_summary(&self, out: &mut String) {
+        out.push_str("## Targets\n\n| measure | target | result | verdict |\n|---|---|---|---|\n");
+        for row in self.checks.iter().filter(|r| r.target) {
+            let s = Spread::of(row.runs.iter().map(CheckRun::ratio));
+            let _ = writeln!(
+                out,
+                "| `/api/me` ÷ `/healthz` req/s, {} | ≥ {CHECK_RATIO_TARGET:.2} | {} | {} |",
+                row.label,
+                spread(s, 2, ""),
+                s.map_or("not measured", |s| verdict(s.median >= CHECK_RATIO_TARGET)),
+            );
+        }
+        let limit = self.limit_spread();
+        for row in &self.logins {
+            let fraction = limit
+                .and_then(|l| Spread::of(row.runs.iter().map(|r| 100.0 * r.per_sec / l.median)));
+            let _ = writeln!(
+                out,
+                "| HTTP logins/s ÷ in-process argon2id limit, {} | ≥ {:.0} % | {} | {} |",
+                row.label,
+                LOGIN_FRACTION_TARGET * 100.0,
+                spread(fraction, 1, " %"),
+                fraction.map_or("not measured", |f| {
+                    verdict(f.median >= LOGIN_FRACTION_TARGET * 100.0)
+                }),
+            );
+        }
+        for row in &self.overload {
+            let total = row
+                .runs
+                .iter()
+                .fold(OverloadRun::default(), |a, r| OverloadRun {
+                    too_many: a.too_many + r.too_many,
+                    with_retry_after: a.with_retry_after + r.with_retry_after,
+                    timeouts: a.timeouts + r.timeouts,
+                    transport_errors: a.transport_errors + r.transport_errors,
+                    other_status: a.other_status + r.other_status,
+                    ..a
+                });
+            let clean = total.timeouts + total.transport_errors + total.other_status == 0
+                && total.with_retry_after == total.too_many;
+            let result = format!(
+                "{} × 429 ({} with Retry-After), {} timeouts, {} connection errors, {} other statuses",
+                total.too_many,
+                total.with_retry_after,
+                total.timeouts,
+                total.transport_errors,
+                total.other_status
+            );
+            let v = if total.too_many == 0 {
+                "**NOT REACHED** (no 429 at this load)"
+            } else {
+                verdict(clean)
+            };
+            let _ = writeln!(
+                out,
+                "| logins above the limit, {}: clean 429s, no timeouts | every refusal a 429 with Retry-After; 0 timeouts, 0 errors | {result} | {v} |",
+                row.label
+            );
+        }
+        for row in &self.logouts {
+            let accepted: u64 = row.runs.iter().map(|r| r.accepted_after_logout).sum();
+            let checks: u64 = row.runs.iter().map(|r| r.checks_after_logout).sum();
+            if checks == 0 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "| token accepted right after logout's 200, {} | 0 | {accepted} of {checks} checks | {} |",
+                row.label,
+                verdict(accepted == 0)
+            );
+        }
+        out.push('\n');
+    }
+
+    fn render_checks(&self, out: &mut String) {
+        out.push_str(
+            "## 1. Check throughput: `GET /api/me` versus `GET /healthz`\n\n\
+             Same node, same load (a fixed number of keep-alive connections, each sending its \
+             next request as soon as the answer arrives), one endpoint after the other, \
+             alternating which goes first. `/api/me` validates a bearer token of a real login.\n\n\
+             | server | `/healthz` req/s | `/api/me` req/s | ratio | `/api/me` p50 / p99 ms | server CPU (cores) | load generator CPU (cores) | errors |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        for row in &self.checks {
+            let r = &row.runs;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+                row.label,
+                spread(Spread::of(r.iter().map(|x| x.healthz_per_sec)), 0, ""),
+                spread(Spread::of(r.iter().map(|x| x.me_per_sec)), 0, ""),
+                spread(Spread::of(r.iter().map(CheckRun::ratio)), 2, ""),
+                spread(
+                    Spread::of_millis(r.iter().filter_map(|x| x.me_latency.map(|l| l.p50))),
+                    2,
+                    ""
+                ),
+                spread(
+                    Spread::of_millis(r.iter().filter_map(|x| x.me_latency.map(|l| l.p99))),
+                    2,
+                    ""
+                ),
+                spread(Spread::of(r.iter().map(|x| x.server_cores)), 2, ""),
+                spread(Spread::of(r.iter().map(|x| x.generator_cores)), 2, ""),
+                r.iter().map(|x| x.errors).sum::<u64>(),
+            );
+        }
+        out.push('\n');
+    }
+
+    fn render_logouts(&self, out: &mut String) {
+        out.push_str(
+            "## 2. Logout latency\n\n\
+             One logout at a time, no other load. Before each logout the token is checked on \
+             every node (so that nodes with a cache hold it); the logout goes to the first \
+             node; the moment its 200 arrives, the token is checked again on every node.\n\n\
+             | set-up | p50 ms | p99 ms | slowest ms | logouts | accepted after the 200 |\n\
+             |---|---|---|---|---|---|\n",
+        );
+        for row in &self.logouts {
+            let r = &row.runs;
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} of {} |",
+                row.label,
+                spread(Spread::of_millis(r.iter().map(|x| x.latency.p50)), 2, ""),
+                spread(Spread::of_millis(r.iter().map(|x| x.latency.p99)), 2, ""),
+                spread(Spread::of_millis(r.iter().map(|x| x.max)), 2, ""),
+                r.iter().map(|x| x.samples).sum::<usize>(),
+                r.iter().map(|x| x.accepted_after_logout).sum::<u64>(),
+                r.iter().map(|x| x.checks_after_logout).sum::<u64>(),
+            );
+        }
+        out.push('\n');
+    }
+
+    fn render_logins(&self, out: &mut String) {
+        let limit = self.limit_spread();
+        let hasher = Spread::of(self.limit_hasher.iter().copied());
+        let _ = write!(
+            out,
+            "## 3. Login throughput against the argon2id limit\n\n\
+             **The limit:** argon2id hashes per second at the server's default parameters \
+             (m = 19456 KiB, t = 2, p = 1) on all cores, measured in this process with one \
+             thread per core and each thread's memory allocated once, no HTTP: **{} /s**. \
+             Through the server's own hasher (the same code, with each hash allocating its \
+             19 MiB afresh, as in the server) the same process reaches {} /s.\n\n\
+             **Below the limit:** a fixed number of clients log the same user in back to back \
+             (fewer than the hash queue admits, so none is turned away).\n\n\
+             | server | clients | logins/s | % of the limit | % of the server's hasher in-process | p50 / p99 ms | errors |\n\
+             |---|---|---|---|---|---|---|\n",
+            spread(limit, 1, ""),
+            spread(hasher, 1, ""),
+        );
+        for row in &self.logins {
+            let r = &row.runs;
+            let pct = |of: Option<Spread>| {
+                of.and_then(|l| Spread::of(r.iter().map(|x| 100.0 * x.per_sec / l.median)))
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} | {} / {} | {} |",
+                row.label,
+                row.concurrency,
+                spread(Spread::of(r.iter().map(|x| x.per_sec)), 1, ""),
+                spread(pct(limit), 1, " %"),
+                spread(pct(hasher), 1, " %"),
+                spread(
+                    Spread::of_millis(r.iter().filter_map(|x| x.latency.map(|l| l.p50))),
+                    0,
+                    ""
+                ),
+                spread(
+                    Spread::of_millis(r.iter().filter_map(|x| x.latency.map(|l| l.p99))),
+                    0,
+                    ""
+                ),
+                r.iter().map(|x| x.errors).sum::<u64>(),
+            );
+        }
+        out.push_str(
+            "\n**Above the limit:** logins arrive at a fixed rate above the limit, whether or \
+             not earlier ones were answered (each request gives up after its timeout). The \
+             server should answer what it can and turn the rest away at once with 429 and \
+             `Retry-After`, never leave a request hanging.\n\n\
+             | server | offered/s | sent | 200 | 429 (with Retry-After) | other | timeouts | connection errors | 200/s | 200 p99 ms | 429 p99 ms |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
+        );
+        for row in &self.overload {
+            for run in &row.runs {
+                let _ = writeln!(
+                    out,
+                    "| {} | {:.1} | {} | {} | {} ({}) | {} | {} | {} | {:.1} | {} | {} |",
+                    row.label,
+                    run.offered_per_sec,
+                    run.sent,
+                    run.ok,
+                    run.too_many,
+                    run.with_retry_after,
+                    run.other_status,
+                    run.timeouts,
+                    run.transport_errors,
+                    run.ok_per_sec,
+                    run.ok_latency.map_or("–".to_owned(), |l| ms(l.p99)),
+                    run.too_many_latency.map_or("–".to_owned(), |l| ms(l.p99)),
+                );
+            }
+        }
+        if self
+            .overload
+            .iter()
+            .any(|r| r.runs.iter().any(|x| x.not_sent > 0))
+        {
+            out.push_str(
+                "\nSome arrivals were not sent because the load generator's own bound on \
+                 requests in flight was reached; they are not counted above.\n",
+            );
+        }
+        out.push('\n');
+    }
+
+    fn render_scale(&self, out: &mut String) {
+        out.push_str(
+            "## 4. Scale: 1,000 versus 1,000,000 live sessions\n\n\
+             Sessions (each with an access and a refresh token, ten per user) are written \
+             straight into the database, then the node is started afresh and a few real users \
+             log in. *Hot*: the same few real tokens checked over and over. *Cold*: tokens of \
+             seeded sessions picked at random, each checked for the first time. One request \
+             at a time, so these are latencies without queueing. Memory is the node's resident \
+             set (`VmRSS`) before the checks (after start and the few logins, whose argon2id \
+             memory the allocator keeps) and after them.\n\n\
+             | server | live sessions | hot p50 / p99 ms | cold p50 / p99 ms | RSS before checks MiB | RSS after checks MiB | database MiB | errors |\n\
+             |---|---|---|---|---|---|---|---|\n",
+        );
+        for row in &self.scale {
+            let lat = |v: &[Latency], f: fn(&Latency) -> Duration| {
+                spread(Spread::of_millis(v.iter().map(f)), 2, "")
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} / {} | {} / {} | {} | {} | {} | {} |",
+                row.label,
+                thousands(row.sessions),
+                lat(&row.hot, |l| l.p50),
+                lat(&row.hot, |l| l.p99),
+                lat(&row.cold, |l| l.p50),
+                lat(&row.cold, |l| l.p99),
+                mib(row.rss_start_kib),
+                mib(row.rss_end_kib),
+                row.db_bytes
+                    .map_or("–".to_owned(), |b| format!("{:.0}", b as f64 / 1048576.0)),
+                row.errors,
+            );
+        }
+        out.push('\n');
+    }
+}
+
+/// `1000000` → `1,000,000`.
+pub(crate) fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(healthz: f64, me: f64) -> CheckRun {
+        CheckRun {
+            healthz_per_sec: healthz,
+            me_per_sec: me,
+            ..CheckRun::default()
+        }
+    }
+
+    fn sample_report() -> Report {
+        Report {
+            date: "2026-01-01 00:00 UTC".into(),
+            command: "adieu-bench --out BENCHMARKS.md".into(),
+            machine: Machine {
+                cpu: "Test CPU".into(),
+                cores: 2,
+                ..Machine::default()
+            },
+            checks: vec![
+                CheckRow {
+                    label: "PostgreSQL, cache on".into(),
+                    target: true,
+                    runs: vec![
+                        check(1000.0, 850.0),
+                        check(1000.0, 700.0),
+                        check(1000.0, 900.0),
+                    ],
+                },
+                CheckRow {
+                    label: "PostgreSQL, cache off".into(),
+                    target: false,
+                    runs: vec![check(1000.0, 300.0)],
+                },
+            ],
+            limit: vec![40.0, 42.0, 41.0],
+            logins: vec![LoginRow {
+                label: "SQLite".into(),
+                concurrency: 8,
+                runs: vec![LoginRun {
+                    per_sec: 30.0,
+                    ..LoginRun::default()
+                }],
+            }],
+            overload: vec![OverloadRow {
+                label: "SQLite".into(),
+                runs: vec![OverloadRun {
+                    too_many: 100,
+                    with_retry_after: 100,
+                    timeouts: 0,
+                    ..OverloadRun::default()
+                }],
+            }],
+            ..Report::default()
+        }
+    }
+
+    #[test]
+    fn the_summary_judges_medians_against_the_targets_and_shows_misses() {
+        let md = sample_report().render();
+        // Ratios 0.70, 0.85, 0.90: median 0.85 passes, the spread shows the weak run.
+        assert!(
+            md.contains(
+                "| `/api/me` ÷ `/healthz` req/s, PostgreSQL, cache on | ≥ 0.80 | 0.85 (0.70–0.90) | **PASS** |"
+            ),
+            "{md}"
+        );
+        // No target for the configuration without the cache.
+        assert!(!md.contains("req/s, PostgreSQL, cache off |"), "{md}");
+        // 30 of a 41/s limit is 73 %: a miss, and it says so.
+        assert!(
+            md.contains(
+                "| HTTP logins/s ÷ in-process argon2id limit, SQLite | ≥ 90 % | 73.2 % | **MISS** |"
+            ),
+            "{md}"
+        );
+        assert!(
+            md.contains("100 × 429 (100 with Retry-After), 0 timeouts"),
+            "{md}"
+        );
+        assert!(md.contains("| CPU | Test CPU |"), "{md}");
+    }
+
+    #[test]
+    fn an_overload_that_never_saw_a_429_is_not_reported_as_a_pass() {
+        let mut report = sample_report();
+        report.overload[0].runs[0].too_many = 0;
+        let md = report.render();
+        assert!(md.contains("**NOT REACHED**"), "{md}");
+    }
+
+    #[test]
+    fn a_machine_seen_busy_is_flagged() {
+        let mut report = sample_report();
+        report.busy = vec![
+            (
+                "start".into(),
+                Busy {
+                    load1: 0.2,
+                    compilers: 0,
+                },
+            ),
+            (
+                "logins".into(),
+                Busy {
+                    load1: 2.5,
+                    compilers: 3,
+                },
+            ),
+        ];
+        let md = report.render();
+        assert!(md.contains("| machine quiet | **no**"), "{md}");
+        assert!(
+            md.contains("most compilers seen running at once: 3"),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn large_counts_get_thousands_separators() {
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(0), "0");
+    }
+}
