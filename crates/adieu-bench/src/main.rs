@@ -448,18 +448,18 @@ fn now_utc() -> String {
         .unwrap_or_else(|_| "unknown date".to_owned())
 }
 
-/// This program's command line, quoted where a shell would need it.
+/// This program's arguments, quoted where a shell would need it, after its bare name: the
+/// directory it was run from says nothing about the figures.
 fn command_line() -> String {
     let mut args = std::env::args();
-    let program = args.next().unwrap_or_else(|| "adieu-bench".to_owned());
-    // Show the program relative to the repository, as the README runs it, when it is there.
-    let program = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| {
-            let p = PathBuf::from(&program);
-            p.strip_prefix(&cwd).ok().map(|r| r.display().to_string())
+    let program = args
+        .next()
+        .and_then(|p| {
+            PathBuf::from(p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
         })
-        .unwrap_or(program);
+        .unwrap_or_else(|| "adieu-bench".to_owned());
     std::iter::once(program)
         .chain(args)
         .map(|a| shell_quote(&a))

@@ -225,7 +225,13 @@ impl Report {
             kernel = m.kernel,
             rustc = m.rustc,
             pg = m.postgres.as_deref().unwrap_or("not available"),
-            commit = m.commit.as_deref().unwrap_or("unknown"),
+            commit = match m.commit.as_deref() {
+                None => "unknown".to_owned(),
+                Some(c) if c.ends_with("-dirty") => {
+                    format!("{c} (built with uncommitted changes in the working tree)")
+                }
+                Some(c) => c.to_owned(),
+            },
         );
         // Later load averages include the benchmark itself: only the first one, and the
         // compilers seen at any point, tell about other work on the machine.
