@@ -5,9 +5,9 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
 use adieu_types::{
-    Credentials, ErrorBody, LogoutAllResponse, LogoutRequest, MeResponse, PasswordChangeRequest,
-    PasswordChangeResponse, RefreshRequest, RegisterResponse, Secret, SessionInfo,
-    SessionsResponse, TokenResponse,
+    Credentials, ErrorBody, ErrorCode, LogoutAllResponse, LogoutRequest, LogoutResponse,
+    MeResponse, PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse,
+    Secret, SessionInfo, SessionsResponse, TokenResponse,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
@@ -593,15 +593,23 @@ impl Client {
                     Err(e) => break 'call transport_reason(&e),
                 };
                 let status = response.status();
-                if status.is_success() {
-                    return match response.json::<LogoutAllResponse>().await {
-                        Ok(body) => LogoutAllOutcome::Revoked {
-                            sessions: body.revoked_sessions,
-                        },
-                        Err(_) => LogoutAllOutcome::Revoked { sessions: 0 },
-                    };
+                if status == StatusCode::OK {
+                    // Only the server's own answer counts: a proxy or a fallback page may
+                    // answer 200 too, and then nothing was ended.
+                    match body_json::<LogoutAllResponse>(response).await {
+                        Ok(body) if body.status == LOGGED_OUT => {
+                            return LogoutAllOutcome::Revoked {
+                                sessions: body.revoked_sessions,
+                            };
+                        }
+                        Ok(_) => break 'call status_reason(status),
+                        Err(reason) => break 'call reason,
+                    }
                 }
-                if status != StatusCode::UNAUTHORIZED || attempt > 0 {
+                if status != StatusCode::UNAUTHORIZED
+                    || attempt > 0
+                    || !is_invalid_token(response).await
+                {
                     break 'call status_reason(status);
                 }
                 // The access token expired: buy a fresh pair with the refresh token, for this
@@ -639,11 +647,17 @@ impl Client {
             Err(e) => return Refreshed::Failed(transport_reason(&e)),
         };
         match response.status() {
-            status if status.is_success() => match response.json().await {
+            status if status.is_success() => match body_json(response).await {
                 Ok(tokens) => Refreshed::Tokens(tokens),
-                Err(e) => Refreshed::Failed(transport_reason(&e)),
+                Err(reason) => Refreshed::Failed(reason),
             },
-            StatusCode::UNAUTHORIZED => Refreshed::Ended,
+            status @ StatusCode::UNAUTHORIZED => {
+                if is_invalid_token(response).await {
+                    Refreshed::Ended
+                } else {
+                    Refreshed::Failed(status_reason(status))
+                }
+            }
             status => Refreshed::Failed(status_reason(status)),
         }
     }
@@ -659,13 +673,27 @@ impl Client {
         let body = LogoutRequest {
             refresh_token: Some(refresh_token.clone()),
         };
-        match self.inner.http.post(url).json(&body).send().await {
-            Ok(response) if response.status().is_success() => Revocation::Revoked,
-            Ok(response) if response.status() == StatusCode::UNAUTHORIZED => {
-                Revocation::AlreadyEnded
+        let response = match self.inner.http.post(url).json(&body).send().await {
+            Ok(response) => response,
+            Err(e) => return Revocation::Failed(transport_reason(&e)),
+        };
+        // Only the server's own answers count. A proxy, a gateway or a fallback page can
+        // answer 200 or 401 too, and then the session may well be alive: the token is kept
+        // pending rather than dropped.
+        match response.status() {
+            status @ StatusCode::OK => match body_json::<LogoutResponse>(response).await {
+                Ok(body) if body.status == LOGGED_OUT => Revocation::Revoked,
+                Ok(_) => Revocation::Failed(status_reason(status)),
+                Err(reason) => Revocation::Failed(reason),
+            },
+            status @ StatusCode::UNAUTHORIZED => {
+                if is_invalid_token(response).await {
+                    Revocation::AlreadyEnded
+                } else {
+                    Revocation::Failed(status_reason(status))
+                }
             }
-            Ok(response) => Revocation::Failed(status_reason(response.status())),
-            Err(e) => Revocation::Failed(transport_reason(&e)),
+            status => Revocation::Failed(status_reason(status)),
         }
     }
 
@@ -703,6 +731,37 @@ fn status_reason(status: StatusCode) -> LocalOnlyReason {
     } else {
         LocalOnlyReason::UnexpectedStatus(status.as_u16())
     }
+}
+
+/// The `status` of the server's answer to a logout.
+const LOGGED_OUT: &str = "logged_out";
+
+/// Reads a JSON answer. A body that is not the expected JSON is an unexpected answer with that
+/// status; a body cut short by the network is a network failure or a timeout.
+async fn body_json<T: DeserializeOwned>(
+    response: Response,
+) -> std::result::Result<T, LocalOnlyReason> {
+    let status = response.status();
+    response.json().await.map_err(|e| {
+        if e.is_decode() {
+            status_reason(status)
+        } else {
+            transport_reason(&e)
+        }
+    })
+}
+
+/// Whether a 401 is the server refusing the token (`"error": "invalid_token"`), rather than,
+/// say, a gateway in front of it asking for its own credentials.
+async fn is_invalid_token(response: Response) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Code {
+        error: ErrorCode,
+    }
+    response
+        .json::<Code>()
+        .await
+        .is_ok_and(|body| body.error == ErrorCode::InvalidToken)
 }
 
 /// Checks and normalises a server URL: http(s), no credentials, query or fragment, and a path

@@ -50,11 +50,13 @@
 //!    server, even when the access token has already expired. The server ends the whole
 //!    session, so tokens that a racing refresh obtained from the same session die with it.
 //! 4. **A truthful result,** a [`LogoutOutcome`]:
-//!    - [`LogoutOutcome::Revoked`]: the server confirmed that the session is over;
+//!    - [`LogoutOutcome::Revoked`]: the server confirmed that the session is over (a 200
+//!      whose body is `{"status": "logged_out"}`);
 //!    - [`LogoutOutcome::AlreadyEnded`]: the session had already ended (the server refused the
-//!      token), still a successful logout;
-//!    - [`LogoutOutcome::LocalOnly`] `{ reason, retry_pending: true }`: network error, timeout
-//!      or 5xx. The device is clean, but **the session may still be active on the server**.
+//!      token: a 401 whose body has `"error": "invalid_token"`), still a successful logout;
+//!    - [`LogoutOutcome::LocalOnly`] `{ reason, retry_pending: true }`: network error, timeout,
+//!      5xx, or any other answer. The device is clean, but **the session may still be active on
+//!      the server**.
 //! 5. **Pending revocation.** After `LocalOnly`, the refresh token is kept in the store's
 //!    pending-revocation list and nowhere else. Nothing in this crate can use it except a
 //!    revocation call to the server that issued it. [`Client::retry_pending_revocations`]
@@ -81,6 +83,9 @@
 //!   `Revoked`, because either way the session is over. `AlreadyEnded` is reported when the
 //!   server refuses the token, or when this client already learned that the session had ended
 //!   (a refresh was refused).
+//! - Only the server's own answers are trusted. A 200 or a 401 from something in front of it
+//!   (a proxy, a gateway asking for its own login, a web app's fallback page) proves nothing
+//!   about the session, so it is `LocalOnly` and the revocation stays pending.
 //! - Tokens are only ever sent to the server that issued them. Each stored session and pending
 //!   revocation remembers its server, and a redirect is never followed.
 //! - If a refresh's answer is lost in transit, the server has already spent the old refresh

@@ -70,7 +70,9 @@ pub enum LocalOnlyReason {
     Timeout,
     /// The server answered with this 5xx status.
     ServerError(u16),
-    /// The server answered with a status that a logout never gets (e.g. 429 or 400).
+    /// The answer was not the server's confirmation: a status that a logout never gets (e.g.
+    /// 429 or 400), or a 200 or 401 whose body is not the server's (a proxy, a gateway or a
+    /// fallback page answering in its place).
     UnexpectedStatus(u16),
     /// The stored server URL could not be parsed.
     InvalidServerUrl,

@@ -190,6 +190,9 @@ pub(crate) enum Mode {
     Fail500,
     /// Accepts every request and never answers.
     Hang,
+    /// Answers every request itself with this status and body, as a proxy, a gateway or a
+    /// web app's fallback page in front of the server would.
+    Answer(u16, &'static str),
 }
 
 /// A small HTTP front for a server: forwards, fails or hangs on demand, counts refreshes,
@@ -286,6 +289,15 @@ async fn forward(
         Mode::Hang => {
             front.hung.fetch_add(1, Ordering::SeqCst);
             std::future::pending::<()>().await;
+        }
+        Mode::Answer(status, body) => {
+            let content_type = if body.starts_with('{') {
+                "application/json"
+            } else {
+                "text/html; charset=utf-8"
+            };
+            let status = StatusCode::from_u16(status).unwrap();
+            return (status, [(header::CONTENT_TYPE, content_type)], body).into_response();
         }
     }
     let is_refresh = uri.path() == "/api/token/refresh";
