@@ -523,6 +523,13 @@ impl Client {
                 saved
             }
             StatusCode::UNAUTHORIZED => {
+                if !is_invalid_token(response).await {
+                    // Not the server refusing the token (a gateway, say): the session may be
+                    // alive, so its tokens are kept.
+                    return Err(Error::UnexpectedStatus {
+                        status: StatusCode::UNAUTHORIZED.as_u16(),
+                    });
+                }
                 let mut state = self.lock();
                 if state.generation != generation {
                     // Logged out (or in again) meanwhile: that is what ended this session.

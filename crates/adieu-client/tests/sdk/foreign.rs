@@ -1,10 +1,11 @@
 //! Answers that look like a logout's but do not come from the server: a proxy, a gateway or a
-//! web app's fallback page in front of it. They prove nothing, so the revocation stays pending.
+//! web app's fallback page in front of it. They prove nothing: a revocation stays pending and a
+//! session's tokens are kept.
 
 use adieu_client::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, MemoryStore};
 
 use crate::helpers::{
-    Front, Inspect, Mode, TestResult, TestServer, client, password, stored_tokens,
+    Front, Inspect, Mode, PAST_ACCESS_TTL, TestResult, TestServer, client, password, stored_tokens,
 };
 
 /// A single-page app's fallback: every path gets its HTML with a 200.
@@ -123,5 +124,29 @@ async fn a_logout_all_answered_by_something_else_than_the_server_stays_pending()
         front.set_mode(Mode::Forward);
         assert_eq!(device.retry_pending_revocations().await?.revoked.len(), 1);
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_refresh_refused_by_a_gateway_keeps_the_session() -> TestResult {
+    let server = TestServer::start().await;
+    server.register("alice").await;
+    let front = Front::start(&server).await;
+    let store = MemoryStore::new();
+    let device = client(&front.url, &store).await;
+    device.login("alice", &password()).await?;
+    server.clock.advance(PAST_ACCESS_TTL);
+    front.set_mode(Mode::Answer(401, "<html>401 Authorization Required</html>"));
+
+    let err = device.me().await.unwrap_err();
+
+    assert_eq!(err.status(), Some(401), "{err}");
+    assert!(
+        store.load_contents().has_session(),
+        "the tokens are not dropped on a gateway's word"
+    );
+    front.set_mode(Mode::Forward);
+    assert_eq!(device.me().await?.username, "alice");
+    assert_eq!(device.logout().await?, LogoutOutcome::Revoked);
     Ok(())
 }
