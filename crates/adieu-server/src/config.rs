@@ -60,23 +60,42 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A database URL with any password replaced, for logs.
+/// A database URL with any password replaced, for logs: `user:secret@` and `password=`
+/// query parameters alike.
 pub fn redact_url(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match (base.find("://"), base.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
-            let userinfo = &url[scheme_end + 3..at];
+            let userinfo = &base[scheme_end + 3..at];
             match userinfo.find(':') {
                 Some(colon) => format!(
                     "{}{}:[redacted]{}",
-                    &url[..scheme_end + 3],
+                    &base[..scheme_end + 3],
                     &userinfo[..colon],
-                    &url[at..]
+                    &base[at..]
                 ),
-                None => url.to_owned(),
+                None => base.to_owned(),
             }
         }
-        _ => url.to_owned(),
+        _ => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let params: Vec<String> = query
+            .split('&')
+            .map(|param| match param.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                    format!("{key}=[redacted]")
+                }
+                _ => param.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&params.join("&"));
     }
+    out
 }
 
 impl Default for Config {
@@ -114,6 +133,14 @@ mod tests {
             "postgres://bob:[redacted]@db:5432/adieu"
         );
         assert_eq!(redact_url("sqlite://adieu.db"), "sqlite://adieu.db");
+        assert_eq!(
+            redact_url("postgres://db/adieu?user=bob&password=s3cret&sslmode=require"),
+            "postgres://db/adieu?user=bob&password=[redacted]&sslmode=require"
+        );
+        assert_eq!(
+            redact_url("sqlite://adieu.db?mode=rwc"),
+            "sqlite://adieu.db?mode=rwc"
+        );
         assert_eq!(
             redact_url("postgres://postgres@127.0.0.1/test"),
             "postgres://postgres@127.0.0.1/test"

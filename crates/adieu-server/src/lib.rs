@@ -53,15 +53,15 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        // Nothing this server says may be cached: every answer concerns a credential or a
-        // private page.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
+        ))
+        // Outermost, so that even a timeout's answer carries it: nothing this server says
+        // may be cached, since every answer concerns a credential or a private page.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
         ))
 }
 
@@ -192,6 +192,7 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
+        let self_state = self.state.clone();
         let cleanup = tokio::spawn(cleanup_loop(self.state.clone()));
         let health = tokio::spawn(health_loop(self.state.clone()));
         let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
@@ -200,6 +201,7 @@ impl Server {
             .await;
         cleanup.abort();
         health.abort();
+        self_state.sessions.store().close().await;
         served
     }
 }

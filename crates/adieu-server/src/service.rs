@@ -134,16 +134,19 @@ impl Sessions {
         let now = self.now();
         if let Some(ip) = &client.ip {
             self.per_ip
-                .check(ip, now)
+                .check(&rate_limit_key(ip), now)
                 .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        }
+        // A name that could never have been registered cannot match: refuse it before it
+        // costs a hash or a rate-limiter entry.
+        if policy::validate_username(username).is_err()
+            || password.expose().chars().count() > policy::MAX_PASSWORD_CHARS
+        {
+            return Err(Error::InvalidCredentials);
         }
         self.per_user
             .check(&username.to_ascii_lowercase(), now)
             .map_err(|retry_after| Error::RateLimited { retry_after })?;
-        // Over-long input can never match; refuse it before it costs a hash.
-        if username.len() > 64 || password.expose().chars().count() > policy::MAX_PASSWORD_CHARS {
-            return Err(Error::InvalidCredentials);
-        }
         let user = self.store.user_by_name(username).await?;
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
         if self.hasher.verify(password, stored).await? {
@@ -211,7 +214,14 @@ impl Sessions {
         let user = self.check_password(username, password, client).await?;
         let session = self.new_session(&user, SessionKind::Api, client);
         let (access, refresh, stored, expires_in) = self.api_pair(&session, session.created_at);
-        self.store.create_session(&session, &stored).await?;
+        if !self
+            .store
+            .create_session(&session, &stored, &user.password_hash)
+            .await?
+        {
+            // The password changed while this login was being checked.
+            return Err(Error::InvalidCredentials);
+        }
         tracing::info!(session.id = %session.id, user.id = %session.user_id, "session created");
         Ok(ApiTokens {
             session,
@@ -236,14 +246,22 @@ impl Sessions {
             kind: TokenKind::Cookie,
             expires_at: self.policy.absolute_expiry(session.created_at),
         };
-        self.store.create_session(&session, &[stored]).await?;
+        if !self
+            .store
+            .create_session(&session, &[stored], &user.password_hash)
+            .await?
+        {
+            // The password changed while this login was being checked.
+            return Err(Error::InvalidCredentials);
+        }
         tracing::info!(session.id = %session.id, user.id = %session.user_id, "web session created");
         Ok(WebLogin { session, cookie })
     }
 
     /// Resolves a presented token to its live session, or fails with `InvalidToken`.
     ///
-    /// Reads storage on every call, so a revocation is seen by the very next request.
+    /// Answers from the store's coherent cache or the database: once a revocation has
+    /// answered, no node accepts the session, so the very next request is refused.
     pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
         let hash =
             token::parse(kind, presented).map_err(|_| Error::InvalidToken { presented: true })?;
@@ -443,5 +461,32 @@ impl Sessions {
                 return Ok(total);
             }
         }
+    }
+}
+
+/// The per-IP rate-limit key: the address itself for IPv4, its /64 network for IPv6 (one
+/// host commonly holds a whole /64, so single addresses are free to rotate).
+fn rate_limit_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        _ => ip.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rate_limit_key;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_network() {
+        assert_eq!(rate_limit_key("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            rate_limit_key("2001:db8:1:2:ffff::9"),
+            rate_limit_key("2001:db8:1:2::1")
+        );
+        assert_eq!(rate_limit_key("192.0.2.7"), "192.0.2.7");
     }
 }

@@ -127,15 +127,18 @@ impl TokenCache {
         if state.generation != generation || !state.is_serving(Instant::now()) {
             return;
         }
-        if state.entries.len() >= self.capacity {
-            state.shed(self.capacity / 10 + 1);
+        if state.entries.insert(hash, record.clone()).is_some() {
+            // Known already (a token belongs to one session for life): just refreshed.
+            return;
         }
         state
             .by_session
             .entry(record.session.id.clone())
             .or_default()
             .push(hash);
-        state.entries.insert(hash, record.clone());
+        if state.entries.len() > self.capacity {
+            state.shed(self.capacity / 10 + 1);
+        }
     }
 
     /// Forgets every token of these sessions.
@@ -164,6 +167,11 @@ impl TokenCache {
                 record.session.last_active_at = record.session.last_active_at.max(now);
             }
         }
+    }
+
+    /// Forgets everything but keeps serving (after a revocation whose ids are unknown).
+    pub fn clear(&self) {
+        self.lock().clear();
     }
 
     /// Stops serving and forgets everything (the listener was lost).
@@ -361,6 +369,16 @@ mod tests {
             );
         }
         assert!(cache.len() <= 10, "{}", cache.len());
+    }
+
+    #[test]
+    fn reinserting_a_token_does_not_grow_the_session_index() {
+        let cache = TokenCache::always(10);
+        let h = hash();
+        for _ in 0..1000 {
+            cache.insert(cache.generation(), h, &record("s1", TokenKind::Access));
+        }
+        assert_eq!(cache.lock().by_session["s1"].len(), 1);
     }
 
     #[test]

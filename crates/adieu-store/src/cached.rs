@@ -4,6 +4,7 @@
 //! returns only once the other nodes have dropped them) and then evicts them here, so by the
 //! time the caller answers, no cache anywhere holds them.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use adieu_core::{Policy, Session, TokenHash, UnixMillis};
@@ -18,20 +19,36 @@ use crate::{
 /// A store with a token cache in front.
 #[derive(Debug)]
 pub struct CachedStore<S> {
-    inner: S,
+    inner: Arc<S>,
     cache: Arc<TokenCache>,
+}
+
+/// Runs a revocation and the eviction that must follow it as one task of its own, so that a
+/// request dropped halfway (client gone, timeout) cannot leave a committed revocation in the
+/// cache. The eviction happens whatever the result: a commit may have succeeded even when a
+/// later step (waiting for other nodes) failed.
+async fn revoke_then_evict<T: Send + 'static>(
+    cache: Arc<TokenCache>,
+    revocation: impl Future<Output = Result<T>> + Send + 'static,
+    evict: impl FnOnce(&TokenCache, &Result<T>) + Send + 'static,
+) -> Result<T> {
+    tokio::spawn(async move {
+        let result = revocation.await;
+        evict(&cache, &result);
+        result
+    })
+    .await
+    .map_err(|e| crate::StoreError::Task(e.to_string()))?
 }
 
 impl<S: Store> CachedStore<S> {
     /// Puts `cache` in front of `inner`. For PostgreSQL, `inner` must have been given the
     /// same cache, so that its listener can evict what other nodes revoke.
     pub fn new(inner: S, cache: Arc<TokenCache>) -> Self {
-        Self { inner, cache }
-    }
-
-    /// The store behind the cache.
-    pub fn inner(&self) -> &S {
-        &self.inner
+        Self {
+            inner: Arc::new(inner),
+            cache,
+        }
     }
 
     async fn load(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
@@ -78,8 +95,15 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.user_by_id(user_id).await
     }
 
-    async fn create_session(&self, session: &Session, tokens: &[NewToken]) -> Result<()> {
-        self.inner.create_session(session, tokens).await
+    async fn create_session(
+        &self,
+        session: &Session,
+        tokens: &[NewToken],
+        verified_hash: &str,
+    ) -> Result<bool> {
+        self.inner
+            .create_session(session, tokens, verified_hash)
+            .await
     }
 
     async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
@@ -107,16 +131,24 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<RefreshOutcome> {
-        let outcome = self
-            .inner
-            .rotate_refresh(old, new, policy, now, context)
-            .await?;
-        match &outcome {
-            RefreshOutcome::Reused { session_id, .. } => self.cache.evict_sessions(&[session_id]),
-            RefreshOutcome::Rotated(session) => self.cache.touch(&session.id, now),
-            RefreshOutcome::Invalid => {}
-        }
-        Ok(outcome)
+        let (inner, old, policy, context) = (self.inner.clone(), *old, *policy, context.clone());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move {
+                inner
+                    .rotate_refresh(&old, new, &policy, now, &context)
+                    .await
+            },
+            move |cache, outcome| match outcome {
+                Ok(RefreshOutcome::Reused { session_id, .. }) => {
+                    cache.evict_sessions(&[session_id]);
+                }
+                Ok(RefreshOutcome::Rotated(session)) => cache.touch(&session.id, now),
+                Ok(RefreshOutcome::Invalid) => {}
+                Err(_) => cache.clear(),
+            },
+        )
+        .await
     }
 
     async fn revoke_session(
@@ -126,12 +158,14 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<bool> {
-        let revoked = self
-            .inner
-            .revoke_session(session_id, kind, now, context)
-            .await?;
-        self.cache.evict_sessions(&[session_id]);
-        Ok(revoked)
+        let (inner, id, context) = (self.inner.clone(), session_id.to_owned(), context.clone());
+        let evicted = id.clone();
+        revoke_then_evict(
+            self.cache.clone(),
+            async move { inner.revoke_session(&id, kind, now, &context).await },
+            move |cache, _| cache.evict_sessions(&[evicted]),
+        )
+        .await
     }
 
     async fn revoke_user_sessions(
@@ -143,12 +177,26 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<Vec<String>> {
-        let ids = self
-            .inner
-            .revoke_user_sessions(user_id, keep, kind, acting_session, now, context)
-            .await?;
-        self.cache.evict_sessions(&ids);
-        Ok(ids)
+        let inner = self.inner.clone();
+        let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
+        let (acting, context) = (acting_session.map(str::to_owned), context.clone());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move {
+                inner
+                    .revoke_user_sessions(
+                        &user_id,
+                        keep.as_deref(),
+                        kind,
+                        acting.as_deref(),
+                        now,
+                        &context,
+                    )
+                    .await
+            },
+            evict_ids,
+        )
+        .await
     }
 
     async fn change_password(
@@ -159,12 +207,19 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<Vec<String>> {
-        let ids = self
-            .inner
-            .change_password(user_id, new_hash, keep_session, now, context)
-            .await?;
-        self.cache.evict_sessions(&ids);
-        Ok(ids)
+        let inner = self.inner.clone();
+        let (user_id, new_hash) = (user_id.to_owned(), new_hash.to_owned());
+        let (keep, context) = (keep_session.to_owned(), context.clone());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move {
+                inner
+                    .change_password(&user_id, &new_hash, &keep, now, &context)
+                    .await
+            },
+            evict_ids,
+        )
+        .await
     }
 
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
@@ -179,6 +234,10 @@ impl<S: Store> Store for CachedStore<S> {
         self.inner.audit_log(user_id).await
     }
 
+    async fn close(&self) {
+        self.inner.close().await;
+    }
+
     async fn delete_ended_sessions(
         &self,
         policy: &Policy,
@@ -186,5 +245,190 @@ impl<S: Store> Store for CachedStore<S> {
         batch: u32,
     ) -> Result<u64> {
         self.inner.delete_ended_sessions(policy, now, batch).await
+    }
+}
+
+/// Evicts the sessions a user-wide revocation ended; if it failed, which ones is unknown, so
+/// everything goes.
+fn evict_ids(cache: &TokenCache, result: &Result<Vec<String>>) {
+    match result {
+        Ok(ids) => cache.evict_sessions(ids),
+        Err(_) => cache.clear(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use adieu_core::token::{self, IssuedToken};
+    use adieu_core::{SessionKind, TokenKind};
+
+    use super::*;
+    use crate::SqliteStore;
+
+    struct Fixture {
+        store: CachedStore<SqliteStore>,
+        cache: Arc<TokenCache>,
+        session: Session,
+        access: IssuedToken,
+        refresh: IssuedToken,
+        _dir: tempfile::TempDir,
+    }
+
+    const NOW: i64 = 1_000_000;
+
+    async fn fixture() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("t.db").display());
+        let cache = Arc::new(TokenCache::always(100));
+        let store = CachedStore::new(SqliteStore::connect(&url).await.unwrap(), cache.clone());
+        let ctx = AuditContext::default();
+        let user = store
+            .create_user("alice", "$hash1", NOW, &ctx)
+            .await
+            .unwrap();
+        let session = Session {
+            id: adieu_core::new_id(),
+            user_id: user.id,
+            username: user.username,
+            kind: SessionKind::Api,
+            created_at: NOW,
+            last_active_at: NOW,
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+        };
+        let (access, refresh) = (
+            token::issue(TokenKind::Access),
+            token::issue(TokenKind::Refresh),
+        );
+        let tokens = [
+            NewToken {
+                hash: access.hash,
+                kind: TokenKind::Access,
+                expires_at: NOW + 60_000,
+            },
+            NewToken {
+                hash: refresh.hash,
+                kind: TokenKind::Refresh,
+                expires_at: NOW + 120_000,
+            },
+        ];
+        assert!(
+            store
+                .create_session(&session, &tokens, "$hash1")
+                .await
+                .unwrap()
+        );
+        Fixture {
+            store,
+            cache,
+            session,
+            access,
+            refresh,
+            _dir: dir,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_revocation_dropped_mid_flight_still_evicts_the_cache() {
+        let f = fixture().await;
+        assert!(f.store.token(&f.access.hash).await.unwrap().is_some());
+        assert!(
+            f.cache.get(&f.access.hash).is_some(),
+            "cached before the revocation"
+        );
+        // The caller goes away at the first await (client gone, request timed out).
+        let ctx = AuditContext::default();
+        let revocation = f
+            .store
+            .revoke_session(&f.session.id, AuditKind::Logout, NOW, &ctx);
+        let _ = tokio::time::timeout(Duration::ZERO, revocation).await;
+        // The revocation still completes, and the cache must not keep the session.
+        for _ in 0..200 {
+            let record = f.store.token(&f.access.hash).await.unwrap().unwrap();
+            if record.session.revoked_at.is_some() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("the cache still answers with the unrevoked session");
+    }
+
+    #[tokio::test]
+    async fn a_login_checked_against_an_old_password_creates_no_session() {
+        let f = fixture().await;
+        let ids = f
+            .store
+            .change_password(
+                &f.session.user_id,
+                "$hash2",
+                &f.session.id,
+                NOW,
+                &AuditContext::default(),
+            )
+            .await
+            .unwrap();
+        assert!(ids.is_empty());
+        let late = Session {
+            id: adieu_core::new_id(),
+            ..f.session.clone()
+        };
+        let t = token::issue(TokenKind::Access);
+        let tokens = [NewToken {
+            hash: t.hash,
+            kind: TokenKind::Access,
+            expires_at: NOW + 60_000,
+        }];
+        assert!(
+            !f.store
+                .create_session(&late, &tokens, "$hash1")
+                .await
+                .unwrap()
+        );
+        assert!(f.store.token(&t.hash).await.unwrap().is_none());
+        assert!(
+            f.store
+                .create_session(&late, &tokens, "$hash2")
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refresh_token_past_its_own_expiry_is_refused_even_if_the_policy_grew() {
+        let f = fixture().await;
+        // A policy far longer than the one the token was issued under.
+        let policy = Policy {
+            absolute_timeout: Duration::from_secs(86_400),
+            idle_timeout: Duration::from_secs(86_400),
+            ..Policy::default()
+        };
+        let new = [
+            NewToken {
+                hash: token::issue(TokenKind::Access).hash,
+                kind: TokenKind::Access,
+                expires_at: i64::MAX,
+            },
+            NewToken {
+                hash: token::issue(TokenKind::Refresh).hash,
+                kind: TokenKind::Refresh,
+                expires_at: i64::MAX,
+            },
+        ];
+        let late = NOW + 120_001;
+        let outcome = f
+            .store
+            .rotate_refresh(
+                &f.refresh.hash,
+                new,
+                &policy,
+                late,
+                &AuditContext::default(),
+            )
+            .await
+            .unwrap();
+        assert!(matches!(outcome, RefreshOutcome::Invalid), "{outcome:?}");
     }
 }

@@ -39,7 +39,11 @@ const SAFETY_MARGIN: Duration = Duration::from_millis(50);
 /// Shared state of one node's membership in the cluster.
 pub(crate) struct Cluster {
     node_id: String,
+    /// The request pool, for the revoking request's own query.
     pool: PgPool,
+    /// Connections for heartbeats and acknowledgements, so that a saturated request pool
+    /// cannot starve the lease or hold up other nodes' revocations.
+    control: PgPool,
     lease: Duration,
     cache: Option<Arc<TokenCache>>,
     /// Revocations of ours waiting for acknowledgements, by revocation id.
@@ -83,9 +87,13 @@ impl Cluster {
         cache: Option<Arc<TokenCache>>,
     ) -> Result<Arc<Self>> {
         let node_id = adieu_core::new_id();
+        let control = PgPoolOptions::new()
+            .max_connections(2)
+            .connect_lazy_with(options.clone());
         let cluster = Arc::new(Self {
             node_id,
             pool,
+            control,
             lease,
             cache,
             waiters: Mutex::new(HashMap::new()),
@@ -104,7 +112,7 @@ impl Cluster {
                 "INSERT INTO adieu_nodes (id, lease_until, started_at) VALUES ($1, now(), now())",
             )
             .bind(&cluster.node_id)
-            .execute(&cluster.pool)
+            .execute(&cluster.control)
             .await?;
             tasks.push(tokio::spawn(renew(cluster.clone())));
         }
@@ -240,7 +248,7 @@ impl Cluster {
         if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
             .bind(CHANNEL)
             .bind(payload)
-            .execute(&self.pool)
+            .execute(&self.control)
             .await
         {
             tracing::warn!(error = %e, "could not acknowledge a revocation");
@@ -253,6 +261,22 @@ impl Cluster {
         }
         if let Some(cache) = &self.cache {
             cache.lapse();
+        }
+    }
+
+    /// Gives up the lease at shutdown: stops serving from memory first, then tells the
+    /// others not to wait for this node.
+    pub(crate) async fn leave(&self) {
+        self.stop();
+        if let Some(cache) = &self.cache {
+            cache.lapse();
+            let released = sqlx::query("UPDATE adieu_nodes SET lease_until = now() WHERE id = $1")
+                .bind(&self.node_id)
+                .execute(&self.control)
+                .await;
+            if let Err(e) = released {
+                tracing::warn!(error = %e, "could not release the cache lease");
+            }
         }
     }
 
@@ -342,7 +366,7 @@ async fn renew(cluster: Arc<Cluster>) {
 }
 
 async fn heartbeat(cluster: &Cluster, seq: u64) -> Result<()> {
-    let mut tx = cluster.pool.begin().await?;
+    let mut tx = cluster.control.begin().await?;
     sqlx::query(
         "UPDATE adieu_nodes SET lease_until = now() + make_interval(secs => $2) WHERE id = $1",
     )

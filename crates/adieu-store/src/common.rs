@@ -7,7 +7,9 @@
 //!   transaction that revokes sessions, before it commits (PostgreSQL notifies other nodes
 //!   there), and `async fn confirm_revoked(&self, pending)`, called after the commit and
 //!   before the method returns (PostgreSQL waits for the other nodes there);
-//! - `fn health_of(&self) -> Health`.
+//! - `fn health_of(&self) -> Health` and `async fn release_lease(&self)`;
+//! - `const USER_HASH_LOCKED: &str`, reading a user's password hash under a lock that a
+//!   password change must wait for.
 
 macro_rules! impl_store {
     ($store:ty, $db:ty) => {
@@ -74,11 +76,9 @@ macro_rules! impl_store {
                     .await?
                     .rows_affected()
                     > 0;
-                let pending = if done {
-                    self.publish_revoked(tx, &[session_id.to_owned()]).await?
-                } else {
-                    None
-                };
+                // Published even when someone else ended it first: their answer may still be
+                // waiting for the other nodes, and ours must not come sooner.
+                let pending = self.publish_revoked(tx, &[session_id.to_owned()]).await?;
                 Ok((done, pending))
             }
 
@@ -97,10 +97,17 @@ macro_rules! impl_store {
                     .bind(keep.unwrap_or(""))
                     .fetch_all(&mut **tx)
                     .await?;
-                let pending = if ids.is_empty() {
+                // Also announce sessions ended moments ago by a concurrent request, whose
+                // answer may still be waiting for the other nodes: ours must not come sooner.
+                let recent: Vec<String> = sqlx::query_scalar($crate::sql::RECENTLY_REVOKED)
+                    .bind(user_id)
+                    .bind(now - $crate::sql::RECENT_REVOCATION_MS)
+                    .fetch_all(&mut **tx)
+                    .await?;
+                let pending = if recent.is_empty() {
                     None
                 } else {
-                    self.publish_revoked(tx, &ids).await?
+                    self.publish_revoked(tx, &recent).await?
                 };
                 Ok((ids, pending))
             }
@@ -175,8 +182,20 @@ macro_rules! impl_store {
                 &self,
                 session: &adieu_core::Session,
                 tokens: &[$crate::NewToken],
-            ) -> $crate::Result<()> {
+                verified_hash: &str,
+            ) -> $crate::Result<bool> {
                 let mut tx = self.writer().begin().await?;
+                // The password may have changed while this login was being checked: lock the
+                // user's row and create the session only if it still holds the hash that was
+                // verified. A password change then either sees this session and ends it, or
+                // this login sees the new hash and fails.
+                let current: Option<String> = sqlx::query_scalar(Self::USER_HASH_LOCKED)
+                    .bind(&session.user_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if current.as_deref() != Some(verified_hash) {
+                    return Ok(false);
+                }
                 sqlx::query($crate::sql::INSERT_SESSION)
                     .bind(&session.id)
                     .bind(&session.user_id)
@@ -200,7 +219,7 @@ macro_rules! impl_store {
                 };
                 Self::insert_audit(&mut tx, &event).await?;
                 tx.commit().await?;
-                Ok(())
+                Ok(true)
             }
 
             async fn token(
@@ -237,12 +256,12 @@ macro_rules! impl_store {
                 context: &$crate::AuditContext,
             ) -> $crate::Result<$crate::RefreshOutcome> {
                 let mut tx = self.writer().begin().await?;
-                let spent: Option<String> = sqlx::query_scalar($crate::sql::SPEND_REFRESH)
+                let spent: Option<(String, i64)> = sqlx::query_as($crate::sql::SPEND_REFRESH)
                     .bind(old.as_bytes().as_slice())
                     .bind(now)
                     .fetch_optional(&mut *tx)
                     .await?;
-                let Some(session_id) = spent else {
+                let Some((session_id, expires_at)) = spent else {
                     // Unknown, or spent before: the latter is theft, and ends the session.
                     let owner: Option<(String, String)> =
                         sqlx::query_as($crate::sql::REFRESH_OWNER)
@@ -275,7 +294,7 @@ macro_rules! impl_store {
                 let Some(mut session) = Self::load_session(&mut tx, &session_id).await? else {
                     return Ok($crate::RefreshOutcome::Invalid);
                 };
-                if !session.is_active(policy, now) {
+                if expires_at <= now || !session.is_active(policy, now) {
                     // Nothing worth keeping: the token was useless anyway.
                     return Ok($crate::RefreshOutcome::Invalid);
                 }
@@ -401,6 +420,10 @@ macro_rules! impl_store {
                     .bind(user_id)
                     .fetch_all(self.reader())
                     .await?)
+            }
+
+            async fn close(&self) {
+                self.release_lease().await;
             }
 
             async fn delete_ended_sessions(

@@ -1,8 +1,8 @@
 //! Adieu's storage: the [`Store`] trait and its SQLite and PostgreSQL implementations.
 //!
 //! Storage holds users (argon2id hashes only), sessions, the SHA-256 of every token and an
-//! audit log. Each method that ends sessions returns their ids so that callers (the session
-//! cache, other nodes) can forget them; each one is committed before it returns.
+//! audit log. Every method that ends sessions is committed, and (with PostgreSQL) heard by
+//! every caching node, before it returns.
 
 mod cache;
 mod cached;
@@ -42,6 +42,12 @@ pub enum StoreError {
     /// Anything the database driver reports.
     #[error(transparent)]
     Database(#[from] sqlx::Error),
+    /// A background task running a storage call failed.
+    #[error("storage task failed: {0}")]
+    Task(String),
+    /// The options are out of range.
+    #[error("invalid storage options: {0}")]
+    Options(String),
 }
 
 /// Shorthand for storage results.
@@ -195,8 +201,14 @@ pub trait Store: Send + Sync + 'static {
     /// Finds a user by id.
     async fn user_by_id(&self, user_id: &str) -> Result<Option<User>>;
 
-    /// Stores a new session and its first tokens, and logs the login.
-    async fn create_session(&self, session: &Session, tokens: &[NewToken]) -> Result<()>;
+    /// Stores a new session and its first tokens, and logs the login, but only if the
+    /// user's password hash is still `verified_hash`; returns whether it did.
+    async fn create_session(
+        &self,
+        session: &Session,
+        tokens: &[NewToken],
+        verified_hash: &str,
+    ) -> Result<bool>;
 
     /// Resolves a token hash, whatever its state; the caller applies the policy. May answer
     /// from a coherent cache.
@@ -261,6 +273,9 @@ pub trait Store: Send + Sync + 'static {
     /// The audit log of a user, oldest first (for tests and admin tools).
     async fn audit_log(&self, user_id: &str) -> Result<Vec<(String, Option<String>)>>;
 
+    /// Leaves the cluster on shutdown, so that no logout waits for this node's lease.
+    async fn close(&self) {}
+
     /// Deletes up to `batch` sessions that ended before `now` (revoked, idle or past their
     /// absolute lifetime), with their tokens; returns how many went.
     async fn delete_ended_sessions(
@@ -308,6 +323,11 @@ impl Default for StoreOptions {
 
 /// Opens the store a database URL names (`sqlite://…` or `postgres://…`), migrating it.
 pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+    if options.lease < Duration::from_millis(200) {
+        return Err(StoreError::Options(
+            "the lease must be at least 200ms (it is renewed every quarter-lease)".into(),
+        ));
+    }
     if url.starts_with("sqlite:") {
         let store = SqliteStore::connect(url).await?;
         Ok(if options.cache {

@@ -29,6 +29,10 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
+    /// The user's password hash, with the row locked against a concurrent password change.
+    const USER_HASH_LOCKED: &'static str =
+        "SELECT password_hash FROM users WHERE id = $1 FOR SHARE";
+
     /// Connects, migrates and joins the cluster. With a cache, the node holds a lease of
     /// `lease` and serves from the cache only while it is valid.
     pub async fn connect(
@@ -86,6 +90,11 @@ impl PostgresStore {
         ids: &[String],
     ) -> Result<Option<Pending>> {
         Ok(Some(self.cluster.publish(tx, ids).await?))
+    }
+
+    /// Gives up the lease, so that no logout waits for a node that has shut down.
+    async fn release_lease(&self) {
+        self.cluster.leave().await;
     }
 
     async fn confirm_revoked(&self, pending: Option<Pending>) -> Result<()> {

@@ -53,12 +53,21 @@ pub(crate) const TOUCH_SESSION: &str = "UPDATE sessions SET last_active_at = $2 
 /// Spends a refresh token only if nobody spent it before: the one atomic step that makes
 /// concurrent exchanges of the same token detectable.
 pub(crate) const SPEND_REFRESH: &str = "UPDATE tokens SET spent_at = $2 \
-     WHERE hash = $1 AND kind = 'refresh' AND spent_at IS NULL RETURNING session_id";
+     WHERE hash = $1 AND kind = 'refresh' AND spent_at IS NULL RETURNING session_id, expires_at";
 
 pub(crate) const REFRESH_OWNER: &str = "SELECT t.session_id, s.user_id FROM tokens t \
      JOIN sessions s ON s.id = t.session_id WHERE t.hash = $1 AND t.kind = 'refresh'";
 
-pub(crate) const TOUCH_FOR_REFRESH: &str = "UPDATE sessions SET last_active_at = $2 WHERE id = $1";
+pub(crate) const TOUCH_FOR_REFRESH: &str =
+    "UPDATE sessions SET last_active_at = $2 WHERE id = $1 AND last_active_at < $2";
+
+/// Sessions of a user revoked since `$2` (including by this transaction).
+pub(crate) const RECENTLY_REVOKED: &str =
+    "SELECT id FROM sessions WHERE user_id = $1 AND revoked_at >= $2";
+
+/// How far back a user-wide revocation re-announces sessions that others just ended: far
+/// longer than any sensible lease, which bounds how long those announcements are awaited.
+pub(crate) const RECENT_REVOCATION_MS: i64 = 5 * 60 * 1000;
 
 pub(crate) const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $2, \
      revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL";

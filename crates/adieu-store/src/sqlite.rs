@@ -25,6 +25,10 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
+    /// The user's password hash. The single writer connection already serialises every
+    /// write transaction, so no row lock is needed.
+    const USER_HASH_LOCKED: &'static str = "SELECT password_hash FROM users WHERE id = $1";
+
     /// Opens (creating if needed) and migrates the database at a `sqlite:` URL.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -88,6 +92,9 @@ impl SqliteStore {
     async fn confirm_revoked(&self, _pending: Option<Pending>) -> Result<()> {
         Ok(())
     }
+
+    /// No lease to give up.
+    async fn release_lease(&self) {}
 }
 
 impl_store!(SqliteStore, Sqlite);

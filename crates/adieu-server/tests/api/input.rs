@@ -273,3 +273,15 @@ pub(crate) async fn a_saturated_hasher_answers_429_with_retry_after_instead_of_q
         );
     }
 }
+
+pub(crate) async fn a_request_that_times_out_still_forbids_caching() {
+    let app = TestApp::spawn_with(|c| {
+        c.request_timeout = std::time::Duration::from_millis(50);
+        c.refresh_delay = std::time::Duration::from_millis(500);
+    })
+    .await;
+    let login = app.user("alice").await;
+    let r = app.refresh(&login.refresh).await;
+    assert_eq!(r.status(), StatusCode::REQUEST_TIMEOUT);
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}

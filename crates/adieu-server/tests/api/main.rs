@@ -39,6 +39,7 @@ on_both_backends! {
     input::malformed_bodies_get_a_clear_4xx_never_a_5xx,
     input::hostile_authorization_headers_are_refused_with_401,
     input::every_response_forbids_caching,
+    input::a_request_that_times_out_still_forbids_caching,
     input::login_attempts_are_rate_limited_per_username_and_per_ip,
     input::a_saturated_hasher_answers_429_with_retry_after_instead_of_queueing,
     logout::after_logout_every_credential_of_the_session_is_refused,

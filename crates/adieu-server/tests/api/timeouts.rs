@@ -97,15 +97,16 @@ pub(crate) async fn activity_is_recorded_at_most_once_per_granularity() {
 }
 
 pub(crate) async fn reads_alone_keep_a_session_from_going_idle() {
-    let app = app().await;
+    let app = app().await; // idle 100 s, access token 60 s, granularity 10 s
     let login = app.user("alice").await;
-    // 95 s of steady use, 9.5 s apart, with only /api/me.
-    for _ in 0..10 {
+    // 57 s of steady use, 9.5 s apart, with only /api/me: activity is written at 19, 38, 57 s.
+    for _ in 0..6 {
         app.advance(Duration::from_millis(9_500));
-        let _ = app.me_status(&login.access).await;
+        assert_eq!(app.me_status(&login.access).await, StatusCode::OK);
     }
-    // The access token (60 s) has expired, but the session is not idle: refresh works.
-    app.advance(Duration::from_secs(50));
+    // 140 s after login: idle since login would have ended it at 100 s, but the reads moved
+    // the idle deadline to 157 s, so the refresh token still works.
+    app.advance(Duration::from_secs(83));
     assert_eq!(app.refresh(&login.refresh).await.status(), StatusCode::OK);
 }
 
