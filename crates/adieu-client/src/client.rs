@@ -66,7 +66,8 @@ impl ClientBuilder {
 
     /// Loads the store and, unless told otherwise, retries the revocations still pending from
     /// earlier logouts (failures leave them pending; see
-    /// [`Client::revocations_retried_at_start`]).
+    /// [`Client::revocations_retried_at_start`]). Only loading the store can fail: if the store
+    /// cannot record the result of a retry, the entries stay pending for the next one.
     pub async fn build(self) -> Result<Client> {
         let base = parse_server(&self.server, self.allow_plain_http)?;
         let http = reqwest::Client::builder()
@@ -95,13 +96,12 @@ impl ClientBuilder {
             }),
         };
         if self.retry_pending_on_start && !client.lock().contents.pending_revocations.is_empty() {
-            let report = match client.retry_pending_revocations().await {
-                Ok(report) => report,
-                Err(e) => {
-                    tracing::warn!(error = %e, "could not record a retried revocation");
-                    return Err(e);
-                }
-            };
+            let (report, recorded) = client.retry_pending().await;
+            if let Err(e) = recorded {
+                // Not a reason to refuse to start: the entries the store could not drop stay
+                // pending, and the next retry asks the server again (which is harmless).
+                tracing::warn!(error = %e, "could not record a retried revocation");
+            }
             let _ = client.inner.startup.set(report);
         }
         Ok(client)
@@ -242,6 +242,10 @@ impl Client {
 
     /// Logs in and stores the new session's tokens. A session this device held before is
     /// logged out (revoked on its server, or left pending if that fails).
+    ///
+    /// All or nothing: if the store cannot save the new session, this device is left as it was
+    /// (the session it held before, if any, is kept), the new session is ended on the server,
+    /// and the store's error is returned.
     pub async fn login(&self, username: &str, password: &Secret) -> Result<SessionSummary> {
         let body = Credentials {
             username: username.to_owned(),
@@ -258,7 +262,7 @@ impl Client {
             username: username.to_owned(),
             session_id: tokens.session_id.clone(),
         };
-        let (replaced, saved) = {
+        let saved = {
             let mut state = self.lock();
             let mut contents = state.contents.clone();
             let replaced = contents.session.replace(StoredSession {
@@ -268,19 +272,39 @@ impl Client {
                 access_token: tokens.access_token.clone(),
                 refresh_token: tokens.refresh_token.clone(),
             });
-            // Fences off any refresh of the replaced session still in flight.
-            state.generation += 1;
-            state.ended = false;
-            let saved = self.inner.store.save(&contents);
-            state.contents = contents;
-            (replaced, saved)
+            self.inner.store.save(&contents).map(|()| {
+                // Fences off any refresh of the replaced session still in flight.
+                state.generation += 1;
+                state.ended = false;
+                state.contents = contents;
+                replaced
+            })
         };
-        if let Some(old) = replaced {
-            let outcome = self.finish_logout(old).await;
-            tracing::debug!(?outcome, "replaced session logged out");
+        match saved {
+            Ok(replaced) => {
+                if let Some(old) = replaced {
+                    let outcome = self.finish_logout(old).await;
+                    tracing::debug!(?outcome, "replaced session logged out");
+                }
+                Ok(summary)
+            }
+            Err(e) => {
+                // Nothing on this device holds the new session: end it rather than leave it
+                // alive on the server.
+                match self
+                    .revoke(self.inner.base.as_str(), &tokens.refresh_token)
+                    .await
+                {
+                    Revocation::Revoked | Revocation::AlreadyEnded => {}
+                    Revocation::Failed(reason) => tracing::warn!(
+                        %reason,
+                        session.id = %tokens.session_id,
+                        "could not end a session the store failed to save"
+                    ),
+                }
+                Err(e)
+            }
         }
-        saved?;
-        Ok(summary)
     }
 
     /// Sends `request` with this device's access token. On a 401 the token is refreshed once,
@@ -423,6 +447,13 @@ impl Client {
     /// from the list each one the server confirms. An `Err` means the store could not record
     /// the result (the revocations themselves may have succeeded).
     pub async fn retry_pending_revocations(&self) -> Result<RetryReport> {
+        let (report, recorded) = self.retry_pending().await;
+        recorded.map(|()| report)
+    }
+
+    /// Retries every pending revocation; returns what happened and whether the store recorded
+    /// it.
+    async fn retry_pending(&self) -> (RetryReport, Result<()>) {
         let pending = self.lock().contents.pending_revocations.clone();
         let mut report = RetryReport::default();
         let mut store_error = None;
@@ -446,10 +477,7 @@ impl Client {
                 }
             }
         }
-        match store_error {
-            Some(e) => Err(e),
-            None => Ok(report),
-        }
+        (report, store_error.map_or(Ok(()), Err))
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {

@@ -339,6 +339,36 @@ async fn forward(
     response
 }
 
+/// A [`MemoryStore`] whose writes can be made to fail, as on a full disk.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FlakyStore {
+    inner: MemoryStore,
+    failing: Arc<AtomicBool>,
+}
+
+impl FlakyStore {
+    /// From now on, every write fails (or succeeds again).
+    pub(crate) fn fail_writes(&self, fail: bool) {
+        self.failing.store(fail, Ordering::SeqCst);
+    }
+}
+
+impl CredentialStore for FlakyStore {
+    fn load(&self) -> adieu_client::Result<StoreContents> {
+        self.inner.load()
+    }
+
+    fn save(&self, contents: &StoreContents) -> adieu_client::Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(adieu_client::Error::store(
+                "no space left on the device",
+                None,
+            ));
+        }
+        self.inner.save(contents)
+    }
+}
+
 /// Reads a store in one call.
 pub(crate) trait Inspect {
     fn load_contents(&self) -> StoreContents;
