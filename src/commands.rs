@@ -169,7 +169,7 @@ pub(crate) async fn sessions(args: SessionsArgs) -> anyhow::Result<ExitCode> {
 /// `adieu logout [--all | --retry]`.
 pub(crate) async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     let profile = Profile::open(&args.profile)?;
-    let Some(server) = profile.server()? else {
+    let Some(server) = profile.logout_server()? else {
         say("Not logged in on this device; nothing to log out.\n");
         return Ok(ExitCode::SUCCESS);
     };

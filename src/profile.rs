@@ -59,6 +59,24 @@ impl Profile {
             .map(str::to_owned))
     }
 
+    /// The server to log out from, if this device holds anything to log out: the server of the
+    /// stored session, else the remembered one, else that of a pending revocation. The
+    /// credentials record their own server, so losing config.json cannot strand them.
+    pub(crate) fn logout_server(&self) -> anyhow::Result<Option<String>> {
+        use adieu_client::CredentialStore;
+        let stored = self.store().load()?;
+        if let Some(server) = stored.session_server() {
+            return Ok(Some(server.to_owned()));
+        }
+        if let Some(server) = self.server()? {
+            return Ok(Some(server));
+        }
+        Ok(stored
+            .pending_revocations()
+            .first()
+            .map(|p| p.server().to_owned()))
+    }
+
     /// The remembered server, or an error that says how to set one.
     pub(crate) fn require_server(&self) -> anyhow::Result<String> {
         self.server()?

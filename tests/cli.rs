@@ -366,3 +366,57 @@ async fn sessions_revoke_ends_another_device_and_logout_all_ends_every_one() -> 
     assert_eq!(run.code, 1, "{run:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn logout_ends_the_stored_session_even_if_the_remembered_server_is_lost() -> TestResult {
+    let mut server = TestServer::start().await;
+    let root = tempfile::tempdir()?;
+    let config = config_dir(&root, "adieu");
+    let url = server.url();
+    let register = [
+        "register",
+        "--server",
+        &url,
+        "-u",
+        "alice",
+        "--password-stdin",
+    ];
+    assert_eq!(adieu(&config, &register, &password_line()).await.code, 0);
+    let login = ["login", "-u", "alice", "--password-stdin"];
+    assert_eq!(adieu(&config, &login, &password_line()).await.code, 0);
+    let refresh = stored_refresh_token(&config).unwrap();
+    std::fs::remove_file(config.join("config.json"))?;
+
+    let run = adieu(&config, &["logout"], "").await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("Logged out. The server has ended this session"),
+        "{run:?}"
+    );
+    assert_eq!(server.refresh_status(&refresh).await, 401);
+    assert!(stored_refresh_token(&config).is_none());
+
+    // A revocation left pending is not stranded either.
+    let login = ["login", "--server", &url, "-u", "alice", "--password-stdin"];
+    assert_eq!(adieu(&config, &login, &password_line()).await.code, 0);
+    let refresh = stored_refresh_token(&config).unwrap();
+    server.stop().await;
+    assert_eq!(adieu(&config, &["logout"], "").await.code, 1);
+    std::fs::remove_file(config.join("config.json"))?;
+    server.boot().await;
+
+    let run = adieu(&config, &["logout", "--retry"], "").await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("the server has ended session"),
+        "{run:?}"
+    );
+    assert_eq!(server.refresh_status(&refresh).await, 401);
+    let run = adieu(&config, &["logout"], "").await;
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("Not logged in"), "{run:?}");
+    Ok(())
+}

@@ -60,6 +60,12 @@ impl StoreContents {
         self.session.as_ref().map(|s| s.session_id.as_str())
     }
 
+    /// Base URL of the server that issued the stored session, if any: the one server its tokens
+    /// are ever sent to.
+    pub fn session_server(&self) -> Option<&str> {
+        self.session.as_ref().map(|s| s.server.as_str())
+    }
+
     /// The revocations still owed to a server.
     pub fn pending_revocations(&self) -> &[PendingRevocation] {
         &self.pending_revocations
