@@ -6,6 +6,7 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq;
 use time::OffsetDateTime;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -16,10 +17,19 @@ pub const REFRESH_TOKEN_PREFIX: &str = "adieu_rt_";
 /// Prefix of every browser session cookie value.
 pub const COOKIE_TOKEN_PREFIX: &str = "adieu_ck_";
 
-/// A secret string: redacted in `Debug`/`Display`, zeroized on drop.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
+/// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant
+/// time.
+#[derive(Clone, Eq, Zeroize, ZeroizeOnDrop, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// Compares in time that depends only on the lengths, not on where the bytes differ, so that
+/// comparing against a secret cannot leak it a byte at a time.
+impl PartialEq for Secret {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.as_bytes().ct_eq(other.0.as_bytes()).into()
+    }
+}
 
 impl Secret {
     /// Wraps a string that must not be printed.
@@ -241,6 +251,16 @@ mod tests {
         assert!(!debug.contains("hunter22"), "{debug}");
         assert!(debug.contains("[redacted]"));
         assert_eq!(Secret::new("x").to_string(), "[redacted]");
+    }
+
+    #[test]
+    fn secrets_compare_by_value() {
+        assert_eq!(Secret::new("adieu_rt_abc"), Secret::new("adieu_rt_abc"));
+        assert_eq!(Secret::new(""), Secret::new(""));
+        assert_ne!(Secret::new("adieu_rt_abc"), Secret::new("adieu_rt_abd"));
+        assert_ne!(Secret::new("adieu_rt_abc"), Secret::new("bdieu_rt_abc"));
+        assert_ne!(Secret::new("adieu_rt_abc"), Secret::new("adieu_rt_ab"));
+        assert_ne!(Secret::new("adieu_rt_abc"), Secret::new(""));
     }
 
     #[test]
