@@ -2,9 +2,9 @@
 //! credentials file, in one configuration directory.
 
 use std::fs;
-use std::io::Write;
 use std::path::PathBuf;
 
+use adieu_client::store::write_private_file;
 use adieu_client::{Client, FileStore};
 use anyhow::{Context, anyhow};
 use clap::Args;
@@ -83,19 +83,13 @@ impl Profile {
             .ok_or_else(|| anyhow!("not logged in; run `adieu login --server URL` first"))
     }
 
-    /// Remembers `server` for the next commands.
+    /// Remembers `server` for the next commands, written like the credentials file (private,
+    /// atomic).
     pub(crate) fn remember_server(&self, server: &str) -> anyhow::Result<()> {
         let path = self.dir.join(CONFIG_FILE);
-        let write = || -> std::io::Result<()> {
-            create_private_dir(&self.dir)?;
-            let temp = self.dir.join(format!(".{CONFIG_FILE}.tmp"));
-            let mut file = fs::File::create(&temp)?;
-            let json = serde_json::json!({ "server": server });
-            writeln!(file, "{json:#}")?;
-            file.sync_all()?;
-            fs::rename(&temp, &path)
-        };
-        write().with_context(|| format!("writing {}", path.display()))
+        let json = serde_json::json!({ "server": server });
+        write_private_file(&path, format!("{json:#}\n").as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
     }
 
     /// A client of `server` on this profile's credentials file. It retries pending
@@ -120,18 +114,4 @@ impl Profile {
         }
         Ok(client)
     }
-}
-
-#[cfg(unix)]
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-#[cfg(not(unix))]
-fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    fs::create_dir_all(dir)
 }

@@ -420,3 +420,45 @@ async fn logout_ends_the_stored_session_even_if_the_remembered_server_is_lost() 
     assert!(run.stdout.contains("Not logged in"), "{run:?}");
     Ok(())
 }
+
+/// The remembered server is written like the credentials: private, through a new temporary
+/// file (a stale one, even a symlink planted in its place, is replaced, never followed).
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread")]
+async fn the_remembered_server_is_written_privately_and_atomically() -> TestResult {
+    use std::os::unix::fs::PermissionsExt;
+    let server = TestServer::start().await;
+    let root = tempfile::tempdir()?;
+    let config = config_dir(&root, "adieu");
+    std::fs::create_dir(&config)?;
+    let elsewhere = root.path().join("elsewhere.txt");
+    std::fs::write(&elsewhere, "not adieu's\n")?;
+    std::os::unix::fs::symlink(&elsewhere, config.join(".config.json.tmp"))?;
+    let url = server.url();
+
+    let register = [
+        "register",
+        "--server",
+        &url,
+        "-u",
+        "alice",
+        "--password-stdin",
+    ];
+    let run = adieu(&config, &register, &password_line()).await;
+
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(std::fs::read_to_string(&elsewhere)?, "not adieu's\n");
+    let path = config.join("config.json");
+    let remembered: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+    assert!(remembered["server"].as_str().unwrap().starts_with(&url));
+    assert_eq!(
+        std::fs::metadata(&path)?.permissions().mode() & 0o777,
+        0o600
+    );
+    let leftovers: Vec<_> = std::fs::read_dir(&config)?
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "config.json")
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    Ok(())
+}

@@ -50,14 +50,6 @@ impl FileStore {
         &self.path
     }
 
-    fn temp_path(&self) -> PathBuf {
-        let name = self
-            .path
-            .file_name()
-            .map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy().into_owned());
-        self.path.with_file_name(format!(".{name}.tmp"))
-    }
-
     fn io_error(&self, doing: &str, e: io::Error) -> Error {
         Error::store(
             format!("could not {doing} {}", self.path.display()),
@@ -73,31 +65,62 @@ impl FileStore {
         write: impl FnOnce(&mut File, &[u8]) -> io::Result<()>,
     ) -> Result<()> {
         let bytes = to_json(contents)?;
-        if let Some(dir) = self.path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir).map_err(|e| self.io_error("create the directory of", e))?;
-        }
-        let temp = self.temp_path();
-        // A crashed earlier write may have left a temporary file behind; it is replaced, never
-        // reused, so that its mode is ours.
-        match fs::remove_file(&temp) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(self.io_error("clean up next to", e)),
-        }
-        let result = (|| {
-            let mut file = create_private_file(&temp)?;
-            write(&mut file, &bytes)?;
-            file.sync_all()?;
-            drop(file);
-            fs::rename(&temp, &self.path)?;
-            sync_dir(&self.path)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&temp);
-            return Err(self.io_error("write", e));
-        }
-        Ok(())
+        replace_private(&self.path, |file| write(file, &bytes))
+            .map_err(|(doing, e)| self.io_error(doing, e))
     }
+}
+
+/// Writes `bytes` to the file at `path` the way [`FileStore`] writes the credentials, for
+/// other files that belong next to them (an application's settings, say):
+///
+/// - the missing directories are created with mode 0700, and the file has mode 0600;
+/// - the bytes go to a new temporary file in the same directory (`.NAME.tmp`, never an old one
+///   reused nor a symlink followed), which is flushed to disk and renamed over `path`; the
+///   rename itself is flushed too. A crash leaves either the old file or the new one.
+///
+/// One process at a time should write a given file. (On other systems than Unix the modes
+/// are left to the directory's ACL.)
+pub fn write_private_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    replace_private(path, |file| file.write_all(bytes)).map_err(|(_, e)| e)
+}
+
+/// The atomic replacement behind [`write_private_file`]; an error says what it was doing.
+fn replace_private(
+    path: &Path,
+    write: impl FnOnce(&mut File) -> io::Result<()>,
+) -> std::result::Result<(), (&'static str, io::Error)> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir(dir).map_err(|e| ("create the directory of", e))?;
+    }
+    let temp = temp_path(path);
+    // A crashed earlier write may have left a temporary file behind; it is replaced, never
+    // reused, so that its mode is ours.
+    match fs::remove_file(&temp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(("clean up next to", e)),
+    }
+    let result = (|| {
+        let mut file = create_private_file(&temp)?;
+        write(&mut file)?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&temp, path)?;
+        sync_dir(path)
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&temp);
+        return Err(("write", e));
+    }
+    Ok(())
+}
+
+/// Where a write of `path` puts its bytes before the rename.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| FILE_NAME.into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp"))
 }
 
 impl CredentialStore for FileStore {
@@ -230,7 +253,7 @@ mod tests {
         assert!(err.is_store(), "{err}");
         assert_eq!(store.load().unwrap(), old);
         assert!(
-            !store.temp_path().exists(),
+            !temp_path(store.path()).exists(),
             "the half-written file is removed"
         );
     }
@@ -251,7 +274,10 @@ mod tests {
             });
         });
         assert!(crashed.is_err());
-        assert!(store.temp_path().exists(), "the crash left its half file");
+        assert!(
+            temp_path(store.path()).exists(),
+            "the crash left its half file"
+        );
 
         assert_eq!(
             store.load().unwrap(),
@@ -261,7 +287,7 @@ mod tests {
         let new = contents("adieu_rt_newer-refresh");
         store.save(&new).unwrap();
         assert_eq!(store.load().unwrap(), new);
-        assert!(!store.temp_path().exists());
+        assert!(!temp_path(store.path()).exists());
     }
 
     #[test]

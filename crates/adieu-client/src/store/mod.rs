@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
-pub use file::FileStore;
+pub use file::{FileStore, write_private_file};
 #[cfg(feature = "keyring")]
 pub use keyring::KeyringStore;
 pub use memory::MemoryStore;
