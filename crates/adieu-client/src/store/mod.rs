@@ -34,8 +34,13 @@ pub trait CredentialStore: Send + Sync + 'static {
     fn save(&self, contents: &StoreContents) -> Result<()>;
 }
 
-/// Everything a client persists. Serialize it as a whole (JSON works); its fields are private so
-/// that nothing outside the client can pick a token out of a pending revocation and use it.
+/// Everything a client persists. A store serializes it as a whole (JSON works).
+///
+/// The serialized form holds the access and refresh tokens in clear, and serialization is
+/// public because a store written outside this crate needs it: treat the serialized bytes as
+/// the tokens themselves (keep them where only the user can read them, and wipe buffers, e.g.
+/// with `zeroize::Zeroizing`). The fields are private only so that this type's API hands out no
+/// token; that is a guard against mistakes, not a protection from code that holds the document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreContents {
     #[serde(default, skip_serializing_if = "Option::is_none")]
