@@ -1,6 +1,8 @@
 //! What the figures were measured on, and how busy the machine was meanwhile.
 
+use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, UNIX_EPOCH};
 
 /// The machine, as the report describes it.
 #[derive(Debug, Clone, Default)]
@@ -46,6 +48,44 @@ impl Machine {
             commit: git_describe(),
         }
     }
+}
+
+/// Why the `adieu` binary may not be the source that `git describe` names: the last commit,
+/// or an uncommitted edit of a tracked file, is newer than the binary.
+pub(crate) fn binary_older_than_source(adieu: &Path) -> Option<String> {
+    let built = std::fs::metadata(adieu).ok()?.modified().ok()?;
+    let repo = env!("CARGO_MANIFEST_DIR");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-C", repo])
+            .args(args)
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let committed: u64 = git(&["log", "-1", "--format=%ct"])?.trim().parse().ok()?;
+    if UNIX_EPOCH + Duration::from_secs(committed) > built {
+        return Some("the last commit is newer than the `adieu` binary".to_owned());
+    }
+    let root = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let status = git(&["status", "--porcelain", "--untracked-files=no"])?;
+    let newer: Vec<&str> = status
+        .lines()
+        .filter_map(|l| l.get(3..))
+        .filter(|path| {
+            std::fs::metadata(root.join(path))
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t > built)
+        })
+        .collect();
+    (!newer.is_empty()).then(|| {
+        format!(
+            "uncommitted edits newer than the `adieu` binary: {}",
+            newer.join(", ")
+        )
+    })
 }
 
 /// The commit of the tree this benchmark was built from (the same workspace as `adieu`).

@@ -277,6 +277,10 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         );
     }
     let caps = node::Capabilities::probe(&adieu).await?;
+    let stale = machine::binary_older_than_source(&adieu);
+    if let Some(why) = &stale {
+        eprintln!("warning: {why}; rebuild with `cargo build --release --workspace`");
+    }
     let (pg, pg_note) = match pg {
         Some((pg, version)) => {
             machine.postgres = Some(version);
@@ -311,6 +315,11 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         ticks,
         machine.cores,
     );
+    if let Some(why) = stale {
+        ctx.notes.push(format!(
+            "**The measured binary may not match the source named above:** {why}."
+        ));
+    }
     if let Some(note) = pg_note {
         ctx.notes.push(note.to_owned());
     }

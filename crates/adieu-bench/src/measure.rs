@@ -443,6 +443,11 @@ pub(crate) async fn argon2_limits(ctx: &Ctx) -> anyhow::Result<(Vec<f64>, Vec<f6
     let o = &ctx.opts;
     let mut raw = Vec::with_capacity(o.runs);
     let mut through_hasher = Vec::with_capacity(o.runs);
+    // Unmeasured, like every other warm-up: the first seconds of a burst run slower.
+    let (threads, warmup) = (ctx.cores, o.warmup);
+    tokio::task::spawn_blocking(move || raw_argon2_rate(threads, warmup))
+        .await
+        .context("argon2id threads panicked")??;
     for run in 0..o.runs {
         let (threads, duration) = (ctx.cores, o.duration);
         let rate = tokio::task::spawn_blocking(move || raw_argon2_rate(threads, duration))
