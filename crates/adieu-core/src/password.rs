@@ -5,12 +5,13 @@
 //! (`queue`). Past that, callers get [`HashError::Busy`] at once and the server answers 429
 //! with `Retry-After` instead of piling up memory (kratos#955, authelia#1044).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use adieu_types::Secret;
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 /// argon2id cost parameters.
@@ -70,6 +71,8 @@ pub enum HashError {
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
+    /// Working memory reused between hashes (see [`Memory`]).
+    memory: Arc<Memory>,
     /// Hashes running now.
     running: Arc<Semaphore>,
     /// Hashes running or waiting; when none is left the caller is turned away.
@@ -88,19 +91,106 @@ impl std::fmt::Debug for PasswordHasher {
     }
 }
 
+/// argon2's working memory (19 MiB at the default parameters), kept between hashes.
+///
+/// Allocating it afresh for every hash makes the kernel fault in and zero thousands of pages
+/// each time, which costs about a fifth of the hash itself. At most one buffer per hash that
+/// may run at once is kept, so the memory held is what a burst of logins needs anyway.
+/// argon2 overwrites every block it reads, so a reused buffer needs no clearing.
+struct Memory {
+    blocks: usize,
+    keep: usize,
+    free: Mutex<Vec<Vec<Block>>>,
+}
+
+impl Memory {
+    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+        if blocks != self.blocks {
+            // A stored hash made with other parameters: rare, not worth pooling.
+            return work(&mut vec![Block::default(); blocks]);
+        }
+        let taken = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut buffer = taken.unwrap_or_else(|| vec![Block::default(); blocks]);
+        let result = work(&mut buffer);
+        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        if free.len() < self.keep {
+            free.push(buffer);
+        }
+        result
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> HashError {
+    HashError::Internal(e.to_string())
+}
+
+/// Hashes a password into a PHC string, exactly as `argon2`'s `hash_password` does, but in
+/// pooled memory.
+fn hash_phc(argon2: &Argon2<'_>, memory: &Memory, password: &[u8]) -> Result<String, HashError> {
+    let salt = SaltString::generate(&mut OsRng);
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(internal)?;
+    let params = argon2.params();
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(output_len, |out| {
+        memory
+            .with(params.block_count(), |blocks| {
+                argon2.hash_password_into_with_memory(password, salt_bytes, out, blocks)
+            })
+            .map_err(Into::into)
+    })
+    .map_err(internal)?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(internal)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(output),
+    };
+    Ok(phc.to_string())
+}
+
+/// Checks a password against a PHC string (with whatever parameters it was made with), in
+/// pooled memory, comparing in constant time.
+fn verify_phc(memory: &Memory, password: &[u8], phc: &str) -> Result<bool, HashError> {
+    let parsed = PasswordHash::new(phc).map_err(internal)?;
+    let params = Params::try_from(&parsed).map_err(internal)?;
+    let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
+    let version = match parsed.version {
+        Some(v) => Version::try_from(v).map_err(internal)?,
+        None => Version::default(),
+    };
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return Err(internal("stored hash has no salt or no output"));
+    };
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_buf).map_err(internal)?;
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut out = vec![0u8; expected.len()];
+    memory
+        .with(blocks, |memory| {
+            argon2.hash_password_into_with_memory(password, salt_bytes, &mut out, memory)
+        })
+        .map_err(internal)?;
+    Ok(expected.as_bytes().ct_eq(&out).into())
+}
+
 impl PasswordHasher {
     /// Builds a hasher; makes the dummy hash now, with the same parameters as real ones.
     pub fn new(params: Argon2Params, concurrency: usize, queue: usize) -> Result<Self, HashError> {
         let argon2 = params.argon2()?;
         let concurrency = concurrency.max(1);
+        let memory = Arc::new(Memory {
+            blocks: argon2.params().block_count(),
+            keep: concurrency,
+            free: Mutex::new(Vec::new()),
+        });
         let dummy_password: [u8; 32] = crate::random_bytes();
-        let salt = SaltString::generate(&mut OsRng);
-        let dummy_hash = argon2
-            .hash_password(&dummy_password, &salt)
-            .map_err(|e| HashError::Internal(e.to_string()))?
-            .to_string();
+        let dummy_hash = hash_phc(&argon2, &memory, &dummy_password)?;
         Ok(Self {
             argon2,
+            memory,
             running: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(Semaphore::new(concurrency + queue)),
             dummy_hash: dummy_hash.into(),
@@ -110,14 +200,8 @@ impl PasswordHasher {
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
         let password = password.clone();
-        self.run(move |argon2| {
-            let salt = SaltString::generate(&mut OsRng);
-            argon2
-                .hash_password(password.expose().as_bytes(), &salt)
-                .map(|h| h.to_string())
-                .map_err(|e| HashError::Internal(e.to_string()))
-        })
-        .await
+        self.run(move |argon2, memory| hash_phc(argon2, memory, password.expose().as_bytes()))
+            .await
     }
 
     /// Verifies a password against a stored PHC string, or against the dummy hash when the
@@ -130,20 +214,14 @@ impl PasswordHasher {
         };
         let password = password.clone();
         let matches = self
-            .run(move |argon2| {
-                let parsed =
-                    PasswordHash::new(&phc).map_err(|e| HashError::Internal(e.to_string()))?;
-                Ok(argon2
-                    .verify_password(password.expose().as_bytes(), &parsed)
-                    .is_ok())
-            })
+            .run(move |_, memory| verify_phc(memory, password.expose().as_bytes(), &phc))
             .await?;
         Ok(known && matches)
     }
 
     async fn run<T: Send + 'static>(
         &self,
-        job: impl FnOnce(&Argon2<'static>) -> Result<T, HashError> + Send + 'static,
+        job: impl FnOnce(&Argon2<'static>, &Memory) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let _admitted = self
             .admitted
@@ -156,8 +234,8 @@ impl PasswordHasher {
             .acquire_owned()
             .await
             .map_err(|e| HashError::Internal(e.to_string()))?;
-        let argon2 = self.argon2.clone();
-        tokio::task::spawn_blocking(move || job(&argon2))
+        let (argon2, memory) = (self.argon2.clone(), self.memory.clone());
+        tokio::task::spawn_blocking(move || job(&argon2, &memory))
             .await
             .map_err(|e| HashError::Internal(e.to_string()))?
     }
@@ -191,6 +269,47 @@ mod tests {
         assert!(phc.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{phc}");
         assert!(h.verify(&pw, Some(&phc)).await.unwrap());
         assert!(!h.verify(&Secret::new("wrong"), Some(&phc)).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let h = hasher();
+        let reference = Argon2Params::insecure_for_tests().argon2().unwrap();
+        // Ours, checked by the reference implementation.
+        let ours = h.hash(&Secret::new("correct horse")).await.unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(reference.verify_password(b"correct horse", &parsed).is_ok());
+        assert!(reference.verify_password(b"wrong horse", &parsed).is_err());
+        // The reference's, at other parameters, checked by ours (unpooled memory).
+        let theirs = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(128, 2, 1, None).unwrap(),
+        )
+        .hash_password(b"battery staple", &SaltString::generate(&mut OsRng))
+        .unwrap()
+        .to_string();
+        assert!(
+            h.verify(&Secret::new("battery staple"), Some(&theirs))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !h.verify(&Secret::new("battery stapler"), Some(&theirs))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_and_bounded() {
+        let h = hasher(); // concurrency 2
+        for _ in 0..5 {
+            h.hash(&Secret::new("password")).await.unwrap();
+        }
+        let kept = h.memory.free.lock().unwrap().len();
+        assert!((1..=2).contains(&kept), "{kept}");
     }
 
     #[tokio::test]
