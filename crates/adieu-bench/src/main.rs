@@ -13,6 +13,7 @@ mod pg;
 mod report;
 mod seed;
 mod stats;
+mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,7 +24,7 @@ use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
-use crate::machine::{Busy, Machine};
+use crate::machine::Machine;
 use crate::measure::{Backend, Ctx, Options, ServerKind};
 use crate::pg::Postgres;
 use crate::report::Report;
@@ -102,7 +103,7 @@ struct Cli {
     /// Checks per run and kind (hot, cold) in measurement 4.
     #[arg(long, default_value_t = 500)]
     scale_samples: usize,
-    /// Wait up to this long for a quiet machine (no compiler running, load below 1).
+    /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
     #[arg(long, value_parser = duration::parse)]
     wait_quiet: Option<Duration>,
     /// Keep the working directory (SQLite files, node logs) instead of deleting it.
@@ -304,7 +305,8 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         settings: settings(&cli, &opts),
         ..Report::default()
     };
-    report.busy.push(("start".into(), Busy::now()));
+    report.start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
+    let watcher = watch::Watcher::start(ticks);
     let mut ctx = Ctx::new(
         adieu,
         caps.clone(),
@@ -341,7 +343,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     let parts = &cli.only;
     if parts.contains(&Part::Logins) {
         eprintln!("measurement 3: argon2id limit and logins");
-        report.busy.push(("logins".into(), Busy::now()));
+        watcher.part("logins");
         match measure::argon2_limits(&ctx).await {
             Ok((limit, through_hasher)) => {
                 report.limit = limit;
@@ -364,7 +366,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     }
     if parts.contains(&Part::Checks) {
         eprintln!("measurement 1: check throughput");
-        report.busy.push(("checks".into(), Busy::now()));
+        watcher.part("checks");
         for kind in ctx.kinds(true) {
             match measure::checks(&mut ctx, kind).await {
                 Ok(row) => report.checks.push(row),
@@ -374,7 +376,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     }
     if parts.contains(&Part::Logouts) {
         eprintln!("measurement 2: logout latency");
-        report.busy.push(("logouts".into(), Busy::now()));
+        watcher.part("logouts");
         for (kind, nodes) in logout_setups(&ctx) {
             match measure::logouts(&mut ctx, kind, nodes).await {
                 Ok(row) => report.logouts.push(row),
@@ -389,7 +391,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     }
     if parts.contains(&Part::Scale) {
         eprintln!("measurement 4: scale");
-        report.busy.push(("scale".into(), Busy::now()));
+        watcher.part("scale");
         for kind in ctx.kinds(false) {
             match measure::scale(&mut ctx, kind).await {
                 Ok(rows) => report.scale.extend(rows),
@@ -397,7 +399,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             }
         }
     }
-    report.busy.push(("end".into(), Busy::now()));
+    report.load = watcher.finish();
     report.notes.append(&mut ctx.notes);
     report.notes.push(format!(
         "The whole benchmark took {:.0} s.",
@@ -428,25 +430,21 @@ fn not_measured(ctx: &mut Ctx, what: &str, kind: ServerKind, e: &anyhow::Error) 
         .push(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
 }
 
+/// Waits until other processes use less than a tenth of a core, or until `limit` passes.
 async fn wait_for_quiet(limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
-        let busy = Busy::now();
-        if busy.is_quiet() {
+        let busy = watch::busy_cores(Duration::from_secs(5))
+            .await
+            .unwrap_or(0.0);
+        if busy < 0.1 {
             return;
         }
         if Instant::now() >= deadline {
-            eprintln!(
-                "warning: the machine is still busy (load {:.2}, {} compilers); measuring anyway",
-                busy.load1, busy.compilers
-            );
+            eprintln!("warning: the machine is still busy ({busy:.2} cores); measuring anyway");
             return;
         }
-        eprintln!(
-            "waiting for a quiet machine (load {:.2}, {} compilers)",
-            busy.load1, busy.compilers
-        );
-        tokio::time::sleep(Duration::from_secs(15)).await;
+        eprintln!("waiting for a quiet machine ({busy:.2} cores busy)");
     }
 }
 

@@ -3,8 +3,9 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::machine::{Busy, Machine};
+use crate::machine::Machine;
 use crate::stats::{Latency, Spread};
+use crate::watch::PartLoad;
 
 /// Target of measurement 1: `/api/me` reaches this fraction of `/healthz` with the cache.
 pub(crate) const CHECK_RATIO_TARGET: f64 = 0.8;
@@ -20,8 +21,10 @@ pub(crate) struct Report {
     pub(crate) machine: Machine,
     /// Settings of this run, in the order they are shown.
     pub(crate) settings: Vec<(String, String)>,
-    /// How busy the machine was at the start of each part.
-    pub(crate) busy: Vec<(String, Busy)>,
+    /// Cores busy in the seconds before the benchmark started.
+    pub(crate) start_busy_cores: Option<f64>,
+    /// What other processes used during each part.
+    pub(crate) load: Vec<PartLoad>,
     pub(crate) checks: Vec<CheckRow>,
     pub(crate) logouts: Vec<LogoutRow>,
     /// In-process argon2id hashes per second, one thread per core, memory allocated once:
@@ -241,31 +244,35 @@ impl Report {
                 Some(c) => c.to_owned(),
             },
         );
-        // Later load averages include the benchmark itself: only the first one, and the
-        // compilers seen at any point, tell about other work on the machine.
-        let quiet = self.busy.first().is_none_or(|(_, b)| b.is_quiet())
-            && self.busy.iter().all(|(_, b)| b.compilers == 0);
-        let load: Vec<String> = self
-            .busy
-            .iter()
-            .map(|(when, b)| format!("{when}: {:.2}", b.load1))
-            .collect();
-        let compilers = self
-            .busy
-            .iter()
-            .map(|(_, b)| b.compilers)
-            .max()
-            .unwrap_or(0);
+        let quiet = self.start_busy_cores.is_none_or(|c| c < 0.1)
+            && self.load.iter().all(PartLoad::is_quiet);
+        let mut seen = Vec::new();
+        if let Some(c) = self.start_busy_cores {
+            seen.push(format!("before the start {c:.2}"));
+        }
+        for l in &self.load {
+            let mut entry = format!("{} {:.2} / {:.2}", l.part, l.avg_cores(), l.max_cores);
+            let named: Vec<String> = l
+                .top
+                .iter()
+                .filter(|(_, secs)| *secs >= 1.0)
+                .map(|(name, secs)| format!("{name} {secs:.0} s"))
+                .collect();
+            if !named.is_empty() {
+                entry.push_str(&format!(" ({})", named.join(", ")));
+            }
+            seen.push(entry);
+        }
         let _ = writeln!(
             out,
-            "| machine quiet | {} (1-minute load average at the start of each part, the \
-             benchmark's own load included: {}; most compilers seen running at once: \
-             {compilers}) |\n",
+            "| machine quiet | {} (CPU used by other processes, in cores, average / busiest \
+             half-second of each part; PostgreSQL is not counted, as it serves the benchmark \
+             too: {}) |\n",
             if quiet { "yes" } else { "**no**" },
-            if load.is_empty() {
-                "–".to_owned()
+            if seen.is_empty() {
+                "not measured".to_owned()
             } else {
-                load.join(", ")
+                seen.join("; ")
             },
         );
         out.push_str("Settings of this run: ");
@@ -664,28 +671,17 @@ mod tests {
     #[test]
     fn a_machine_seen_busy_is_flagged() {
         let mut report = sample_report();
-        report.busy = vec![
-            (
-                "start".into(),
-                Busy {
-                    load1: 0.2,
-                    compilers: 0,
-                },
-            ),
-            (
-                "logins".into(),
-                Busy {
-                    load1: 2.5,
-                    compilers: 3,
-                },
-            ),
-        ];
+        report.start_busy_cores = Some(0.01);
+        report.load = vec![PartLoad {
+            part: "checks".into(),
+            seconds: 60.0,
+            foreign_core_secs: 30.0,
+            max_cores: 1.5,
+            top: vec![("rustc".into(), 25.0), ("cargo".into(), 0.5)],
+        }];
         let md = report.render();
         assert!(md.contains("| machine quiet | **no**"), "{md}");
-        assert!(
-            md.contains("most compilers seen running at once: 3"),
-            "{md}"
-        );
+        assert!(md.contains("checks 0.50 / 1.50 (rustc 25 s)"), "{md}");
     }
 
     #[test]
