@@ -28,7 +28,6 @@ use crate::machine::Machine;
 use crate::measure::{Backend, Ctx, Options, ServerKind};
 use crate::pg::Postgres;
 use crate::report::Report;
-use crate::stats::Spread;
 
 /// Measures Adieu's check throughput, logout latency, login throughput and scale, and writes
 /// BENCHMARKS.md.
@@ -67,7 +66,7 @@ struct Cli {
     /// Runs of every measurement; the report shows their median and range.
     #[arg(long, default_value_t = 5)]
     runs: usize,
-    /// Length of one throughput run (measurement 1) and of one argon2id limit run.
+    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
     #[arg(long, default_value = "3s", value_parser = duration::parse)]
     duration: Duration,
     /// Unmeasured load before measuring.
@@ -344,24 +343,14 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     if parts.contains(&Part::Logins) {
         eprintln!("measurement 3: argon2id limit and logins");
         watcher.part("logins");
-        match measure::argon2_limits(&ctx).await {
-            Ok((limit, through_hasher)) => {
-                report.limit = limit;
-                report.limit_hasher = through_hasher;
-                let median = Spread::of(report.limit.iter().copied()).map_or(1.0, |s| s.median);
-                for kind in ctx.kinds(false) {
-                    match measure::logins(&mut ctx, kind, median).await {
-                        Ok((row, over)) => {
-                            report.logins.push(row);
-                            report.overload.push(over);
-                        }
-                        Err(e) => not_measured(&mut ctx, "logins", kind, &e),
-                    }
+        for kind in ctx.kinds(false) {
+            match measure::logins(&mut ctx, kind).await {
+                Ok((row, over)) => {
+                    report.logins.push(row);
+                    report.overload.push(over);
                 }
+                Err(e) => not_measured(&mut ctx, "logins", kind, &e),
             }
-            Err(e) => ctx
-                .notes
-                .push(format!("The argon2id limit could not be measured: {e:#}.")),
         }
     }
     if parts.contains(&Part::Checks) {

@@ -436,33 +436,15 @@ async fn logouts_on(
 // ---------------------------------------------------------------------------------------
 // 3. Logins
 
-/// The in-process argon2id limits, one figure per run each: the physical limit (one thread
-/// per core hashing into memory allocated once), and the rate through the server's own
-/// [`PasswordHasher`], which allocates the 19 MiB of every hash afresh as the server does.
-pub(crate) async fn argon2_limits(ctx: &Ctx) -> anyhow::Result<(Vec<f64>, Vec<f64>)> {
-    let o = &ctx.opts;
-    let mut raw = Vec::with_capacity(o.runs);
-    let mut through_hasher = Vec::with_capacity(o.runs);
-    // Unmeasured, like every other warm-up: the first seconds of a burst run slower.
-    let (threads, warmup) = (ctx.cores, o.warmup);
-    tokio::task::spawn_blocking(move || raw_argon2_rate(threads, warmup))
+/// One run of the in-process argon2id limits: the physical limit (one thread per core,
+/// each hashing into memory allocated once), then the rate through the server's own
+/// [`PasswordHasher`] as the server runs it (bounded, on the blocking pool), both without HTTP.
+async fn argon2_limits(ctx: &Ctx, duration: Duration) -> anyhow::Result<(f64, f64)> {
+    let threads = ctx.cores;
+    let raw = tokio::task::spawn_blocking(move || raw_argon2_rate(threads, duration))
         .await
         .context("argon2id threads panicked")??;
-    for run in 0..o.runs {
-        let (threads, duration) = (ctx.cores, o.duration);
-        let rate = tokio::task::spawn_blocking(move || raw_argon2_rate(threads, duration))
-            .await
-            .context("argon2id threads panicked")??;
-        raw.push(rate);
-        let rate = hasher_rate(ctx.cores, o.duration).await?;
-        through_hasher.push(rate);
-        eprintln!(
-            "  argon2id run {}: {:.1} hashes/s on {} threads, {rate:.1}/s through the server's hasher",
-            run + 1,
-            raw[run],
-            ctx.cores
-        );
-    }
+    let through_hasher = hasher_rate(ctx.cores, duration).await?;
     Ok((raw, through_hasher))
 }
 
@@ -538,15 +520,18 @@ async fn hasher_rate(cores: usize, duration: Duration) -> anyhow::Result<f64> {
 }
 
 /// Measurement 3 below the limit, then above it, for one configuration.
+///
+/// Each run measures the in-process limit and then the HTTP logins, so that the two figures
+/// of a run come from the same minute: on a shared or virtual machine the speed of a core
+/// drifts by more than the 10 % the target allows.
 pub(crate) async fn logins(
     ctx: &mut Ctx,
     kind: ServerKind,
-    limit: f64,
 ) -> anyhow::Result<(LoginRow, OverloadRow)> {
     let label = format!("logins-{}", slug(kind));
     let db = ctx.fresh_database(kind.backend, &label).await?;
     let nodes = ctx.start_nodes(&db, kind, &label, 1).await?;
-    let result = logins_on(ctx, kind, &nodes[0], limit).await;
+    let result = logins_on(ctx, kind, &nodes[0]).await;
     stop_all(nodes).await;
     result
 }
@@ -555,11 +540,12 @@ async fn logins_on(
     ctx: &Ctx,
     kind: ServerKind,
     node: &Node,
-    limit: f64,
 ) -> anyhow::Result<(LoginRow, OverloadRow)> {
     let o = &ctx.opts;
     let user = "bench-login";
     ctx.api.register(node.addr, user).await?;
+    // Unmeasured, like every other warm-up: the first seconds of a burst run slower.
+    argon2_limits(ctx, o.warmup).await?;
     login_loop(ctx, node, user, o.warmup).await;
     let mut row = LoginRow {
         label: kind.label(),
@@ -567,9 +553,13 @@ async fn logins_on(
         runs: Vec::new(),
     };
     for run in 0..o.runs {
-        let r = login_loop(ctx, node, user, o.login_duration).await;
+        let (limit, hasher) = argon2_limits(ctx, o.duration).await?;
+        let mut r = login_loop(ctx, node, user, o.login_duration).await;
+        r.limit = limit;
+        r.hasher = hasher;
         eprintln!(
-            "  {} logins run {}: {:.1}/s ({:.0} % of {limit:.1}), {} errors",
+            "  {} run {}: limit {limit:.1}/s, server's hasher {hasher:.1}/s, HTTP logins {:.1}/s \
+             ({:.0} % of the limit), {} errors",
             kind.label(),
             run + 1,
             r.per_sec,
@@ -578,6 +568,9 @@ async fn logins_on(
         );
         row.runs.push(r);
     }
+    let limit = crate::stats::Spread::of(row.runs.iter().map(|r| r.limit))
+        .context("no limit measured")?
+        .median;
     let mut over = OverloadRow {
         label: kind.label(),
         runs: Vec::new(),
@@ -632,6 +625,7 @@ async fn login_loop(ctx: &Ctx, node: &Node, user: &str, duration: Duration) -> L
         per_sec: lat.len() as f64 / start.elapsed().as_secs_f64(),
         latency: Latency::of(&lat),
         errors,
+        ..LoginRun::default()
     }
 }
 
