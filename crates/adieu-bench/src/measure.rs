@@ -554,7 +554,17 @@ async fn logins_on(
     };
     for run in 0..o.runs {
         let (limit, hasher) = argon2_limits(ctx, o.duration).await?;
+        let (server_before, own_before) = (node.cpu_ticks(), node::own_cpu_ticks());
+        let started = Instant::now();
         let mut r = login_loop(ctx, node, user, o.login_duration).await;
+        let elapsed = started.elapsed();
+        r.server_cores = cores_used(server_before, node.cpu_ticks(), ctx.ticks_per_sec, elapsed);
+        r.generator_cores = cores_used(
+            own_before,
+            node::own_cpu_ticks(),
+            ctx.ticks_per_sec,
+            elapsed,
+        );
         r.limit = limit;
         r.hasher = hasher;
         eprintln!(

@@ -101,6 +101,10 @@ pub(crate) struct LoginRun {
     pub(crate) limit: f64,
     /// In-process verifications per second through the server's own hasher, likewise.
     pub(crate) hasher: f64,
+    /// CPU used by the node during the logins, in cores.
+    pub(crate) server_cores: f64,
+    /// CPU used by the load generator during the logins, in cores.
+    pub(crate) generator_cores: f64,
     pub(crate) latency: Option<Latency>,
     /// Non-200 answers and transport errors.
     pub(crate) errors: u64,
@@ -430,8 +434,8 @@ impl Report {
              the limit and the server's hasher in-process first, then the HTTP logins, and \
              compares the logins with the limit of the same run: the speed of this machine's \
              cores drifts from minute to minute by more than the 10 % the target allows.\n\n\
-             | server | clients | limit /s | logins/s | % of the limit | % of the server's hasher | p50 / p99 ms | errors |\n\
-             |---|---|---|---|---|---|---|---|\n",
+             | server | clients | limit /s | logins/s | % of the limit | % of the server's hasher | p50 / p99 ms | server CPU (cores) | load generator CPU (cores) | errors |\n\
+             |---|---|---|---|---|---|---|---|---|---|\n",
             spread(self.login_runs(|r| r.limit), 1, ""),
             spread(self.login_runs(|r| r.hasher), 1, ""),
         );
@@ -439,7 +443,7 @@ impl Report {
             let r = &row.runs;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} / {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
                 row.label,
                 row.concurrency,
                 spread(Spread::of(r.iter().map(|x| x.limit)), 1, ""),
@@ -464,6 +468,8 @@ impl Report {
                     0,
                     ""
                 ),
+                spread(Spread::of(r.iter().map(|x| x.server_cores)), 2, ""),
+                spread(Spread::of(r.iter().map(|x| x.generator_cores)), 2, ""),
                 r.iter().map(|x| x.errors).sum::<u64>(),
             );
         }
