@@ -23,6 +23,7 @@ use crate::report::{
 };
 use crate::seed::Seeder;
 use crate::stats::Latency;
+use crate::watch;
 
 /// How long and how hard to measure.
 #[derive(Debug, Clone)]
@@ -237,6 +238,19 @@ async fn stop_all(nodes: Vec<Node>) {
     }
 }
 
+/// CPU used by PostgreSQL since `before`, in cores; NaN for SQLite, where it plays no part.
+fn pg_cores(ctx: &Ctx, kind: ServerKind, before: u64, elapsed: Duration) -> f64 {
+    if kind.backend == Backend::Sqlite {
+        return f64::NAN;
+    }
+    cores_used(
+        Some(before),
+        Some(watch::postgres_ticks()),
+        ctx.ticks_per_sec,
+        elapsed,
+    )
+}
+
 /// CPU used between two readings, in cores.
 fn cores_used(before: Option<u64>, after: Option<u64>, ticks: u64, elapsed: Duration) -> f64 {
     match (before, after) {
@@ -297,6 +311,7 @@ async fn checks_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resu
             };
             let server_before = node.cpu_ticks();
             let own_before = node::own_cpu_ticks();
+            let pg_before = watch::postgres_ticks();
             let res = closed_loop_get(node.addr, path, toks, o.connections, o.duration).await?;
             r.errors += res.not_ok + res.transport_errors;
             if me {
@@ -314,6 +329,7 @@ async fn checks_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resu
                     ctx.ticks_per_sec,
                     res.elapsed,
                 );
+                r.postgres_cores = pg_cores(ctx, kind, pg_before, res.elapsed);
             } else {
                 r.healthz_per_sec = res.ok_per_sec();
             }
@@ -555,6 +571,7 @@ async fn logins_on(
     for run in 0..o.runs {
         let (limit, hasher) = argon2_limits(ctx, o.duration).await?;
         let (server_before, own_before) = (node.cpu_ticks(), node::own_cpu_ticks());
+        let pg_before = watch::postgres_ticks();
         let started = Instant::now();
         let mut r = login_loop(ctx, node, user, o.login_duration).await;
         let elapsed = started.elapsed();
@@ -565,6 +582,7 @@ async fn logins_on(
             ctx.ticks_per_sec,
             elapsed,
         );
+        r.postgres_cores = pg_cores(ctx, kind, pg_before, elapsed);
         r.limit = limit;
         r.hasher = hasher;
         eprintln!(

@@ -55,6 +55,8 @@ pub(crate) struct CheckRun {
     pub(crate) server_cores: f64,
     /// CPU used by the load generator during the `/api/me` load, in cores.
     pub(crate) generator_cores: f64,
+    /// CPU used by PostgreSQL during the `/api/me` load, in cores (NaN for SQLite).
+    pub(crate) postgres_cores: f64,
 }
 
 impl CheckRun {
@@ -105,6 +107,8 @@ pub(crate) struct LoginRun {
     pub(crate) server_cores: f64,
     /// CPU used by the load generator during the logins, in cores.
     pub(crate) generator_cores: f64,
+    /// CPU used by PostgreSQL during the logins, in cores (NaN for SQLite).
+    pub(crate) postgres_cores: f64,
     pub(crate) latency: Option<Latency>,
     /// Non-200 answers and transport errors.
     pub(crate) errors: u64,
@@ -364,14 +368,14 @@ impl Report {
              Same node, same load (a fixed number of keep-alive connections, each sending its \
              next request as soon as the answer arrives), one endpoint after the other, \
              alternating which goes first. `/api/me` validates a bearer token of a real login.\n\n\
-             | server | `/healthz` req/s | `/api/me` req/s | ratio | `/api/me` p50 / p99 ms | server CPU (cores) | load generator CPU (cores) | errors |\n\
-             |---|---|---|---|---|---|---|---|\n",
+             | server | `/healthz` req/s | `/api/me` req/s | ratio | `/api/me` p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors |\n\
+             |---|---|---|---|---|---|---|---|---|\n",
         );
         for row in &self.checks {
             let r = &row.runs;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |",
                 row.label,
                 spread(Spread::of(r.iter().map(|x| x.healthz_per_sec)), 0, ""),
                 spread(Spread::of(r.iter().map(|x| x.me_per_sec)), 0, ""),
@@ -387,6 +391,7 @@ impl Report {
                     ""
                 ),
                 spread(Spread::of(r.iter().map(|x| x.server_cores)), 2, ""),
+                spread(Spread::of(r.iter().map(|x| x.postgres_cores)), 2, ""),
                 spread(Spread::of(r.iter().map(|x| x.generator_cores)), 2, ""),
                 r.iter().map(|x| x.errors).sum::<u64>(),
             );
@@ -434,8 +439,8 @@ impl Report {
              the limit and the server's hasher in-process first, then the HTTP logins, and \
              compares the logins with the limit of the same run: the speed of this machine's \
              cores drifts from minute to minute by more than the 10 % the target allows.\n\n\
-             | server | clients | limit /s | logins/s | % of the limit | % of the server's hasher | p50 / p99 ms | server CPU (cores) | load generator CPU (cores) | errors |\n\
-             |---|---|---|---|---|---|---|---|---|---|\n",
+             | server | clients | limit /s | logins/s | % of the limit | % of the server's hasher | p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
             spread(self.login_runs(|r| r.limit), 1, ""),
             spread(self.login_runs(|r| r.hasher), 1, ""),
         );
@@ -443,7 +448,7 @@ impl Report {
             let r = &row.runs;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |",
                 row.label,
                 row.concurrency,
                 spread(Spread::of(r.iter().map(|x| x.limit)), 1, ""),
@@ -469,6 +474,7 @@ impl Report {
                     ""
                 ),
                 spread(Spread::of(r.iter().map(|x| x.server_cores)), 2, ""),
+                spread(Spread::of(r.iter().map(|x| x.postgres_cores)), 2, ""),
                 spread(Spread::of(r.iter().map(|x| x.generator_cores)), 2, ""),
                 r.iter().map(|x| x.errors).sum::<u64>(),
             );

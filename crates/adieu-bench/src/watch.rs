@@ -159,6 +159,15 @@ fn finish(acc: Acc, ticks_per_sec: u64) -> Option<PartLoad> {
     })
 }
 
+/// CPU ticks used so far by all PostgreSQL processes: the database's share of a load.
+pub(crate) fn postgres_ticks() -> u64 {
+    sample()
+        .values()
+        .filter(|p| p.comm == "postgres")
+        .map(|p| p.ticks)
+        .sum()
+}
+
 struct Proc {
     comm: String,
     ppid: u32,
