@@ -200,8 +200,13 @@ impl Sessions {
                 expires_at: self.policy.absolute_expiry(session.created_at),
             },
         ];
-        let expires_in = u64::try_from((access_expires - now) / 1000).unwrap_or(0);
-        (access, refresh, stored, expires_in)
+        (access, refresh, stored, self.expires_in(session, now))
+    }
+
+    /// Seconds an access token issued now for this session lives.
+    fn expires_in(&self, session: &Session, now: i64) -> u64 {
+        let expires = self.policy.access_expiry(now, session.created_at);
+        u64::try_from((expires - now) / 1000).unwrap_or(0)
     }
 
     /// Logs in through the API: a new session with an access and a refresh token.
@@ -384,22 +389,26 @@ impl Sessions {
             tokio::time::sleep(self.refresh_delay).await;
         }
         let now = self.now();
-        // The new pair's expiries are capped by the session's absolute end.
-        let record = self
-            .session_of(&hash)
-            .await?
-            .ok_or(Error::InvalidToken { presented: true })?;
-        let (access, refresh, stored, expires_in) = self.api_pair(&record.session, now);
+        let access = token::issue(TokenKind::Access);
+        let refresh = token::issue(TokenKind::Refresh);
+        // One transaction reads the session, spends the old token and stores the new pair
+        // with expiries derived from the session's age.
         match self
             .store
-            .rotate_refresh(&hash, stored, &self.policy, now, &client.audit())
+            .rotate_refresh(
+                &hash,
+                [access.hash, refresh.hash],
+                &self.policy,
+                now,
+                &client.audit(),
+            )
             .await?
         {
             RefreshOutcome::Rotated(session) => Ok(ApiTokens {
+                expires_in: self.expires_in(&session, now),
                 session,
                 access,
                 refresh,
-                expires_in,
             }),
             RefreshOutcome::Reused {
                 session_id,

@@ -126,7 +126,7 @@ impl<S: Store> Store for CachedStore<S> {
     async fn rotate_refresh(
         &self,
         old: &TokenHash,
-        new: [NewToken; 2],
+        new: [TokenHash; 2],
         policy: &Policy,
         now: UnixMillis,
         context: &AuditContext,
@@ -406,16 +406,8 @@ mod tests {
             ..Policy::default()
         };
         let new = [
-            NewToken {
-                hash: token::issue(TokenKind::Access).hash,
-                kind: TokenKind::Access,
-                expires_at: i64::MAX,
-            },
-            NewToken {
-                hash: token::issue(TokenKind::Refresh).hash,
-                kind: TokenKind::Refresh,
-                expires_at: i64::MAX,
-            },
+            token::issue(TokenKind::Access).hash,
+            token::issue(TokenKind::Refresh).hash,
         ];
         let late = NOW + 120_001;
         let outcome = f

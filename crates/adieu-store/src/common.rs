@@ -250,7 +250,7 @@ macro_rules! impl_store {
             async fn rotate_refresh(
                 &self,
                 old: &adieu_core::TokenHash,
-                new: [$crate::NewToken; 2],
+                new: [adieu_core::TokenHash; 2],
                 policy: &adieu_core::Policy,
                 now: adieu_core::UnixMillis,
                 context: &$crate::AuditContext,
@@ -298,7 +298,20 @@ macro_rules! impl_store {
                     // Nothing worth keeping: the token was useless anyway.
                     return Ok($crate::RefreshOutcome::Invalid);
                 }
-                Self::insert_tokens(&mut tx, &session_id, &new, now).await?;
+                let [access, refresh] = new;
+                let tokens = [
+                    $crate::NewToken {
+                        hash: access,
+                        kind: adieu_core::TokenKind::Access,
+                        expires_at: policy.access_expiry(now, session.created_at),
+                    },
+                    $crate::NewToken {
+                        hash: refresh,
+                        kind: adieu_core::TokenKind::Refresh,
+                        expires_at: policy.absolute_expiry(session.created_at),
+                    },
+                ];
+                Self::insert_tokens(&mut tx, &session_id, &tokens, now).await?;
                 sqlx::query($crate::sql::TOUCH_FOR_REFRESH)
                     .bind(&session_id)
                     .bind(now)

@@ -223,12 +223,13 @@ pub trait Store: Send + Sync + 'static {
     /// Records activity on a session, unless a newer time is recorded already.
     async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()>;
 
-    /// Spends a refresh token and stores its successors atomically; a token that was spent
-    /// before revokes its whole session.
+    /// Spends a refresh token and stores its successors `[access, refresh]` atomically, with
+    /// expiries the policy derives from the session's age; a token that was spent before
+    /// revokes its whole session.
     async fn rotate_refresh(
         &self,
         old: &TokenHash,
-        new: [NewToken; 2],
+        new: [TokenHash; 2],
         policy: &Policy,
         now: UnixMillis,
         context: &AuditContext,
