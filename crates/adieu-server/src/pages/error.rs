@@ -67,15 +67,12 @@ impl IntoResponse for PageError {
             ),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
             Self::RateLimited { retry_after } => {
-                let mut response = render(
+                let response = render(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many attempts",
-                    &format!("Too many attempts. Try again in {retry_after} seconds."),
+                    &rate_limited_text(retry_after),
                 );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                return response;
+                return with_retry_after(response, retry_after);
             }
             Self::Internal(err) => {
                 tracing::error!(error = %ErrorChain(&err), "page request failed");
@@ -105,4 +102,17 @@ fn render(status: StatusCode, title: &str, text: &str) -> Response {
         },
     );
     (status, body).into_response()
+}
+
+/// What a person is told when they must wait.
+pub(super) fn rate_limited_text(retry_after: u64) -> String {
+    format!("Too many attempts. Try again in {retry_after} seconds.")
+}
+
+/// Adds `Retry-After` to a 429 page.
+pub(super) fn with_retry_after(mut response: Response, retry_after: u64) -> Response {
+    response
+        .headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+    response
 }

@@ -5,14 +5,14 @@ use adieu_types::Secret;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::csrf::SameOrigin;
-use super::error::PageError;
+use super::error::{PageError, rate_limited_text, with_retry_after};
 use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
 use super::redirect::local_path;
@@ -105,13 +105,12 @@ async fn submit(
 }
 
 fn rate_limited(username: &str, next: Option<&str>, retry_after: u64) -> Response {
-    let text = format!("Too many attempts. Try again in {retry_after} seconds.");
+    let text = rate_limited_text(retry_after);
     let body = view(username, next, Some(notice(NoticeKind::Error, &text)));
-    let mut response = (StatusCode::TOO_MANY_REQUESTS, body).into_response();
-    response
-        .headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-    response
+    with_retry_after(
+        (StatusCode::TOO_MANY_REQUESTS, body).into_response(),
+        retry_after,
+    )
 }
 
 fn view(username: &str, next: Option<&str>, message: Option<Markup>) -> Markup {

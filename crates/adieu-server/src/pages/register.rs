@@ -4,14 +4,14 @@ use adieu_core::policy::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use adieu_types::Secret;
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::csrf::SameOrigin;
-use super::error::PageError;
+use super::error::{PageError, rate_limited_text, with_retry_after};
 use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
 use super::signed_in;
@@ -56,12 +56,9 @@ async fn submit(
             return Ok(refused(StatusCode::BAD_REQUEST, &sentence(&message)));
         }
         Err(Error::RateLimited { retry_after }) => {
-            let text = format!("Too many attempts. Try again in {retry_after} seconds.");
-            let mut response = refused(StatusCode::TOO_MANY_REQUESTS, &text);
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            return Ok(response);
+            let text = rate_limited_text(retry_after);
+            let response = refused(StatusCode::TOO_MANY_REQUESTS, &text);
+            return Ok(with_retry_after(response, retry_after));
         }
         Err(other) => return Err(other.into()),
     }
