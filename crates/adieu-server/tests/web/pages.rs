@@ -101,6 +101,33 @@ async fn a_failed_login_says_only_wrong_username_or_password() {
 }
 
 #[tokio::test]
+async fn too_many_sign_in_attempts_get_a_429_page_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.login_attempts_per_user = 3).await;
+    app.register("alice").await; // registering signs in: one attempt of the three
+    let attempt = || {
+        app.post(
+            "/login",
+            None,
+            &[("username", "alice"), ("password", "not the password")],
+        )
+    };
+    for _ in 0..2 {
+        assert_eq!(attempt().await.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = attempt().await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = r.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert!(session_cookie(r.headers()).is_none());
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Too many attempts. Try again in"), "{html}");
+}
+
+#[tokio::test]
 async fn registration_refuses_taken_names_and_bad_passwords_in_words() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
