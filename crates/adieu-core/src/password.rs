@@ -5,6 +5,7 @@
 //! (`queue`). Past that, callers get [`HashError::Busy`] at once and the server answers 429
 //! with `Retry-After` instead of piling up memory (kratos#955, authelia#1044).
 
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use adieu_types::Secret;
@@ -12,7 +13,7 @@ use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,6 +81,31 @@ pub struct PasswordHasher {
     /// A real hash of a random password, verified for unknown users so that timing does not
     /// tell which usernames exist.
     dummy_hash: Arc<str>,
+    /// `concurrency + queue`: the most hashes admitted at once.
+    limit: usize,
+    /// What the blocking jobs report about themselves.
+    counters: Arc<Counters>,
+}
+
+/// Counted inside the blocking jobs themselves, so that they tell what really ran.
+#[derive(Debug, Default)]
+struct Counters {
+    running: AtomicUsize,
+    peak: AtomicUsize,
+    started: AtomicU64,
+}
+
+/// A snapshot of the hasher's own counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashStats {
+    /// argon2 computations running now.
+    pub running: usize,
+    /// The most that ever ran at once.
+    pub peak_running: usize,
+    /// argon2 computations started since the hasher was built (the dummy hash excluded).
+    pub started: u64,
+    /// Hashes admitted now: running, or waiting for a place to run.
+    pub admitted: usize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
@@ -194,11 +220,66 @@ impl PasswordHasher {
             running: Arc::new(Semaphore::new(concurrency)),
             admitted: Arc::new(Semaphore::new(concurrency + queue)),
             dummy_hash: dummy_hash.into(),
+            counters: Arc::default(),
+            limit: concurrency + queue,
         })
+    }
+
+    /// What runs and what waits now, and what ran.
+    pub fn stats(&self) -> HashStats {
+        HashStats {
+            running: self.counters.running.load(Ordering::SeqCst),
+            peak_running: self.counters.peak.load(Ordering::SeqCst),
+            started: self.counters.started.load(Ordering::SeqCst),
+            admitted: self.limit - self.admitted.available_permits(),
+        }
     }
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
+        self.admit()?.hash(password).await
+    }
+
+    /// Verifies a password against a stored PHC string, or against the dummy hash when the
+    /// user is unknown (`None`), which always fails but costs the same.
+    pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> Result<bool, HashError> {
+        self.admit()?.verify(password, stored).await
+    }
+
+    /// Takes a place for one hash, or [`HashError::Busy`] at once when every place is taken.
+    ///
+    /// Callers that must spend something only on a hash that really runs (a login's
+    /// per-user budget) take the place first and spend afterwards.
+    pub fn admit(&self) -> Result<Admission, HashError> {
+        let place = self
+            .admitted
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| HashError::Busy)?;
+        Ok(Admission {
+            hasher: self.clone(),
+            place,
+        })
+    }
+}
+
+/// A place in the hasher: counted from [`PasswordHasher::admit`] until the hash it was taken
+/// for has finished, however its caller ends.
+#[must_use = "a place does nothing until it hashes or verifies"]
+pub struct Admission {
+    hasher: PasswordHasher,
+    place: OwnedSemaphorePermit,
+}
+
+impl std::fmt::Debug for Admission {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admission").finish_non_exhaustive()
+    }
+}
+
+impl Admission {
+    /// Hashes a new password into a PHC string.
+    pub async fn hash(self, password: &Secret) -> Result<String, HashError> {
         let password = password.clone();
         self.run(move |argon2, memory| hash_phc(argon2, memory, password.expose().as_bytes()))
             .await
@@ -206,11 +287,11 @@ impl PasswordHasher {
 
     /// Verifies a password against a stored PHC string, or against the dummy hash when the
     /// user is unknown (`None`), which always fails but costs the same.
-    pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> Result<bool, HashError> {
+    pub async fn verify(self, password: &Secret, stored: Option<&str>) -> Result<bool, HashError> {
         let known = stored.is_some();
         let phc: Arc<str> = match stored {
             Some(s) => s.into(),
-            None => self.dummy_hash.clone(),
+            None => self.hasher.dummy_hash.clone(),
         };
         let password = password.clone();
         let matches = self
@@ -219,25 +300,36 @@ impl PasswordHasher {
         Ok(known && matches)
     }
 
+    /// Waits for a turn, then hashes on the blocking pool.
+    ///
+    /// Both permits move into the blocking job: a caller dropped while the hash runs (a client
+    /// that hung up) frees its place only when argon2 has finished with the memory, so no
+    /// more than `concurrency` hashes ever run and no more than `concurrency + queue` are
+    /// ever admitted. A caller dropped while it waits gives its place back, having cost
+    /// nothing.
     async fn run<T: Send + 'static>(
-        &self,
+        self,
         job: impl FnOnce(&Argon2<'static>, &Memory) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
-        let _admitted = self
-            .admitted
-            .clone()
-            .try_acquire_owned()
-            .map_err(|_| HashError::Busy)?;
-        let _running = self
+        let Self { hasher, place } = self;
+        let turn = hasher
             .running
             .clone()
             .acquire_owned()
             .await
             .map_err(|e| HashError::Internal(e.to_string()))?;
-        let (argon2, memory) = (self.argon2.clone(), self.memory.clone());
-        tokio::task::spawn_blocking(move || job(&argon2, &memory))
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))?
+        let (argon2, memory, counters) = (hasher.argon2, hasher.memory, hasher.counters);
+        tokio::task::spawn_blocking(move || {
+            let _held = (place, turn);
+            let now = counters.running.fetch_add(1, Ordering::SeqCst) + 1;
+            counters.peak.fetch_max(now, Ordering::SeqCst);
+            counters.started.fetch_add(1, Ordering::SeqCst);
+            let result = job(&argon2, &memory);
+            counters.running.fetch_sub(1, Ordering::SeqCst);
+            result
+        })
+        .await
+        .map_err(|e| HashError::Internal(e.to_string()))?
     }
 }
 
@@ -329,5 +421,37 @@ mod tests {
         ));
         drop(held);
         assert!(h.hash(&Secret::new("password")).await.is_ok());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hash_whose_caller_went_away_still_holds_its_place_until_it_finishes() {
+        // Costly enough that each hash is still running when the next caller arrives.
+        let costly = Argon2Params {
+            memory_kib: 8 * 1024,
+            iterations: 8,
+            parallelism: 1,
+        };
+        let h = PasswordHasher::new(costly, 1, 1).unwrap();
+        for _ in 0..6 {
+            let caller = tokio::spawn({
+                let h = h.clone();
+                async move { h.hash(&Secret::new("password")).await }
+            });
+            // Let it reach the hasher, then drop it the way a hung-up client's request is
+            // dropped: mid-hash, or while it waits for its turn.
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            caller.abort();
+        }
+        let idle = async {
+            while h.stats().running > 0 || h.stats().admitted > 0 {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(60), idle)
+            .await
+            .expect("the hashes finish");
+        let stats = h.stats();
+        assert!(stats.started >= 1, "{stats:?}");
+        assert_eq!(stats.peak_running, 1, "{stats:?}");
     }
 }
