@@ -51,12 +51,46 @@ pub(crate) struct ServeArgs {
     /// Password hashes allowed to wait; beyond that logins get 429 [default: 32 per core].
     #[arg(long, env = "ADIEU_HASH_QUEUE")]
     hash_queue: Option<usize>,
-    /// Login attempts per username per minute (0 disables the limit).
+    /// Login attempts per username from one client IP per minute (0 disables the limit).
     #[arg(long, env = "ADIEU_LOGIN_ATTEMPTS_PER_USER", default_value_t = 10)]
     login_attempts_per_user: u32,
+    /// Login attempts per username from all IPs together per minute (0 disables the limit).
+    #[arg(
+        long,
+        env = "ADIEU_LOGIN_ATTEMPTS_PER_USER_TOTAL",
+        default_value_t = 100
+    )]
+    login_attempts_per_user_total: u32,
     /// Login attempts per client IP per minute (0 disables the limit).
     #[arg(long, env = "ADIEU_LOGIN_ATTEMPTS_PER_IP", default_value_t = 60)]
     login_attempts_per_ip: u32,
+    /// Registrations per client IP per minute (0 disables the limit).
+    #[arg(long, env = "ADIEU_REGISTRATIONS_PER_IP", default_value_t = 10)]
+    registrations_per_ip: u32,
+    /// Live sessions per user; a login beyond it ends the user's oldest session.
+    #[arg(long, env = "ADIEU_MAX_SESSIONS_PER_USER", default_value_t = 100,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_sessions_per_user: u32,
+    /// How long audit events are kept.
+    #[arg(long, env = "ADIEU_AUDIT_RETENTION", default_value = "90d", value_parser = duration::parse)]
+    audit_retention: Duration,
+    /// The longest wait for a complete request head (on a new or a kept-alive connection).
+    #[arg(long, env = "ADIEU_HEADER_TIMEOUT", default_value = "30s", value_parser = duration::parse)]
+    header_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    #[arg(long, env = "ADIEU_CONNECTION_IDLE_TIMEOUT", default_value = "75s", value_parser = duration::parse)]
+    connection_idle_timeout: Duration,
+    /// Connections open at once; beyond, new ones are closed at once [default: half the
+    /// descriptor limit, at most 10000].
+    #[arg(long, env = "ADIEU_MAX_CONNECTIONS", value_parser = clap::value_parser!(u64).range(1..))]
+    max_connections: Option<u64>,
+    /// Where browsers reach the pages, when that is not this server's own plain-HTTP address
+    /// (behind a TLS proxy: https://auth.example.com). Form posts must come from it.
+    #[arg(long, env = "ADIEU_PUBLIC_URL", value_parser = adieu_server::config::origin_of)]
+    public_url: Option<String>,
+    /// Address of the operators' listener (GET /status); off by default.
+    #[arg(long, env = "ADIEU_ADMIN_LISTEN")]
+    admin_listen: Option<SocketAddr>,
     /// Send the browser session cookie without `Secure` and without the `__Host-` prefix, so
     /// that browsers keep it over plain HTTP on a host other than localhost. The cookie then
     /// travels in clear: use this only on a trusted network.
@@ -84,9 +118,20 @@ impl ServeArgs {
             listen: self.listen,
             database_url: self.database_url,
             login_attempts_per_user: self.login_attempts_per_user,
+            login_attempts_per_user_total: self.login_attempts_per_user_total,
             login_attempts_per_ip: self.login_attempts_per_ip,
+            registrations_per_ip: self.registrations_per_ip,
+            max_sessions_per_user: self.max_sessions_per_user,
+            audit_retention: self.audit_retention,
+            header_timeout: self.header_timeout,
+            connection_idle_timeout: self.connection_idle_timeout,
+            public_origin: self.public_url,
+            admin_listen: self.admin_listen,
             ..Config::default()
         };
+        if let Some(n) = self.max_connections {
+            config.max_connections = usize::try_from(n).unwrap_or(usize::MAX);
+        }
         config.store.cache = self.cache == "on";
         config.store.lease = self.lease;
         config.policy.access_token_ttl = self.access_token_ttl;
@@ -130,6 +175,9 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let cache = if health.cache.is_some() { "on" } else { "off" };
     tracing::info!(backend = health.backend, cache, database = %database, "storage ready");
     println!("adieu listening on http://{addr}");
+    if let Some(admin) = server.admin_addr() {
+        println!("adieu admin listening on http://{admin}");
+    }
     server
         .run(shutdown_signal())
         .await

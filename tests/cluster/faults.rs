@@ -137,6 +137,7 @@ async fn healthz_reports_not_ready_while_the_database_is_unreachable() {
         })
         .await;
     assert_eq!(down["status"], "unavailable");
+    assert_eq!(api.healthz(&node).await, StatusCode::SERVICE_UNAVAILABLE);
     db.admin(&format!(
         "ALTER DATABASE {} ALLOW_CONNECTIONS true",
         db.name()
@@ -148,4 +149,5 @@ async fn healthz_reports_not_ready_while_the_database_is_unreachable() {
         .await;
     assert_eq!(up["database"], "up");
     assert_eq!(up["notifications"], "up");
+    assert_eq!(api.healthz(&node).await, StatusCode::OK);
 }

@@ -16,6 +16,8 @@ pub(crate) const LEASE: Duration = Duration::from_secs(1);
 pub(crate) struct Node {
     child: Child,
     pub(crate) url: String,
+    /// The operators' listener, for `/status`.
+    pub(crate) admin_url: String,
     database_url: String,
     extra: Vec<String>,
 }
@@ -23,10 +25,11 @@ pub(crate) struct Node {
 impl Node {
     pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url) = spawn(database_url, &extra).await;
+        let (child, url, admin_url) = spawn(database_url, &extra).await;
         Self {
             child,
             url,
+            admin_url,
             database_url: database_url.to_owned(),
             extra,
         }
@@ -44,9 +47,10 @@ impl Node {
 
     /// Starts the same node again (same database, same flags, a new port).
     pub(crate) async fn restart(&mut self) {
-        let (child, url) = spawn(&self.database_url, &self.extra).await;
+        let (child, url, admin_url) = spawn(&self.database_url, &self.extra).await;
         self.child = child;
         self.url = url;
+        self.admin_url = admin_url;
     }
 
     /// Freezes the process (SIGSTOP) or thaws it (SIGCONT).
@@ -59,7 +63,7 @@ impl Node {
     }
 }
 
-async fn spawn(database_url: &str, extra: &[String]) -> (Child, String) {
+async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
         .args([
             "serve",
@@ -67,12 +71,18 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String) {
             "127.0.0.1:0",
             "--database-url",
             database_url,
+            "--admin-listen",
+            "127.0.0.1:0",
         ])
         .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
         .args([
             "--login-attempts-per-user",
             "0",
             "--login-attempts-per-ip",
+            "0",
+            "--login-attempts-per-user-total",
+            "0",
+            "--registrations-per-ip",
             "0",
         ])
         .args(["--lease", &format!("{}ms", LEASE.as_millis())])
@@ -85,10 +95,14 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String) {
         .expect("run the adieu binary");
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
-    let url = tokio::time::timeout(Duration::from_secs(30), async {
+    let (url, admin_url) = tokio::time::timeout(Duration::from_secs(30), async {
+        let mut url = None;
         while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(url) = line.strip_prefix("adieu listening on ") {
-                return url.trim().to_owned();
+            if let Some(found) = line.strip_prefix("adieu listening on ") {
+                url = Some(found.trim().to_owned());
+            } else if let Some(admin) = line.strip_prefix("adieu admin listening on ") {
+                let url = url.expect("the public address is printed first");
+                return (url, admin.trim().to_owned());
             }
         }
         panic!("adieu serve exited before listening");
@@ -97,7 +111,7 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String) {
     .expect("adieu serve starts within 30 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url)
+    (child, url, admin_url)
 }
 
 /// Tokens of one login.
@@ -191,17 +205,28 @@ impl Api {
             .status()
     }
 
+    /// The node's own report on the operators' listener: readiness, cache and node id.
     pub(crate) async fn health(&self, node: &Node) -> (StatusCode, Value) {
         let r = self
             .client
-            .get(format!("{}/healthz", node.url))
+            .get(format!("{}/status", node.admin_url))
             .send()
             .await
             .unwrap();
         (r.status(), r.json().await.unwrap())
     }
 
-    /// Polls `/healthz` until `check` holds, for at most `within`.
+    /// What the public is told: `/healthz`'s status.
+    pub(crate) async fn healthz(&self, node: &Node) -> StatusCode {
+        self.client
+            .get(format!("{}/healthz", node.url))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    /// Polls `/status` until `check` holds, for at most `within`.
     pub(crate) async fn wait_for_health(
         &self,
         node: &Node,

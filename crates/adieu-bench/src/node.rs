@@ -78,6 +78,10 @@ impl Node {
                 "0",
                 "--login-attempts-per-ip",
                 "0",
+                "--login-attempts-per-user-total",
+                "0",
+                "--registrations-per-ip",
+                "0",
             ])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -10,7 +10,7 @@ pub mod session;
 pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use password::{Argon2Params, HashError, PasswordHasher};
+pub use password::{Admission, Argon2Params, HashError, HashStats, PasswordHasher};
 pub use policy::{Policy, ValidationError};
 pub use session::{Session, SessionKind};
 pub use token::{TokenHash, TokenKind};

@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::extract::{ApiJson, Bearer};
+use crate::extract::{ApiJson, BODY_SHAPE, BODY_SYNTAX, Bearer};
 use crate::service::{ApiTokens, ClientInfo};
 
 /// Routes of the JSON API.
@@ -151,8 +151,16 @@ fn logout_body(headers: &HeaderMap, body: &Bytes) -> Result<LogoutRequest> {
             message: "expected a JSON body with Content-Type: application/json".into(),
         });
     }
-    serde_json::from_slice(body)
-        .map_err(|e| Error::bad_request(format!("malformed JSON body: {e}")))
+    serde_json::from_slice(body).map_err(|e| {
+        if e.is_data() {
+            Error::InvalidRequest {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message: BODY_SHAPE.into(),
+            }
+        } else {
+            Error::bad_request(BODY_SYNTAX)
+        }
+    })
 }
 
 async fn logout_all(

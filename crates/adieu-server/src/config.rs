@@ -24,14 +24,35 @@ pub struct Config {
     pub hash_concurrency: usize,
     /// Password hashes waiting beyond those; more are answered 429 at once.
     pub hash_queue: usize,
-    /// Login attempts allowed per username per minute (0 disables).
+    /// Login attempts allowed per username from one client IP per minute (0 disables).
     pub login_attempts_per_user: u32,
+    /// Login attempts allowed per username from all IPs together per minute, against
+    /// distributed guessing (0 disables).
+    pub login_attempts_per_user_total: u32,
     /// Login attempts allowed per client IP per minute (0 disables).
     pub login_attempts_per_ip: u32,
+    /// Registrations allowed per client IP per minute (0 disables).
+    pub registrations_per_ip: u32,
+    /// Live sessions a user may hold; a login beyond it ends the oldest.
+    pub max_sessions_per_user: u32,
+    /// How long audit events are kept.
+    pub audit_retention: Duration,
     /// Largest request body accepted.
     pub body_limit: usize,
     /// A request taking longer than this is answered 408.
     pub request_timeout: Duration,
+    /// The longest wait for a complete request head, on a new connection or a kept-alive
+    /// one; then the connection is closed.
+    pub header_timeout: Duration,
+    /// A connection on which no byte moves either way for this long is closed.
+    pub connection_idle_timeout: Duration,
+    /// Connections open at once; beyond, new ones are closed as soon as they are accepted.
+    pub max_connections: usize,
+    /// Where browsers reach the pages (`https://auth.example.com`), if not at this server's
+    /// own plain-HTTP address: the origin a form post must come from.
+    pub public_origin: Option<String>,
+    /// Address of the operators' listener (`/status`); none by default.
+    pub admin_listen: Option<SocketAddr>,
     /// How often ended sessions are deleted from the database.
     pub cleanup_interval: Duration,
     /// Mark the session cookie `Secure` and name it with the `__Host-` prefix.
@@ -56,6 +77,9 @@ impl std::fmt::Debug for Config {
             .field("hash_concurrency", &self.hash_concurrency)
             .field("hash_queue", &self.hash_queue)
             .field("secure_cookies", &self.secure_cookies)
+            .field("max_connections", &self.max_connections)
+            .field("public_origin", &self.public_origin)
+            .field("admin_listen", &self.admin_listen)
             .finish_non_exhaustive()
     }
 }
@@ -110,9 +134,18 @@ impl Default for Config {
             hash_concurrency: cores,
             hash_queue: 32 * cores,
             login_attempts_per_user: 10,
+            login_attempts_per_user_total: 100,
             login_attempts_per_ip: 60,
+            registrations_per_ip: 10,
+            max_sessions_per_user: 100,
+            audit_retention: Duration::from_secs(90 * 24 * 3600),
             body_limit: 64 * 1024,
             request_timeout: Duration::from_secs(30),
+            header_timeout: Duration::from_secs(30),
+            connection_idle_timeout: Duration::from_secs(75),
+            max_connections: default_max_connections(),
+            public_origin: None,
+            admin_listen: None,
             cleanup_interval: Duration::from_secs(600),
             secure_cookies: true,
             clear_site_data: r#""cache", "cookies", "storage""#.into(),
@@ -120,6 +153,35 @@ impl Default for Config {
             refresh_delay: Duration::ZERO,
         }
     }
+}
+
+/// The origin (`scheme://host[:port]`, lower case) of a public URL such as
+/// `https://auth.example.com/`; refuses anything that is not a plain http(s) origin.
+pub fn origin_of(url: &str) -> Result<String, String> {
+    let uri: axum::http::Uri = url.parse().map_err(|e| format!("not a URL: {e}"))?;
+    let scheme = match uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") || s.eq_ignore_ascii_case("http") => s,
+        _ => return Err("must start with https:// or http://".into()),
+    };
+    let authority = uri.authority().ok_or("must name a host")?.as_str();
+    if authority.contains('@') {
+        return Err("must not contain a user name or password".into());
+    }
+    if !matches!(uri.path(), "" | "/") || uri.query().is_some() {
+        return Err("must be an origin only, with no path or query".into());
+    }
+    Ok(format!("{scheme}://{authority}").to_ascii_lowercase())
+}
+
+/// Half the process's descriptor limit, at most 10,000: the rest is left for the database,
+/// the log and the listeners, so that the server never runs out while it is full.
+fn default_max_connections() -> usize {
+    let soft = rustix::process::getrlimit(rustix::process::Resource::Nofile)
+        .current
+        .unwrap_or(u64::MAX);
+    usize::try_from(soft / 2)
+        .unwrap_or(usize::MAX)
+        .clamp(16, 10_000)
 }
 
 #[cfg(test)]
@@ -148,6 +210,28 @@ mod tests {
     }
 
     #[test]
+    fn public_urls_reduce_to_their_origin() {
+        assert_eq!(
+            origin_of("https://Auth.Example.com/").unwrap(),
+            "https://auth.example.com"
+        );
+        assert_eq!(
+            origin_of("http://127.0.0.1:8080").unwrap(),
+            "http://127.0.0.1:8080"
+        );
+        for bad in [
+            "auth.example.com",
+            "ftp://auth.example.com",
+            "https://auth.example.com/login",
+            "https://auth.example.com/?a=b",
+            "https://user:pw@auth.example.com",
+            "",
+        ] {
+            assert!(origin_of(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn production_defaults_are_pinned() {
         let c = Config::default();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
@@ -157,6 +241,16 @@ mod tests {
         assert!(c.secure_cookies);
         assert_eq!(c.refresh_delay, Duration::ZERO);
         assert_eq!(c.login_attempts_per_user, 10);
+        assert_eq!(c.login_attempts_per_user_total, 100);
+        assert_eq!(c.login_attempts_per_ip, 60);
+        assert_eq!(c.registrations_per_ip, 10);
+        assert_eq!(c.max_sessions_per_user, 100);
+        assert_eq!(c.audit_retention, Duration::from_secs(90 * 24 * 3600));
+        assert_eq!(c.header_timeout, Duration::from_secs(30));
+        assert_eq!(c.connection_idle_timeout, Duration::from_secs(75));
+        assert!((16..=10_000).contains(&c.max_connections));
+        assert_eq!(c.public_origin, None);
+        assert_eq!(c.admin_listen, None);
         assert!(c.store.cache);
         assert_eq!(c.store.lease, Duration::from_secs(2));
     }

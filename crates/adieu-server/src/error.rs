@@ -33,6 +33,9 @@ pub enum Error {
     /// Nothing of that id belongs to the caller.
     #[error("not found")]
     NotFound,
+    /// The path exists, but not for this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
     /// Too many attempts, or hashing is saturated.
     #[error("too many requests; retry later")]
     RateLimited {
@@ -64,6 +67,7 @@ impl Error {
             Self::InvalidToken { .. } => ErrorCode::InvalidToken,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::NotFound => ErrorCode::NotFound,
+            Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
             Self::Internal(_) => ErrorCode::Internal,
         }
@@ -76,6 +80,7 @@ impl Error {
             Self::InvalidCredentials | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -40,13 +40,25 @@ fn json_error(rejection: &JsonRejection) -> Error {
     let status = rejection.status();
     let message = match rejection {
         JsonRejection::MissingJsonContentType(_) => {
-            "expected a JSON body with Content-Type: application/json".to_owned()
+            "expected a JSON body with Content-Type: application/json"
         }
-        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body is too large".to_owned(),
-        _ => format!("malformed JSON body: {}", rejection.body_text()),
+        _ if status == StatusCode::PAYLOAD_TOO_LARGE => "request body is too large",
+        // serde's own text quotes the offending value or field name, which the client
+        // chose: a fixed text echoes nothing back.
+        JsonRejection::JsonDataError(_) => BODY_SHAPE,
+        _ => BODY_SYNTAX,
     };
-    Error::InvalidRequest { status, message }
+    Error::InvalidRequest {
+        status,
+        message: message.to_owned(),
+    }
 }
+
+/// The message for a body that is JSON of the wrong shape.
+pub(crate) const BODY_SHAPE: &str =
+    "the JSON body must be an object with exactly the documented fields, each of its type";
+/// The message for a body that is not JSON.
+pub(crate) const BODY_SYNTAX: &str = "the body is not valid JSON";
 
 /// The Bearer credential of a request, if one was sent.
 ///
@@ -85,7 +97,9 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip().to_string());
+            // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`: name it
+            // as the IPv4 address it is, for rate limits, sessions and the audit log alike.
+            .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string());
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -8,6 +8,7 @@ pub mod error;
 pub mod service;
 
 mod api;
+mod connections;
 mod extract;
 mod pages;
 
@@ -51,32 +52,55 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(pages::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
         ))
-        // Outermost, so that even a timeout's answer carries it: nothing this server says
-        // may be cached, since every answer concerns a credential or a private page.
+        // Outermost, so that even a timeout's answer carries them: nothing this server says
+        // may be cached, since every answer concerns a credential or a private page, and
+        // no answer may be read as anything but its declared type.
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
         ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
 }
 
 /// Readiness, answered from memory: a background task checks the database every second, so
-/// load on this endpoint never reaches the database.
+/// load on this endpoint never reaches the database. The public learns only whether this node
+/// is ready and what it runs on; the details are on the operators' listener (`/status`).
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+    let ready = state.ready();
+    let body = serde_json::json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "backend": state.sessions.store().health().backend,
+    });
+    let code = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (code, Json(body))
+}
+
+/// The operators' view of this node: readiness (503 when not ready, as `/healthz`), its
+/// parts, its cache and its id.
+async fn status(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
     let health = state.sessions.store().health();
     let database = state.database_ok.load(Ordering::Relaxed);
-    let ready = database && health.notifications_up;
     let mut body = serde_json::json!({
-        "status": if ready { "ok" } else { "unavailable" },
+        "status": if state.ready() { "ok" } else { "unavailable" },
         "backend": health.backend,
         "database": if database { "up" } else { "down" },
         "notifications": if health.notifications_up { "up" } else { "down" },
         "cache": "off",
+        "password_hashes": state.sessions.hasher().stats().admitted,
     });
     if let Some(node) = health.node_id {
         body["node_id"] = node.into();
@@ -90,12 +114,31 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json:
         body["cache_hits"] = hits.into();
         body["cache_misses"] = misses.into();
     }
-    let code = if ready {
+    let code = if state.ready() {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
     (code, Json(body))
+}
+
+/// The operators' listener: `/status`, never on the public address.
+pub fn admin_app(state: AppState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .fallback(not_found)
+        .with_state(state)
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+}
+
+impl AppState {
+    /// Whether the database and the notification channel are both up.
+    fn ready(&self) -> bool {
+        self.database_ok.load(Ordering::Relaxed) && self.sessions.store().health().notifications_up
+    }
 }
 
 /// Keeps the readiness flag of `/healthz` current.
@@ -119,6 +162,10 @@ async fn health_loop(state: AppState) {
 
 async fn not_found() -> Error {
     Error::NotFound
+}
+
+async fn method_not_allowed() -> Error {
+    Error::MethodNotAllowed
 }
 
 /// Why the server could not start.
@@ -147,6 +194,7 @@ pub enum StartError {
 /// A bound, ready server.
 pub struct Server {
     listener: TcpListener,
+    admin: Option<TcpListener>,
     state: AppState,
 }
 
@@ -154,6 +202,12 @@ impl Server {
     /// Opens storage, prepares hashing and binds the listener.
     pub async fn build(config: Config) -> Result<Self, StartError> {
         config.policy.validate().map_err(StartError::Config)?;
+        if config.connection_idle_timeout <= config.request_timeout {
+            // The socket's idle timer cannot tell a slow answer from an idle client.
+            return Err(StartError::Config(
+                "the connection idle timeout must be longer than the request timeout".into(),
+            ));
+        }
         let store = adieu_store::connect(&config.database_url, &config.store).await?;
         let hasher =
             PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue)?;
@@ -164,9 +218,18 @@ impl Server {
                     addr: config.listen,
                     source,
                 })?;
+        let admin = match config.admin_listen {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StartError::Bind { addr, source })?,
+            ),
+            None => None,
+        };
         let sessions = Arc::new(Sessions::new(store, hasher, &config));
         Ok(Self {
             listener,
+            admin,
             state: AppState {
                 sessions,
                 config: Arc::new(config),
@@ -182,6 +245,11 @@ impl Server {
             .expect("a bound TCP listener has a local address")
     }
 
+    /// The address of the operators' listener, if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|l| l.local_addr().ok())
+    }
+
     /// The shared state, for tests that inspect storage directly.
     pub fn state(&self) -> &AppState {
         &self.state
@@ -192,21 +260,42 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let self_state = self.state.clone();
-        let cleanup = tokio::spawn(cleanup_loop(self.state.clone()));
-        let health = tokio::spawn(health_loop(self.state.clone()));
-        let service = app(self.state).into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let state = self.state;
+        let cleanup = tokio::spawn(cleanup_loop(state.clone()));
+        let health = tokio::spawn(health_loop(state.clone()));
+        let limits = connections::Limits {
+            header_timeout: state.config.header_timeout,
+            idle_timeout: state.config.connection_idle_timeout,
+            max_connections: state.config.max_connections,
+        };
+        let (stop, stopped) = tokio::sync::watch::channel(());
+        let admin = self.admin.map(|listener| {
+            let mut stopped = stopped.clone();
+            let app = admin_app(state.clone());
+            tokio::spawn(async move {
+                let shutdown = async move {
+                    let _ = stopped.changed().await;
+                };
+                connections::serve(listener, app, limits, shutdown).await
+            })
+        });
+        let served = connections::serve(self.listener, app(state.clone()), limits, async move {
+            shutdown.await;
+            drop(stop);
+        })
+        .await;
+        if let Some(admin) = admin {
+            let _ = admin.await;
+        }
         cleanup.abort();
         health.abort();
-        self_state.sessions.store().close().await;
+        state.sessions.store().close().await;
         served
     }
 }
 
-/// Deletes ended sessions now and then, in batches, so the tables stay small.
+/// Deletes ended sessions and audit events past their retention now and then, in batches,
+/// so the tables stay small.
 async fn cleanup_loop(state: AppState) {
     let mut every = tokio::time::interval(state.config.cleanup_interval);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -216,6 +305,11 @@ async fn cleanup_loop(state: AppState) {
             Ok(0) => {}
             Ok(n) => tracing::info!(deleted = n, "deleted ended sessions"),
             Err(e) => tracing::warn!(error = %e, "could not delete ended sessions"),
+        }
+        match state.sessions.delete_old_audit(1000).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(deleted = n, "deleted audit events past their retention"),
+            Err(e) => tracing::warn!(error = %e, "could not delete old audit events"),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The session service: every rule about users, sessions and tokens, shared by the JSON API
 //! and the web pages. Handlers only translate HTTP to these calls and back.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -62,8 +63,16 @@ pub struct Sessions {
     hasher: PasswordHasher,
     policy: Policy,
     clock: Arc<dyn Clock>,
+    /// Login attempts per username from one IP: the tight limit.
+    per_user_ip: RateLimiter,
+    /// Login attempts per username from everywhere: the ceiling against distributed guessing.
     per_user: RateLimiter,
+    /// Login attempts per IP, whatever the name.
     per_ip: RateLimiter,
+    /// Registrations per IP.
+    registrations: RateLimiter,
+    max_sessions_per_user: u32,
+    audit_retention: Duration,
     refresh_delay: Duration,
 }
 
@@ -79,14 +88,19 @@ impl std::fmt::Debug for Sessions {
 impl Sessions {
     /// Builds the service over a store.
     pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, config: &Config) -> Self {
-        let minute = Duration::from_secs(60);
+        let per_minute =
+            |limit| RateLimiter::new(limit, Duration::from_secs(60), config.clock.clone());
         Self {
             store,
             hasher,
             policy: config.policy,
             clock: config.clock.clone(),
-            per_user: RateLimiter::new(config.login_attempts_per_user, minute),
-            per_ip: RateLimiter::new(config.login_attempts_per_ip, minute),
+            per_user_ip: per_minute(config.login_attempts_per_user),
+            per_user: per_minute(config.login_attempts_per_user_total),
+            per_ip: per_minute(config.login_attempts_per_ip),
+            registrations: per_minute(config.registrations_per_ip),
+            max_sessions_per_user: config.max_sessions_per_user,
+            audit_retention: config.audit_retention,
             refresh_delay: config.refresh_delay,
         }
     }
@@ -94,6 +108,11 @@ impl Sessions {
     /// The store underneath.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
+    }
+
+    /// The password hasher, for its counters.
+    pub fn hasher(&self) -> &PasswordHasher {
+        &self.hasher
     }
 
     /// The policy in force.
@@ -106,7 +125,9 @@ impl Sessions {
         self.clock.now()
     }
 
-    /// Creates an account.
+    /// Creates an account. The cheap refusals come first (bad input, too many registrations
+    /// from this IP, a taken name), so that none of them costs a hash; the unique constraint
+    /// still decides a race between two registrations of one name.
     pub async fn register(
         &self,
         username: &str,
@@ -116,6 +137,14 @@ impl Sessions {
         policy::validate_username(username).map_err(|e| Error::bad_request(e.to_string()))?;
         policy::validate_password(password.expose())
             .map_err(|e| Error::bad_request(e.to_string()))?;
+        if let Some(ip) = &client.ip {
+            self.registrations
+                .check(&rate_limit_key(ip))
+                .map_err(|retry_after| Error::RateLimited { retry_after })?;
+        }
+        if self.store.user_by_name(username).await?.is_some() {
+            return Err(Error::UsernameTaken);
+        }
         let hash = self.hasher.hash(password).await?;
         Ok(self
             .store
@@ -123,8 +152,8 @@ impl Sessions {
             .await?)
     }
 
-    /// Checks a username and password, rate-limited per name and per IP; the same error and
-    /// the same work for an unknown user as for a wrong password.
+    /// Checks a username and password, rate-limited per IP, per name and IP, and per name;
+    /// the same error and the same work for an unknown user as for a wrong password.
     async fn check_password(
         &self,
         username: &str,
@@ -134,7 +163,7 @@ impl Sessions {
         let now = self.now();
         if let Some(ip) = &client.ip {
             self.per_ip
-                .check(&rate_limit_key(ip), now)
+                .check(&rate_limit_key(ip))
                 .map_err(|retry_after| Error::RateLimited { retry_after })?;
         }
         // A name that could never have been registered cannot match: refuse it before it
@@ -144,12 +173,11 @@ impl Sessions {
         {
             return Err(Error::InvalidCredentials);
         }
-        self.per_user
-            .check(&username.to_ascii_lowercase(), now)
-            .map_err(|retry_after| Error::RateLimited { retry_after })?;
         let user = self.store.user_by_name(username).await?;
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
-        if self.hasher.verify(password, stored).await? {
+        let admission = self.hasher.admit()?;
+        self.spend_password_budget(username, client)?;
+        if admission.verify(password, stored).await? {
             if let Some(user) = user {
                 return Ok(user);
             }
@@ -163,6 +191,19 @@ impl Sessions {
         };
         self.store.audit(&event).await?;
         Err(Error::InvalidCredentials)
+    }
+
+    /// Counts one password guess against `username`: from this client's IP (the tight limit,
+    /// which a guesser elsewhere cannot exhaust for the user) and from everywhere (the
+    /// ceiling). Called only once the hash has its place, so that an attempt turned away by
+    /// a busy hasher spends nothing.
+    fn spend_password_budget(&self, username: &str, client: &ClientInfo) -> Result<()> {
+        let name = username.to_ascii_lowercase();
+        let ip = client.ip.as_deref().map(rate_limit_key).unwrap_or_default();
+        self.per_user_ip
+            .check(&format!("{name} {ip}"))
+            .and_then(|()| self.per_user.check(&name))
+            .map_err(|retry_after| Error::RateLimited { retry_after })
     }
 
     fn new_session(&self, user: &User, kind: SessionKind, client: &ClientInfo) -> Session {
@@ -209,6 +250,33 @@ impl Sessions {
         u64::try_from((expires - now) / 1000).unwrap_or(0)
     }
 
+    /// Stores a new session for the user whose password was just verified, ending the
+    /// oldest of their sessions beyond the cap.
+    async fn store_session(
+        &self,
+        session: &Session,
+        tokens: &[NewToken],
+        user: &User,
+    ) -> Result<()> {
+        let Some(ended) = self
+            .store
+            .create_session(
+                session,
+                tokens,
+                &user.password_hash,
+                self.max_sessions_per_user,
+            )
+            .await?
+        else {
+            // The password changed while this login was being checked.
+            return Err(Error::InvalidCredentials);
+        };
+        if !ended.is_empty() {
+            tracing::info!(user.id = %user.id, ended = ended.len(), "oldest sessions ended: too many");
+        }
+        Ok(())
+    }
+
     /// Logs in through the API: a new session with an access and a refresh token.
     pub async fn login_api(
         &self,
@@ -219,14 +287,7 @@ impl Sessions {
         let user = self.check_password(username, password, client).await?;
         let session = self.new_session(&user, SessionKind::Api, client);
         let (access, refresh, stored, expires_in) = self.api_pair(&session, session.created_at);
-        if !self
-            .store
-            .create_session(&session, &stored, &user.password_hash)
-            .await?
-        {
-            // The password changed while this login was being checked.
-            return Err(Error::InvalidCredentials);
-        }
+        self.store_session(&session, &stored, &user).await?;
         tracing::info!(session.id = %session.id, user.id = %session.user_id, "session created");
         Ok(ApiTokens {
             session,
@@ -251,14 +312,7 @@ impl Sessions {
             kind: TokenKind::Cookie,
             expires_at: self.policy.absolute_expiry(session.created_at),
         };
-        if !self
-            .store
-            .create_session(&session, &[stored], &user.password_hash)
-            .await?
-        {
-            // The password changed while this login was being checked.
-            return Err(Error::InvalidCredentials);
-        }
+        self.store_session(&session, &[stored], &user).await?;
         tracing::info!(session.id = %session.id, user.id = %session.user_id, "web session created");
         Ok(WebLogin { session, cookie })
     }
@@ -438,11 +492,9 @@ impl Sessions {
             .ok_or(Error::InvalidToken { presented: true })?;
         // Guessing the current password with a stolen token counts against the same budget
         // as guessing it at the login form.
-        self.per_user
-            .check(&user.username.to_ascii_lowercase(), self.now())
-            .map_err(|retry_after| Error::RateLimited { retry_after })?;
-        if !self
-            .hasher
+        let admission = self.hasher.admit()?;
+        self.spend_password_budget(&user.username, client)?;
+        if !admission
             .verify(current_password, Some(&user.password_hash))
             .await?
         {
@@ -455,6 +507,19 @@ impl Sessions {
             .await?;
         tracing::info!(user.id = %user.id, ended = ended.len(), "password changed");
         Ok(ended.len() as u64)
+    }
+
+    /// Deletes audit events older than the retention, in batches; returns how many went.
+    pub async fn delete_old_audit(&self, batch: u32) -> Result<u64> {
+        let before = self.now() - policy::millis(self.audit_retention);
+        let mut total = 0;
+        loop {
+            let n = self.store.delete_audit_before(before, batch).await?;
+            total += n;
+            if n < u64::from(batch) {
+                return Ok(total);
+            }
+        }
     }
 
     /// Deletes sessions that have ended, in batches; returns how many went.
@@ -474,14 +539,16 @@ impl Sessions {
 }
 
 /// The per-IP rate-limit key: the address itself for IPv4, its /64 network for IPv6 (one
-/// host commonly holds a whole /64, so single addresses are free to rotate).
+/// host commonly holds a whole /64, so single addresses are free to rotate). An IPv4 client
+/// of a dual-stack listener (`::ffff:a.b.c.d`) is keyed as the IPv4 address it is.
 fn rate_limit_key(ip: &str) -> String {
-    match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => {
+    match ip.parse::<IpAddr>().map(|ip| ip.to_canonical()) {
+        Ok(IpAddr::V6(v6)) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
-        _ => ip.to_owned(),
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
     }
 }
 
@@ -497,5 +564,14 @@ mod tests {
             rate_limit_key("2001:db8:1:2::1")
         );
         assert_eq!(rate_limit_key("192.0.2.7"), "192.0.2.7");
+    }
+
+    #[test]
+    fn ipv4_mapped_clients_are_limited_per_ipv4_address() {
+        assert_eq!(rate_limit_key("::ffff:192.0.2.7"), "192.0.2.7");
+        assert_ne!(
+            rate_limit_key("::ffff:127.0.0.1"),
+            rate_limit_key("::ffff:127.0.0.2")
+        );
     }
 }

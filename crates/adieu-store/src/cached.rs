@@ -100,10 +100,23 @@ impl<S: Store> Store for CachedStore<S> {
         session: &Session,
         tokens: &[NewToken],
         verified_hash: &str,
-    ) -> Result<bool> {
-        self.inner
-            .create_session(session, tokens, verified_hash)
-            .await
+        max_sessions: u32,
+    ) -> Result<Option<Vec<String>>> {
+        let (inner, session) = (self.inner.clone(), session.clone());
+        let (tokens, verified_hash) = (tokens.to_vec(), verified_hash.to_owned());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move {
+                inner
+                    .create_session(&session, &tokens, &verified_hash, max_sessions)
+                    .await
+            },
+            |cache, result| match result {
+                Ok(ended) => cache.evict_sessions(ended.as_deref().unwrap_or_default()),
+                Err(_) => cache.clear(),
+            },
+        )
+        .await
     }
 
     async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
@@ -246,6 +259,10 @@ impl<S: Store> Store for CachedStore<S> {
     ) -> Result<u64> {
         self.inner.delete_ended_sessions(policy, now, batch).await
     }
+
+    async fn delete_audit_before(&self, before: UnixMillis, batch: u32) -> Result<u64> {
+        self.inner.delete_audit_before(before, batch).await
+    }
 }
 
 /// Evicts the sessions a user-wide revocation ended; if it failed, which ones is unknown, so
@@ -317,9 +334,10 @@ mod tests {
         ];
         assert!(
             store
-                .create_session(&session, &tokens, "$hash1")
+                .create_session(&session, &tokens, "$hash1", 100)
                 .await
                 .unwrap()
+                .is_some()
         );
         Fixture {
             store,
@@ -382,17 +400,19 @@ mod tests {
             expires_at: NOW + 60_000,
         }];
         assert!(
-            !f.store
-                .create_session(&late, &tokens, "$hash1")
+            f.store
+                .create_session(&late, &tokens, "$hash1", 100)
                 .await
                 .unwrap()
+                .is_none()
         );
         assert!(f.store.token(&t.hash).await.unwrap().is_none());
         assert!(
             f.store
-                .create_session(&late, &tokens, "$hash2")
+                .create_session(&late, &tokens, "$hash2", 100)
                 .await
                 .unwrap()
+                .is_some()
         );
     }
 

@@ -183,7 +183,8 @@ macro_rules! impl_store {
                 session: &adieu_core::Session,
                 tokens: &[$crate::NewToken],
                 verified_hash: &str,
-            ) -> $crate::Result<bool> {
+                max_sessions: u32,
+            ) -> $crate::Result<Option<Vec<String>>> {
                 let mut tx = self.writer().begin().await?;
                 // The password may have changed while this login was being checked: lock the
                 // user's row and create the session only if it still holds the hash that was
@@ -194,7 +195,7 @@ macro_rules! impl_store {
                     .fetch_optional(&mut *tx)
                     .await?;
                 if current.as_deref() != Some(verified_hash) {
-                    return Ok(false);
+                    return Ok(None);
                 }
                 sqlx::query($crate::sql::INSERT_SESSION)
                     .bind(&session.id)
@@ -207,19 +208,45 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 Self::insert_tokens(&mut tx, &session.id, tokens, session.created_at).await?;
+                let context = $crate::AuditContext {
+                    ip: session.ip.clone(),
+                    user_agent: session.user_agent.clone(),
+                };
                 let event = $crate::AuditEvent {
                     at: session.created_at,
                     kind: $crate::AuditKind::Login,
                     user_id: Some(session.user_id.clone()),
                     session_id: Some(session.id.clone()),
-                    context: $crate::AuditContext {
-                        ip: session.ip.clone(),
-                        user_agent: session.user_agent.clone(),
-                    },
+                    context: context.clone(),
                 };
                 Self::insert_audit(&mut tx, &event).await?;
+                let limit = $crate::AuditKind::SessionLimit;
+                let ended: Vec<String> = sqlx::query_scalar($crate::sql::END_SESSIONS_OVER_LIMIT)
+                    .bind(&session.user_id)
+                    .bind(session.created_at)
+                    .bind(i64::from(max_sessions.saturating_sub(1)))
+                    .bind(&session.id)
+                    .bind(limit.as_str())
+                    .fetch_all(&mut *tx)
+                    .await?;
+                for id in &ended {
+                    let event = $crate::AuditEvent {
+                        at: session.created_at,
+                        kind: limit,
+                        user_id: Some(session.user_id.clone()),
+                        session_id: Some(id.clone()),
+                        context: context.clone(),
+                    };
+                    Self::insert_audit(&mut tx, &event).await?;
+                }
+                let pending = if ended.is_empty() {
+                    None
+                } else {
+                    self.publish_revoked(&mut tx, &ended).await?
+                };
                 tx.commit().await?;
-                Ok(true)
+                self.confirm_revoked(pending).await?;
+                Ok(Some(ended))
             }
 
             async fn token(
@@ -450,6 +477,19 @@ macro_rules! impl_store {
                 let done = sqlx::query($crate::sql::DELETE_ENDED_SESSIONS)
                     .bind(absolute)
                     .bind(idle)
+                    .bind(i64::from(batch))
+                    .execute(self.writer())
+                    .await?;
+                Ok(done.rows_affected())
+            }
+
+            async fn delete_audit_before(
+                &self,
+                before: adieu_core::UnixMillis,
+                batch: u32,
+            ) -> $crate::Result<u64> {
+                let done = sqlx::query($crate::sql::DELETE_OLD_AUDIT)
+                    .bind(before)
                     .bind(i64::from(batch))
                     .execute(self.writer())
                     .await?;

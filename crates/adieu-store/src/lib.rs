@@ -126,6 +126,8 @@ pub enum AuditKind {
     RefreshReuseDetected,
     /// The password changed and other sessions ended.
     PasswordChanged,
+    /// A login went past the cap of live sessions per user and ended the oldest.
+    SessionLimit,
 }
 
 impl AuditKind {
@@ -140,6 +142,7 @@ impl AuditKind {
             Self::SessionRevoked => "session_revoked",
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::PasswordChanged => "password_changed",
+            Self::SessionLimit => "session_limit",
         }
     }
 }
@@ -202,13 +205,16 @@ pub trait Store: Send + Sync + 'static {
     async fn user_by_id(&self, user_id: &str) -> Result<Option<User>>;
 
     /// Stores a new session and its first tokens, and logs the login, but only if the
-    /// user's password hash is still `verified_hash`; returns whether it did.
+    /// user's password hash is still `verified_hash` (`None` if it is not). The user then
+    /// holds at most `max_sessions` live sessions: the oldest beyond that end, are audited
+    /// as `session_limit`, and their ids are returned once no node accepts them.
     async fn create_session(
         &self,
         session: &Session,
         tokens: &[NewToken],
         verified_hash: &str,
-    ) -> Result<bool>;
+        max_sessions: u32,
+    ) -> Result<Option<Vec<String>>>;
 
     /// Resolves a token hash, whatever its state; the caller applies the policy. May answer
     /// from a coherent cache.
@@ -285,6 +291,9 @@ pub trait Store: Send + Sync + 'static {
         now: UnixMillis,
         batch: u32,
     ) -> Result<u64>;
+
+    /// Deletes up to `batch` audit events older than `before`; returns how many went.
+    async fn delete_audit_before(&self, before: UnixMillis, batch: u32) -> Result<u64>;
 }
 
 /// What a store reports about itself.

@@ -83,3 +83,14 @@ pub(crate) const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $2 WH
 pub(crate) const DELETE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
      (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR created_at < $1 \
       OR last_active_at < $2 LIMIT $3)";
+
+/// Ends the user's live sessions beyond the `$3` newest others than `$4` (the one just
+/// created, always kept).
+pub(crate) const END_SESSIONS_OVER_LIMIT: &str = "UPDATE sessions SET revoked_at = $2, \
+     revoked_reason = $5 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4 AND id NOT IN \
+     (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4 \
+      ORDER BY created_at DESC, id DESC LIMIT $3) RETURNING id";
+
+/// `$1`: events older than this go; at most `$2` at a time.
+pub(crate) const DELETE_OLD_AUDIT: &str = "DELETE FROM audit_events WHERE id IN \
+     (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)";

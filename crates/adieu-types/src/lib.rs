@@ -201,6 +201,8 @@ pub enum ErrorCode {
     UsernameTaken,
     /// No such resource for this caller.
     NotFound,
+    /// The path exists, but not for this method.
+    MethodNotAllowed,
     /// Too many attempts or the server is saturated; see `Retry-After`.
     RateLimited,
     /// Anything else; details are only in the server log.
@@ -216,6 +218,7 @@ impl ErrorCode {
             Self::InvalidToken => "invalid_token",
             Self::UsernameTaken => "username_taken",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
             Self::Internal => "internal",
         }

@@ -63,6 +63,8 @@ impl TestServer {
             clock: Arc::new(self.clock.clone()),
             login_attempts_per_user: 0,
             login_attempts_per_ip: 0,
+            login_attempts_per_user_total: 0,
+            registrations_per_ip: 0,
             ..adieu_server::Config::default()
         };
         let server = adieu_server::Server::build(config).await.unwrap();

@@ -10,6 +10,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 
 use super::error::PageError;
+use crate::AppState;
 
 /// Proof that a POST came from one of our own pages; refuses the request (403) otherwise.
 ///
@@ -17,11 +18,14 @@ use super::error::PageError;
 /// it carries.
 pub(crate) struct SameOrigin;
 
-impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
+impl FromRequestParts<AppState> for SameOrigin {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if from_same_origin(&parts.headers) {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if from_same_origin(&parts.headers, state.config.public_origin.as_deref()) {
             Ok(Self)
         } else {
             tracing::warn!(
@@ -35,12 +39,15 @@ impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
     }
 }
 
-/// Whether the request's own headers say it came from this origin.
+/// Whether the request's own headers say it came from this origin: `public_origin` when the
+/// pages are published elsewhere (behind a TLS proxy, say), else `http://` and the `Host`
+/// this server was reached at. Scheme and host both count: a page on `http://` is not our
+/// `https://` origin.
 ///
 /// Browsers send `Sec-Fetch-Site` and `Origin` with every form POST, so a request with
 /// neither comes from a program (curl, a test client), not from a page on another site; the
 /// synchronizer token still guards the signed-in forms against those.
-fn from_same_origin(headers: &HeaderMap) -> bool {
+fn from_same_origin(headers: &HeaderMap, public_origin: Option<&str>) -> bool {
     if let Some(site) = headers.get("sec-fetch-site") {
         // `same-site` is not enough: a sibling origin (another port, another subdomain) is
         // the same site but not us.
@@ -48,16 +55,18 @@ fn from_same_origin(headers: &HeaderMap) -> bool {
             return false;
         }
     }
-    match headers.get(header::ORIGIN) {
-        None => true,
-        Some(origin) => {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    match public_origin {
+        Some(expected) => origin.eq_ignore_ascii_case(expected),
+        None => {
             let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-            let origin_host = origin
-                .to_str()
-                .ok()
-                .and_then(|o| o.split_once("://"))
-                .map(|(_, authority)| authority);
-            matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+            let authority = origin.strip_prefix("http://");
+            matches!((authority, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
         }
     }
 }
@@ -73,6 +82,10 @@ mod tests {
 
     use super::*;
 
+    fn from_same_origin_here(h: &HeaderMap) -> bool {
+        from_same_origin(h, None)
+    }
+
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
         for (k, v) in pairs {
@@ -83,7 +96,7 @@ mod tests {
 
     #[test]
     fn a_same_origin_browser_post_passes() {
-        assert!(from_same_origin(&headers(&[
+        assert!(from_same_origin_here(&headers(&[
             ("host", "localhost:8080"),
             ("origin", "http://localhost:8080"),
             ("sec-fetch-site", "same-origin"),
@@ -98,7 +111,7 @@ mod tests {
                 ("origin", "http://localhost:8080"),
             ]);
             h.insert("sec-fetch-site", HeaderValue::from_static(site));
-            assert!(!from_same_origin(&h), "{site}");
+            assert!(!from_same_origin_here(&h), "{site}");
         }
     }
 
@@ -111,9 +124,9 @@ mod tests {
             "http://localhost:8080.evil.example",
         ] {
             let h = headers(&[("host", "localhost:8080"), ("origin", origin)]);
-            assert!(!from_same_origin(&h), "{origin}");
+            assert!(!from_same_origin_here(&h), "{origin}");
         }
-        assert!(!from_same_origin(&headers(&[(
+        assert!(!from_same_origin_here(&headers(&[(
             "origin",
             "http://localhost:8080"
         )])));
@@ -121,6 +134,31 @@ mod tests {
 
     #[test]
     fn a_request_without_browser_headers_is_left_to_the_token() {
-        assert!(from_same_origin(&headers(&[("host", "localhost:8080")])));
+        assert!(from_same_origin_here(&headers(&[(
+            "host",
+            "localhost:8080"
+        )])));
+    }
+
+    #[test]
+    fn the_scheme_counts_as_much_as_the_host() {
+        // This server speaks plain HTTP: a page on https://its-host is another origin.
+        let h = headers(&[
+            ("host", "localhost:8080"),
+            ("origin", "https://localhost:8080"),
+        ]);
+        assert!(!from_same_origin(&h, None));
+        // Published behind TLS: only the public origin, scheme included, is ours.
+        let public = Some("https://auth.example.com");
+        for (origin, ours) in [
+            ("https://auth.example.com", true),
+            ("HTTPS://Auth.Example.com", true),
+            ("http://auth.example.com", false),
+            ("https://auth.example.com:8443", false),
+            ("https://auth.example.com.evil.example", false),
+        ] {
+            let h = headers(&[("host", "adieu.internal:8080"), ("origin", origin)]);
+            assert_eq!(from_same_origin(&h, public), ours, "{origin}");
+        }
     }
 }

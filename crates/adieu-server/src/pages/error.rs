@@ -35,7 +35,7 @@ impl From<Error> for PageError {
     fn from(err: Error) -> Self {
         match err {
             Error::InvalidToken { .. } => Self::SignIn { next: None },
-            Error::NotFound => Self::NotFound,
+            Error::NotFound | Error::MethodNotAllowed => Self::NotFound,
             Error::RateLimited { retry_after } => Self::RateLimited { retry_after },
             Error::InvalidRequest { message, .. } => Self::BadRequest(message),
             Error::InvalidCredentials => Self::BadRequest("wrong username or password".into()),

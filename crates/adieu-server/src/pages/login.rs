@@ -16,7 +16,7 @@ use super::error::{PageError, rate_limited_text, with_retry_after};
 use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
 use super::redirect::local_path;
-use super::{cookie, signed_in};
+use super::{cookie, end_previous_session, signed_in};
 use crate::AppState;
 use crate::error::Error;
 use crate::service::ClientInfo;
@@ -86,17 +86,7 @@ async fn submit(
         }
         Err(other) => return Err(other.into()),
     };
-    // A session this browser held until now is replaced, not left running unseen.
-    if let Some(old) = cookie::read(&state.config, &headers) {
-        match state
-            .sessions
-            .logout(TokenKind::Cookie, &old, &client)
-            .await
-        {
-            Ok(()) | Err(Error::InvalidToken { .. }) => {}
-            Err(other) => return Err(other.into()),
-        }
-    }
+    end_previous_session(&state, &headers, &client).await?;
     Ok(signed_in(
         &state.config,
         login.cookie.secret.expose(),

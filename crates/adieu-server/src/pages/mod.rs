@@ -18,13 +18,17 @@ mod redirect;
 mod register;
 mod sessions;
 
+use adieu_core::TokenKind;
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use tower_http::set_header::SetResponseHeaderLayer;
 
+use self::error::PageError;
 use crate::AppState;
 use crate::config::Config;
+use crate::error::Error;
+use crate::service::ClientInfo;
 
 /// Routes of the web pages.
 pub(crate) fn router() -> Router<AppState> {
@@ -48,14 +52,26 @@ pub(crate) fn router() -> Router<AppState> {
             header::REFERRER_POLICY,
             HeaderValue::from_static("same-origin"),
         ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
 }
 
 /// `Clear-Site-Data`, which is not among the `http` crate's constants.
 const CLEAR_SITE_DATA: HeaderName = HeaderName::from_static("clear-site-data");
+
+/// Ends the session of the cookie this browser held until now, if any: a new sign-in
+/// (login or registration) replaces it rather than leaving it running unseen.
+async fn end_previous_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &ClientInfo,
+) -> Result<(), PageError> {
+    if let Some(old) = cookie::read(&state.config, headers) {
+        match state.sessions.logout(TokenKind::Cookie, &old, client).await {
+            Ok(()) | Err(Error::InvalidToken { .. }) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    Ok(())
+}
 
 /// A 303 to `to` that hands the browser a new session cookie.
 fn signed_in(config: &Config, cookie_value: &str, to: &str) -> Response {

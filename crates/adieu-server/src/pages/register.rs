@@ -4,7 +4,7 @@ use adieu_core::policy::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
 use adieu_types::Secret;
 use axum::Router;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use maud::{Markup, html};
@@ -14,7 +14,7 @@ use super::csrf::SameOrigin;
 use super::error::{PageError, rate_limited_text, with_retry_after};
 use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
-use super::signed_in;
+use super::{end_previous_session, signed_in};
 use crate::AppState;
 use crate::error::Error;
 use crate::service::ClientInfo;
@@ -37,6 +37,7 @@ async fn submit(
     State(state): State<AppState>,
     _: SameOrigin,
     client: ClientInfo,
+    headers: HeaderMap,
     PageForm(form): PageForm<RegisterForm>,
 ) -> Result<Response, PageError> {
     let refused = |status: StatusCode, text: &str| {
@@ -66,6 +67,7 @@ async fn submit(
         .sessions
         .login_web(&form.username, &form.password, &client)
         .await?;
+    end_previous_session(&state, &headers, &client).await?;
     Ok(signed_in(&state.config, login.cookie.secret.expose(), "/"))
 }
 

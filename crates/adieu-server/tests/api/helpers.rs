@@ -34,6 +34,7 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     pub(crate) clock: ManualClock,
     pub(crate) state: adieu_server::AppState,
+    pub(crate) admin_addr: Option<std::net::SocketAddr>,
     pub(crate) dir: tempfile::TempDir,
     _postgres: Option<TempDatabase>,
 }
@@ -69,6 +70,8 @@ impl TestApp {
             argon2: Argon2Params::insecure_for_tests(),
             login_attempts_per_user: 0,
             login_attempts_per_ip: 0,
+            login_attempts_per_user_total: 0,
+            registrations_per_ip: 0,
             clock: Arc::new(clock.clone()),
             ..Config::default()
         };
@@ -76,12 +79,14 @@ impl TestApp {
         let server = Server::build(config).await.expect("server starts");
         let addr = format!("http://{}", server.local_addr());
         let state = server.state().clone();
+        let admin_addr = server.admin_addr();
         tokio::spawn(server.run(std::future::pending()));
         Self {
             addr,
             client: reqwest::Client::new(),
             clock,
             state,
+            admin_addr,
             dir,
             _postgres: postgres,
         }

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod attacks;
 mod input;
 mod logout;
 mod refresh;
@@ -34,6 +35,9 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends! {
+    attacks::a_login_past_the_session_cap_ends_the_oldest_session,
+    attacks::audit_events_past_their_retention_are_deleted,
+    attacks::one_ip_guessing_a_password_cannot_lock_the_user_out_elsewhere,
     input::registration_validates_names_and_password_lengths,
     input::an_unknown_user_and_a_wrong_password_get_the_same_answer,
     input::malformed_bodies_get_a_clear_4xx_never_a_5xx,

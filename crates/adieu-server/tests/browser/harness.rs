@@ -47,6 +47,8 @@ impl App {
             argon2: Argon2Params::insecure_for_tests(),
             login_attempts_per_user: 0,
             login_attempts_per_ip: 0,
+            login_attempts_per_user_total: 0,
+            registrations_per_ip: 0,
             ..Config::default()
         };
         let server = Server::build(config).await.expect("server starts");

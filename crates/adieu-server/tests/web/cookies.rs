@@ -71,6 +71,26 @@ async fn every_login_starts_a_new_session_and_ends_the_one_it_replaces() {
 }
 
 #[tokio::test]
+async fn registering_a_new_account_ends_the_session_the_browser_held() {
+    let app = TestApp::spawn().await;
+    let first = app.register("alice").await;
+    assert!(app.is_signed_in(&first).await);
+    let r = app
+        .post(
+            "/register",
+            Some(&first),
+            &[("username", "bob"), ("password", PASSWORD)],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let second = session_cookie(r.headers()).unwrap();
+    assert!(app.is_signed_in(&second).await);
+    // Alice's session does not linger behind Bob's in the same browser.
+    assert!(!app.is_signed_in(&first).await);
+    assert!(app.session_id(&first).await.is_none());
+}
+
+#[tokio::test]
 async fn insecure_cookies_drop_secure_and_the_host_prefix() {
     let app = TestApp::spawn_with(|c| c.secure_cookies = false).await;
     let r = app

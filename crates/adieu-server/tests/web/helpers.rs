@@ -33,6 +33,8 @@ impl TestApp {
             argon2: Argon2Params::insecure_for_tests(),
             login_attempts_per_user: 0,
             login_attempts_per_ip: 0,
+            login_attempts_per_user_total: 0,
+            registrations_per_ip: 0,
             clock: Arc::new(clock.clone()),
             ..Config::default()
         };
