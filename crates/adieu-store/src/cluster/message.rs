@@ -328,4 +328,139 @@ mod tests {
         };
         assert!(chunk.encode().len() < MAX_PAYLOAD);
     }
+
+    #[test]
+    fn malformed_payloads_are_refused_with_the_fault_named() {
+        use ParseError::*;
+        let fields = |expected, found| FieldCount { expected, found };
+        for (payload, fault) in [
+            ("", Empty),
+            // Unknown tags.
+            (" ", UnknownTag),
+            ("x n1 rev", UnknownTag),
+            ("H n1 1", UnknownTag),
+            ("hh n1 1", UnknownTag),
+            (" h n1 1", UnknownTag),
+            // Missing fields.
+            ("h", fields(2, 0)),
+            ("h n1", fields(2, 1)),
+            ("a n1 rev", fields(3, 2)),
+            ("r n1 rev 1", fields(4, 3)),
+            ("r", fields(4, 0)),
+            // Extra fields, a trailing space among them.
+            ("h n1 1 x", fields(2, 3)),
+            ("h n1 1 ", fields(2, 3)),
+            ("a n1 rev n2 n3", fields(3, 4)),
+            ("r n1 rev 1 s1 s2", fields(4, 5)),
+            // Empty ids, or ids with separators or control characters.
+            ("h  1", Id("node id")),
+            ("a n1  n2", Id("revocation id")),
+            ("r  rev 1 s1", Id("origin")),
+            ("r n1 rev 1 ", Id("session id")),
+            ("r n1 rev 1 s1,,s2", Id("session id")),
+            ("r n1 rev 1 s1,", Id("session id")),
+            ("r n1 rev 1 ,s1", Id("session id")),
+            ("a n1 rev n,2", Id("node id")),
+            ("h n\t1 1", Id("node id")),
+            ("h n\u{0}1 1", Id("node id")),
+            ("a n1 rev n2\n", Id("node id")),
+            // Numbers that are not, or not as `encode` writes them, or too large.
+            ("h n1 x", Number("heartbeat number")),
+            ("h n1 -1", Number("heartbeat number")),
+            ("h n1 +1", Number("heartbeat number")),
+            ("h n1 01", Number("heartbeat number")),
+            ("h n1 1.0", Number("heartbeat number")),
+            ("h n1 0x1", Number("heartbeat number")),
+            ("h n1 18446744073709551616", Number("heartbeat number")),
+            (
+                "h n1 99999999999999999999999999",
+                Number("heartbeat number"),
+            ),
+            // Last-chunk flags other than 0 and 1.
+            ("r n1 rev 2 s1", Flag),
+            ("r n1 rev yes s1", Flag),
+            ("r n1 rev  s1", Flag),
+            // Beyond ASCII, wherever it is.
+            ("h né 1", NotAscii),
+            ("h n1 \u{661}", NotAscii),
+            ("r n1 rev 1 s1,s\u{b2}", NotAscii),
+            ("\u{feff}h n1 1", NotAscii),
+            ("h\u{a0}n1 1", NotAscii),
+        ] {
+            assert_eq!(Message::parse(payload), Err(fault), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn payloads_longer_than_postgresql_delivers_are_refused() {
+        let just_fits = format!("h {} 1", "n".repeat(MAX_PAYLOAD - 5));
+        assert_eq!(just_fits.len(), MAX_PAYLOAD - 1);
+        assert!(Message::parse(&just_fits).is_ok());
+        let one_more = format!("h {} 1", "n".repeat(MAX_PAYLOAD - 4));
+        assert_eq!(
+            Message::parse(&one_more),
+            Err(ParseError::TooLong(MAX_PAYLOAD))
+        );
+        let huge_number = format!("h n1 {}", "9".repeat(10_000));
+        let many_ids = format!("r n1 rev 1 {}", ids(10_000).join(","));
+        let huge_non_ascii = "é".repeat(1 << 20);
+        let commas = ",".repeat(1 << 20);
+        for payload in [huge_number, many_ids, huge_non_ascii, commas] {
+            assert_eq!(
+                Message::parse(&payload),
+                Err(ParseError::TooLong(payload.len()))
+            );
+        }
+    }
+
+    /// Cuts and single-character changes of valid payloads: `parse` must never panic, and
+    /// whatever it accepts must be exactly what `encode` writes.
+    #[test]
+    fn damaged_payloads_never_panic_and_nothing_is_accepted_in_two_spellings() {
+        let valid = [
+            "r n1 rev 1 s1,s2,s3",
+            "r n1 rev 0 s1",
+            "a n1 rev n2",
+            "h n1 42",
+            "h n1 0",
+        ];
+        let replacements = [
+            " ",
+            ",",
+            "0",
+            "1",
+            "9",
+            "x",
+            "\0",
+            "\n",
+            "\u{7f}",
+            "é",
+            "\u{10ffff}",
+        ];
+        let mut damaged = Vec::new();
+        for payload in valid {
+            for end in 0..=payload.len() {
+                damaged.push(payload[..end].to_owned());
+                damaged.push(payload[end..].to_owned());
+                for replacement in replacements {
+                    let after = (end + 1).min(payload.len());
+                    damaged.push(format!(
+                        "{}{replacement}{}",
+                        &payload[..end],
+                        &payload[after..]
+                    ));
+                    damaged.push(format!(
+                        "{}{replacement}{}",
+                        &payload[..end],
+                        &payload[end..]
+                    ));
+                }
+            }
+        }
+        for payload in &damaged {
+            if let Ok(message) = Message::parse(payload) {
+                assert_eq!(&message.encode(), payload);
+            }
+        }
+    }
 }
