@@ -205,8 +205,17 @@ impl Cluster {
     }
 
     fn handle(self: &Arc<Self>, notification: &PgNotification) {
-        let Ok(message) = Message::parse(notification.payload()) else {
-            return;
+        let message = match Message::parse(notification.payload()) {
+            Ok(message) => message,
+            Err(e) => {
+                // The error names the fault; the payload itself stays out of the log.
+                tracing::warn!(
+                    error = %e,
+                    bytes = notification.payload().len(),
+                    "ignored a notification that is not a cluster message"
+                );
+                return;
+            }
         };
         match message {
             Message::Heartbeat { node, seq } if node == self.node_id => {
