@@ -15,6 +15,11 @@
 //! is dropped at once and the node reads the database until a heartbeat comes back through
 //! the new connection. A node that is stopped or cut off simply stops renewing: revoking
 //! nodes wait for it at most until its lease expires, and it no longer serves from memory.
+//!
+//! The messages (revocations, acknowledgements, heartbeats) and their wire format are in
+//! `message`.
+
+mod message;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -22,17 +27,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgNotification, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::Result;
 use crate::cache::TokenCache;
+use message::Message;
 
 /// The one channel every node listens on.
 const CHANNEL: &str = "adieu_events";
-/// Session ids per notification (PostgreSQL payloads are limited to 8000 bytes).
-const IDS_PER_MESSAGE: usize = 200;
 /// Taken off the serving window for clock-rate differences between nodes.
 const SAFETY_MARGIN: Duration = Duration::from_millis(50);
 
@@ -156,15 +160,8 @@ impl Cluster {
             acks,
             cluster: self.clone(),
         };
-        let chunks: Vec<_> = session_ids.chunks(IDS_PER_MESSAGE).collect();
-        for (i, chunk) in chunks.iter().enumerate() {
-            let last = u8::from(i + 1 == chunks.len());
-            let payload = format!("r {} {rev_id} {last} {}", self.node_id, chunk.join(","));
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(CHANNEL)
-                .bind(payload)
-                .execute(&mut **tx)
-                .await?;
+        for chunk in Message::revocation(&self.node_id, &rev_id, session_ids) {
+            notify(&mut **tx, &chunk).await?;
         }
         Ok(pending)
     }
@@ -208,49 +205,64 @@ impl Cluster {
     }
 
     fn handle(self: &Arc<Self>, notification: &PgNotification) {
-        let mut parts = notification.payload().splitn(5, ' ');
-        match (parts.next(), parts.next(), parts.next()) {
-            (Some("h"), Some(node), Some(seq)) if node == self.node_id => {
-                let sent = seq.parse().ok().and_then(|seq: u64| {
-                    self.heartbeats
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .remove(&seq)
-                });
+        let message = match Message::parse(notification.payload()) {
+            Ok(message) => message,
+            Err(e) => {
+                // The error names the fault; the payload itself stays out of the log.
+                tracing::warn!(
+                    error = %e,
+                    bytes = notification.payload().len(),
+                    "ignored a notification that is not a cluster message"
+                );
+                return;
+            }
+        };
+        match message {
+            Message::Heartbeat { node, seq } if node == self.node_id => {
+                let sent = self
+                    .heartbeats
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(&seq);
                 if let (Some(sent), Some(cache)) = (sent, &self.cache) {
                     cache.extend(sent + self.lease.saturating_sub(SAFETY_MARGIN));
                 }
             }
-            (Some("r"), Some(origin), Some(rev_id)) => {
-                let last = parts.next() == Some("1");
-                let ids: Vec<&str> = parts.next().unwrap_or("").split(',').collect();
+            Message::Revoke {
+                origin,
+                rev_id,
+                last,
+                session_ids,
+            } => {
                 if let Some(cache) = &self.cache {
-                    cache.evict_sessions(&ids);
+                    cache.evict_sessions(&session_ids);
                 }
                 if last && origin != self.node_id && self.cache.is_some() {
-                    let (cluster, origin, rev_id) =
-                        (self.clone(), origin.to_owned(), rev_id.to_owned());
-                    tokio::spawn(async move { cluster.acknowledge(&origin, &rev_id).await });
+                    let cluster = self.clone();
+                    tokio::spawn(async move { cluster.acknowledge(origin, rev_id).await });
                 }
             }
-            (Some("a"), Some(origin), Some(rev_id)) if origin == self.node_id => {
-                if let (Some(node), Some(waiter)) = (parts.next(), self.lock_waiters().get(rev_id))
-                {
-                    let _ = waiter.send(node.to_owned());
+            Message::Ack {
+                origin,
+                rev_id,
+                node,
+            } if origin == self.node_id => {
+                if let Some(waiter) = self.lock_waiters().get(&rev_id) {
+                    let _ = waiter.send(node);
                 }
             }
-            _ => {}
+            // Other nodes' heartbeats and acknowledgements.
+            Message::Heartbeat { .. } | Message::Ack { .. } => {}
         }
     }
 
-    async fn acknowledge(&self, origin: &str, rev_id: &str) {
-        let payload = format!("a {origin} {rev_id} {}", self.node_id);
-        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(CHANNEL)
-            .bind(payload)
-            .execute(&self.control)
-            .await
-        {
+    async fn acknowledge(&self, origin: String, rev_id: String) {
+        let ack = Message::Ack {
+            origin,
+            rev_id,
+            node: self.node_id.clone(),
+        };
+        if let Err(e) = notify(&self.control, &ack).await {
             tracing::warn!(error = %e, "could not acknowledge a revocation");
         }
     }
@@ -374,11 +386,21 @@ async fn heartbeat(cluster: &Cluster, seq: u64) -> Result<()> {
     .bind(cluster.lease.as_secs_f64())
     .execute(&mut *tx)
     .await?;
+    let renewal = Message::Heartbeat {
+        node: cluster.node_id.clone(),
+        seq,
+    };
+    notify(&mut *tx, &renewal).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sends a message on the channel. Inside a transaction it goes out when that commits.
+async fn notify<'e>(executor: impl PgExecutor<'e>, message: &Message) -> Result<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(CHANNEL)
-        .bind(format!("h {} {seq}", cluster.node_id))
-        .execute(&mut *tx)
+        .bind(message.encode())
+        .execute(executor)
         .await?;
-    tx.commit().await?;
     Ok(())
 }
