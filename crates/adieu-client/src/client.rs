@@ -1,6 +1,5 @@
 //! The client: one HTTP connection pool, the credentials, and the rules that keep them safe.
 
-use std::net::IpAddr;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Duration;
 
@@ -14,6 +13,7 @@ use serde::de::DeserializeOwned;
 
 use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
 use crate::store::{CredentialStore, MemoryStore, PendingRevocation, StoreContents, StoredSession};
+use crate::url_policy::{endpoint, endpoint_at, is_on_server, parse_server};
 use crate::{Error, Result};
 
 /// Configures and builds a [`Client`].
@@ -320,7 +320,7 @@ impl Client {
             .build()
             .map_err(Error::transport)?;
         let base = &self.inner.base;
-        if probe.url().origin() != base.origin() || !probe.url().path().starts_with(base.path()) {
+        if !is_on_server(base, probe.url()) {
             // Never attach our token to a request for another server.
             return Err(Error::InvalidUrl(
                 "the request does not go to this client's server".into(),
@@ -610,10 +610,7 @@ impl Client {
     async fn end_all(&self, mut session: StoredSession) -> LogoutAllOutcome {
         let failed = 'call: {
             for attempt in 0..2 {
-                let Ok(url) = Url::parse(&session.server)
-                    .map_err(drop)
-                    .and_then(|base| endpoint(&base, "api/logout/all").map_err(drop))
-                else {
+                let Ok(url) = endpoint_at(&session.server, "api/logout/all") else {
                     break 'call LocalOnlyReason::InvalidServerUrl;
                 };
                 let response = match self
@@ -668,10 +665,7 @@ impl Client {
 
     /// A refresh whose result is not stored (used by `logout_all` after the fence).
     async fn refresh_detached(&self, session: &StoredSession) -> Refreshed {
-        let Some(url) = Url::parse(&session.server)
-            .ok()
-            .and_then(|base| endpoint(&base, "api/token/refresh").ok())
-        else {
+        let Ok(url) = endpoint_at(&session.server, "api/token/refresh") else {
             return Refreshed::Failed(LocalOnlyReason::InvalidServerUrl);
         };
         let body = RefreshRequest {
@@ -699,10 +693,7 @@ impl Client {
 
     /// `POST /api/logout` with a refresh token, at the server that issued it.
     async fn revoke(&self, server: &str, refresh_token: &Secret) -> Revocation {
-        let Some(url) = Url::parse(server)
-            .ok()
-            .and_then(|base| endpoint(&base, "api/logout").ok())
-        else {
+        let Ok(url) = endpoint_at(server, "api/logout") else {
             return Revocation::Failed(LocalOnlyReason::InvalidServerUrl);
         };
         let body = LogoutRequest {
@@ -799,55 +790,6 @@ async fn is_invalid_token(response: Response) -> bool {
         .is_ok_and(|body| body.error == ErrorCode::InvalidToken)
 }
 
-/// Checks and normalises a server URL: http(s), no credentials, query or fragment, and a path
-/// ending in `/` so that endpoints join below it.
-fn parse_server(server: &str, allow_plain_http: bool) -> Result<Url> {
-    let mut url = Url::parse(server.trim())
-        .map_err(|e| Error::InvalidUrl(format!("{e} (expected e.g. https://adieu.example)")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_plain_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(Error::InvalidUrl(
-                "plain http:// is only allowed to this machine; use https://".into(),
-            ));
-        }
-        other => return Err(Error::InvalidUrl(format!("unsupported scheme {other}:"))),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::InvalidUrl(
-            "the URL must not contain a user name or password".into(),
-        ));
-    }
-    if url.host().is_none() {
-        return Err(Error::InvalidUrl("the URL has no host".into()));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
-fn endpoint(base: &Url, path: &str) -> Result<Url> {
-    base.join(path.trim_start_matches('/'))
-        .map_err(|e| Error::InvalidUrl(e.to_string()))
-}
-
 async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
     if response.status().is_success() {
         response.json().await.map_err(Error::transport)
@@ -865,29 +807,5 @@ async fn api_error(response: Response) -> Error {
             message: body.message,
         },
         Err(_) => Error::UnexpectedStatus { status },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_urls_are_normalised_and_checked() {
-        let url = parse_server("https://adieu.example/base?x=1#frag", false).unwrap();
-        assert_eq!(url.as_str(), "https://adieu.example/base/");
-        assert_eq!(
-            endpoint(&url, "/api/logout").unwrap().as_str(),
-            "https://adieu.example/base/api/logout"
-        );
-        assert!(parse_server("http://127.0.0.1:8080", false).is_ok());
-        assert!(parse_server("http://[::1]:8080", false).is_ok());
-        assert!(parse_server("http://localhost:8080", false).is_ok());
-        let err = parse_server("http://adieu.example", false).unwrap_err();
-        assert!(err.to_string().contains("https"), "{err}");
-        assert!(parse_server("http://adieu.example", true).is_ok());
-        assert!(parse_server("https://bob:pw@adieu.example", false).is_err());
-        assert!(parse_server("ftp://adieu.example", false).is_err());
-        assert!(parse_server("adieu.example", false).is_err());
     }
 }

@@ -95,6 +95,7 @@ mod client;
 mod error;
 mod outcome;
 pub mod store;
+mod url_policy;
 
 pub use adieu_types::{MeResponse, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo};
 pub use client::{Client, ClientBuilder, SessionSummary};
