@@ -1,7 +1,6 @@
 //! The client: one HTTP connection pool, the credentials, and the rules that keep them safe.
 
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
 
 use adieu_types::{
     Credentials, ErrorBody, ErrorCode, LogoutAllResponse, LogoutRequest, LogoutResponse,
@@ -11,102 +10,11 @@ use adieu_types::{
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
 use serde::de::DeserializeOwned;
 
+use crate::builder::ClientBuilder;
 use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
-use crate::store::{CredentialStore, MemoryStore, PendingRevocation, StoreContents, StoredSession};
-use crate::url_policy::{endpoint, endpoint_at, is_on_server, parse_server};
+use crate::store::{CredentialStore, PendingRevocation, StoreContents, StoredSession};
+use crate::url_policy::{endpoint, endpoint_at, is_on_server};
 use crate::{Error, Result};
-
-/// Configures and builds a [`Client`].
-#[must_use]
-pub struct ClientBuilder {
-    server: String,
-    store: Arc<dyn CredentialStore>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    allow_plain_http: bool,
-    retry_pending_on_start: bool,
-}
-
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("timeout", &self.timeout)
-            .field("allow_plain_http", &self.allow_plain_http)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    /// Where the credentials are kept (default: a [`MemoryStore`]).
-    pub fn store(mut self, store: impl CredentialStore) -> Self {
-        self.store = Arc::new(store);
-        self
-    }
-
-    /// The longest a whole request may take (default 30 s). A logout that times out is
-    /// [`LogoutOutcome::LocalOnly`].
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self.connect_timeout = self.connect_timeout.min(timeout);
-        self
-    }
-
-    /// Allows `http://` to hosts other than the loopback (default: only `https://` there, since
-    /// plain HTTP would show every token to the network).
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
-
-    /// Whether [`ClientBuilder::build`] retries pending revocations (default: yes).
-    pub fn retry_pending_on_start(mut self, retry: bool) -> Self {
-        self.retry_pending_on_start = retry;
-        self
-    }
-
-    /// Loads the store and, unless told otherwise, retries the revocations still pending from
-    /// earlier logouts (failures leave them pending; see
-    /// [`Client::revocations_retried_at_start`]). Only loading the store can fail: if the store
-    /// cannot record the result of a retry, the entries stay pending for the next one.
-    pub async fn build(self) -> Result<Client> {
-        let base = parse_server(&self.server, self.allow_plain_http)?;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            // A redirect would carry the request, and its credential, somewhere we did not
-            // choose.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("adieu-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::transport)?;
-        let contents = self.store.load()?;
-        let client = Client {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                store: self.store,
-                state: Mutex::new(State {
-                    generation: 0,
-                    contents,
-                    ended: false,
-                }),
-                refresh_gate: tokio::sync::Mutex::new(()),
-                startup: OnceLock::new(),
-            }),
-        };
-        if self.retry_pending_on_start && !client.lock().contents.pending_revocations.is_empty() {
-            let (report, recorded) = client.retry_pending().await;
-            if let Err(e) = recorded {
-                // Not a reason to refuse to start: the entries the store could not drop stay
-                // pending, and the next retry asks the server again (which is harmless).
-                tracing::warn!(error = %e, "could not record a retried revocation");
-            }
-            let _ = client.inner.startup.set(report);
-        }
-        Ok(client)
-    }
-}
 
 /// The Adieu client: log in, make authorized calls, log out.
 ///
@@ -175,14 +83,45 @@ enum Revocation {
 impl Client {
     /// Starts configuring a client for the server at `server`, e.g. `https://adieu.example`.
     pub fn builder(server: impl Into<String>) -> ClientBuilder {
-        ClientBuilder {
-            server: server.into(),
-            store: Arc::new(MemoryStore::new()),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            allow_plain_http: false,
-            retry_pending_on_start: true,
+        ClientBuilder::new(server.into())
+    }
+
+    /// A client on `http` for the server at `base`, holding what `store` loaded.
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base: Url,
+        store: Arc<dyn CredentialStore>,
+        contents: StoreContents,
+    ) -> Self {
+        Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                store,
+                state: Mutex::new(State {
+                    generation: 0,
+                    contents,
+                    ended: false,
+                }),
+                refresh_gate: tokio::sync::Mutex::new(()),
+                startup: OnceLock::new(),
+            }),
         }
+    }
+
+    /// The retry of pending revocations that [`ClientBuilder::build`] makes, if any are
+    /// pending. Its report is kept for [`Client::revocations_retried_at_start`].
+    pub(crate) async fn retry_pending_at_start(&self) {
+        if self.lock().contents.pending_revocations.is_empty() {
+            return;
+        }
+        let (report, recorded) = self.retry_pending().await;
+        if let Err(e) = recorded {
+            // Not a reason to refuse to start: the entries the store could not drop stay
+            // pending, and the next retry asks the server again (which is harmless).
+            tracing::warn!(error = %e, "could not record a retried revocation");
+        }
+        let _ = self.inner.startup.set(report);
     }
 
     /// The server's base URL.

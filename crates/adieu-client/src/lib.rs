@@ -91,6 +91,7 @@
 //! - If a refresh's answer is lost in transit, the server has already spent the old refresh
 //!   token, and the next refresh looks like reuse and ends the session. That fails safe.
 
+mod builder;
 mod client;
 mod error;
 mod outcome;
@@ -98,7 +99,8 @@ pub mod store;
 mod url_policy;
 
 pub use adieu_types::{MeResponse, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo};
-pub use client::{Client, ClientBuilder, SessionSummary};
+pub use builder::ClientBuilder;
+pub use client::{Client, SessionSummary};
 pub use error::{Error, Result};
 pub use outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
 #[cfg(feature = "keyring")]
