@@ -1,6 +1,6 @@
 //! The client: one HTTP connection pool, the credentials, and the rules that keep them safe.
 
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, OnceLock};
 
 use adieu_types::{
     Credentials, ErrorBody, ErrorCode, LogoutAllResponse, LogoutRequest, LogoutResponse,
@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 
 use crate::builder::ClientBuilder;
 use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
+use crate::state::{IfUnsaved, SharedState};
 use crate::store::{CredentialStore, PendingRevocation, StoreContents, StoredSession};
 use crate::url_policy::{endpoint, endpoint_at, is_on_server};
 use crate::{Error, Result};
@@ -37,24 +38,12 @@ struct Inner {
     http: reqwest::Client,
     /// Server base URL, ending in `/`.
     base: Url,
-    store: Arc<dyn CredentialStore>,
-    /// The credentials and the fence; every store write happens under this lock.
-    state: Mutex<State>,
+    /// The credentials and the fence; every store write happens under its lock.
+    state: SharedState,
     /// Held for the whole of a refresh, so that concurrent 401s share one.
     refresh_gate: tokio::sync::Mutex<()>,
     /// What the retry at start-up did.
     startup: OnceLock<RetryReport>,
-}
-
-struct State {
-    /// Bumped by every change of credentials: login, refresh, logout. A refresh writes its
-    /// result only if the generation is still the one it started from; this is the logout
-    /// fence, and it is checked under the same lock as the store write.
-    generation: u64,
-    /// A copy of what the store holds.
-    contents: StoreContents,
-    /// The server refused our refresh token: the session ended without a logout from here.
-    ended: bool,
 }
 
 /// Who this device is logged in as; nothing secret.
@@ -97,12 +86,7 @@ impl Client {
             inner: Arc::new(Inner {
                 http,
                 base,
-                store,
-                state: Mutex::new(State {
-                    generation: 0,
-                    contents,
-                    ended: false,
-                }),
+                state: SharedState::new(store, contents),
                 refresh_gate: tokio::sync::Mutex::new(()),
                 startup: OnceLock::new(),
             }),
@@ -112,7 +96,7 @@ impl Client {
     /// The retry of pending revocations that [`ClientBuilder::build`] makes, if any are
     /// pending. Its report is kept for [`Client::revocations_retried_at_start`].
     pub(crate) async fn retry_pending_at_start(&self) {
-        if self.lock().contents.pending_revocations.is_empty() {
+        if self.state().lock().contents.pending_revocations.is_empty() {
             return;
         }
         let (report, recorded) = self.retry_pending().await;
@@ -136,7 +120,7 @@ impl Client {
 
     /// Who this device is logged in as on this server, from the local store (no network).
     pub fn session(&self) -> Option<SessionSummary> {
-        let state = self.lock();
+        let state = self.state().lock();
         state
             .contents
             .session
@@ -150,7 +134,7 @@ impl Client {
 
     /// The revocations still owed by servers after a [`LogoutOutcome::LocalOnly`].
     pub fn pending_revocations(&self) -> Vec<PendingRevocation> {
-        self.lock().contents.pending_revocations.clone()
+        self.state().lock().contents.pending_revocations.clone()
     }
 
     /// What the retry at start-up did, if there was anything to retry.
@@ -201,26 +185,20 @@ impl Client {
             username: username.to_owned(),
             session_id: tokens.session_id.clone(),
         };
-        let saved = {
-            let mut state = self.lock();
-            let mut contents = state.contents.clone();
-            let replaced = contents.session.replace(StoredSession {
+        let (replaced, saved) = self.state().commit(IfUnsaved::Drop, |draft| {
+            // Fences off any refresh of the replaced session still in flight.
+            draft.fence();
+            draft.ended = false;
+            draft.contents_mut().session.replace(StoredSession {
                 server: self.inner.base.to_string(),
                 username: username.to_owned(),
                 session_id: tokens.session_id.clone(),
                 access_token: tokens.access_token.clone(),
                 refresh_token: tokens.refresh_token.clone(),
-            });
-            self.inner.store.save(&contents).map(|()| {
-                // Fences off any refresh of the replaced session still in flight.
-                state.generation += 1;
-                state.ended = false;
-                state.contents = contents;
-                replaced
             })
-        };
+        });
         match saved {
-            Ok(replaced) => {
+            Ok(()) => {
                 if let Some(old) = replaced {
                     let outcome = self.finish_logout(old).await;
                     tracing::debug!(?outcome, "replaced session logged out");
@@ -393,19 +371,21 @@ impl Client {
     /// Retries every pending revocation; returns what happened and whether the store recorded
     /// it.
     async fn retry_pending(&self) -> (RetryReport, Result<()>) {
-        let pending = self.lock().contents.pending_revocations.clone();
+        let pending = self.state().lock().contents.pending_revocations.clone();
         let mut report = RetryReport::default();
         let mut store_error = None;
         for entry in pending {
             match self.revoke(entry.server(), entry.refresh_token()).await {
                 Revocation::Revoked | Revocation::AlreadyEnded => {
                     tracing::debug!(session.id = %entry.session_id(), "pending revocation done");
-                    let mut state = self.lock();
-                    let mut contents = state.contents.clone();
-                    contents.pending_revocations.retain(|p| p != &entry);
-                    match self.inner.store.save(&contents) {
-                        Ok(()) => state.contents = contents,
-                        Err(e) => store_error = Some(e),
+                    let ((), saved) = self.state().commit(IfUnsaved::Drop, |draft| {
+                        draft
+                            .contents_mut()
+                            .pending_revocations
+                            .retain(|p| p != &entry);
+                    });
+                    if let Err(e) = saved {
+                        store_error = Some(e);
                     }
                     report.revoked.push(entry.session_id().to_owned());
                 }
@@ -419,11 +399,8 @@ impl Client {
         (report, store_error.map_or(Ok(()), Err))
     }
 
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> &SharedState {
+        &self.inner.state
     }
 
     fn url(&self, path: &str) -> Result<Url> {
@@ -432,7 +409,7 @@ impl Client {
 
     /// The access token to send, the generation it belongs to, and its session.
     fn access(&self) -> Result<(Secret, u64, String)> {
-        let state = self.lock();
+        let state = self.state().lock();
         match &state.contents.session {
             Some(s) if s.server == self.inner.base.as_str() => Ok((
                 s.access_token.clone(),
@@ -449,7 +426,7 @@ impl Client {
     async fn refresh(&self, seen: u64, session_id: &str) -> Result<()> {
         let _gate = self.inner.refresh_gate.lock().await;
         let (refresh_token, generation) = {
-            let state = self.lock();
+            let state = self.state().lock();
             match &state.contents.session {
                 Some(s) if s.session_id == session_id => {
                     if state.generation != seen {
@@ -471,22 +448,22 @@ impl Client {
         match response.status() {
             status if status.is_success() => {
                 let tokens: TokenResponse = response.json().await.map_err(Error::transport)?;
-                let mut state = self.lock();
-                if state.generation != generation {
-                    // The fence: a logout (or a new login) happened while this refresh was in
-                    // flight. Its tokens are dropped, and wiped, here.
-                    tracing::debug!(session.id = %session_id, "refresh result dropped after logout");
-                    return Err(Error::NotLoggedIn);
-                }
-                let mut contents = state.contents.clone();
-                if let Some(s) = contents.session.as_mut() {
-                    s.access_token = tokens.access_token.clone();
-                    s.refresh_token = tokens.refresh_token.clone();
-                }
-                state.generation += 1;
-                let saved = self.inner.store.save(&contents);
-                // Even if the store failed, memory moves on: the old refresh token is spent.
-                state.contents = contents;
+                // Even if the store fails, memory moves on: the old refresh token is spent.
+                let (current, saved) = self.state().commit(IfUnsaved::Keep, |draft| {
+                    if draft.generation() != generation {
+                        // The fence: a logout (or a new login) happened while this refresh was
+                        // in flight. Its tokens are dropped, and wiped, here.
+                        tracing::debug!(session.id = %session_id, "refresh result dropped after logout");
+                        return Err(Error::NotLoggedIn);
+                    }
+                    draft.fence();
+                    if let Some(s) = draft.contents_mut().session.as_mut() {
+                        s.access_token = tokens.access_token.clone();
+                        s.refresh_token = tokens.refresh_token.clone();
+                    }
+                    Ok(())
+                });
+                current?;
                 saved
             }
             StatusCode::UNAUTHORIZED => {
@@ -497,18 +474,18 @@ impl Client {
                         status: StatusCode::UNAUTHORIZED.as_u16(),
                     });
                 }
-                let mut state = self.lock();
-                if state.generation != generation {
-                    // Logged out (or in again) meanwhile: that is what ended this session.
-                    return Err(Error::NotLoggedIn);
-                }
-                // The server ended the session; the tokens are useless, so drop them.
-                state.generation += 1;
-                state.ended = true;
-                let mut contents = state.contents.clone();
-                contents.session = None;
-                let saved = self.inner.store.save(&contents);
-                state.contents = contents;
+                let (current, saved) = self.state().commit(IfUnsaved::Keep, |draft| {
+                    if draft.generation() != generation {
+                        // Logged out (or in again) meanwhile: that is what ended this session.
+                        return Err(Error::NotLoggedIn);
+                    }
+                    // The server ended the session; the tokens are useless, so drop them.
+                    draft.fence();
+                    draft.ended = true;
+                    draft.contents_mut().session = None;
+                    Ok(())
+                });
+                current?;
                 saved?;
                 Err(Error::SessionEnded)
             }
@@ -519,18 +496,18 @@ impl Client {
     /// Steps 1 and 2 of a logout: the fence and the local wipe. Returns the session taken out,
     /// whether the server had ended it before, and whether the store write succeeded.
     fn take_session(&self) -> (Option<StoredSession>, bool, Result<()>) {
-        let mut state = self.lock();
-        state.generation += 1;
-        let ended = std::mem::take(&mut state.ended);
-        let mut contents = state.contents.clone();
-        let taken = contents.session.take();
-        let saved = if taken.is_some() {
-            self.inner.store.save(&contents)
-        } else {
-            Ok(())
-        };
-        // Memory is wiped even if the store failed.
-        state.contents = contents;
+        // Memory is wiped even if the store fails.
+        let ((taken, ended), saved) = self.state().commit(IfUnsaved::Keep, |draft| {
+            draft.fence();
+            let ended = std::mem::take(&mut draft.ended);
+            // Without a session there is nothing to write.
+            let taken = if draft.contents().session.is_some() {
+                draft.contents_mut().session.take()
+            } else {
+                None
+            };
+            (taken, ended)
+        });
         (taken, ended, saved)
     }
 
@@ -666,14 +643,11 @@ impl Client {
     fn add_pending(&self, session: StoredSession) -> bool {
         let entry =
             PendingRevocation::new(session.server, session.session_id, session.refresh_token);
-        let mut state = self.lock();
-        let mut contents = state.contents.clone();
-        contents.pending_revocations.push(entry);
-        match self.inner.store.save(&contents) {
-            Ok(()) => {
-                state.contents = contents;
-                true
-            }
+        let ((), saved) = self.state().commit(IfUnsaved::Drop, |draft| {
+            draft.contents_mut().pending_revocations.push(entry);
+        });
+        match saved {
+            Ok(()) => true,
             Err(e) => {
                 tracing::warn!(error = %e, "could not record a pending revocation");
                 false

@@ -95,6 +95,7 @@ mod builder;
 mod client;
 mod error;
 mod outcome;
+mod state;
 pub mod store;
 mod url_policy;
 
