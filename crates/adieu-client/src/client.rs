@@ -3,18 +3,18 @@
 use std::sync::{Arc, OnceLock};
 
 use adieu_types::{
-    Credentials, ErrorBody, ErrorCode, LogoutAllResponse, LogoutRequest, LogoutResponse,
-    MeResponse, PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse,
-    Secret, SessionInfo, SessionsResponse, TokenResponse,
+    Credentials, LogoutAllResponse, LogoutRequest, LogoutResponse, MeResponse,
+    PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse, Secret,
+    SessionInfo, SessionsResponse, TokenResponse,
 };
 use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
-use serde::de::DeserializeOwned;
 
+use crate::answer::{Answer, api_error, read_json};
 use crate::builder::ClientBuilder;
 use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
 use crate::state::{IfUnsaved, SharedState};
 use crate::store::{CredentialStore, PendingRevocation, StoreContents, StoredSession};
-use crate::url_policy::{endpoint, endpoint_at, is_on_server};
+use crate::url_policy::{endpoint, is_on_server};
 use crate::{Error, Result};
 
 /// The Adieu client: log in, make authorized calls, log out.
@@ -53,13 +53,6 @@ pub struct SessionSummary {
     pub username: String,
     /// The session id, as listed by [`Client::sessions`].
     pub session_id: String,
-}
-
-/// What a refresh made after the fence achieved.
-enum Refreshed {
-    Tokens(TokenResponse),
-    Ended,
-    Failed(LocalOnlyReason),
 }
 
 /// What a revocation call achieved.
@@ -439,15 +432,13 @@ impl Client {
             }
         };
         tracing::debug!(session.id = %session_id, "refreshing the access token");
-        let response = self
-            .request(Method::POST, "api/token/refresh")?
-            .json(&RefreshRequest { refresh_token })
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        match response.status() {
-            status if status.is_success() => {
-                let tokens: TokenResponse = response.json().await.map_err(Error::transport)?;
+        let answer = self
+            .post::<TokenResponse>(self.inner.base.as_str(), "api/token/refresh", |request| {
+                request.json(&RefreshRequest { refresh_token })
+            })
+            .await;
+        match answer {
+            Answer::Ok(tokens) => {
                 // Even if the store fails, memory moves on: the old refresh token is spent.
                 let (current, saved) = self.state().commit(IfUnsaved::Keep, |draft| {
                     if draft.generation() != generation {
@@ -466,14 +457,7 @@ impl Client {
                 current?;
                 saved
             }
-            StatusCode::UNAUTHORIZED => {
-                if !is_invalid_token(response).await {
-                    // Not the server refusing the token (a gateway, say): the session may be
-                    // alive, so its tokens are kept.
-                    return Err(Error::UnexpectedStatus {
-                        status: StatusCode::UNAUTHORIZED.as_u16(),
-                    });
-                }
+            Answer::InvalidToken => {
                 let (current, saved) = self.state().commit(IfUnsaved::Keep, |draft| {
                     if draft.generation() != generation {
                         // Logged out (or in again) meanwhile: that is what ended this session.
@@ -489,7 +473,9 @@ impl Client {
                 saved?;
                 Err(Error::SessionEnded)
             }
-            _ => Err(api_error(response).await),
+            // Not the server refusing the token (a gateway's 401, say): the session may be
+            // alive, so its tokens are kept.
+            Answer::Other(failure) => Err(failure.into_error().await),
         }
     }
 
@@ -523,119 +509,72 @@ impl Client {
         }
     }
 
+    /// `POST /api/logout/all` with the access token, refreshed once if it has expired.
     async fn end_all(&self, mut session: StoredSession) -> LogoutAllOutcome {
-        let failed = 'call: {
-            for attempt in 0..2 {
-                let Ok(url) = endpoint_at(&session.server, "api/logout/all") else {
-                    break 'call LocalOnlyReason::InvalidServerUrl;
-                };
-                let response = match self
-                    .inner
-                    .http
-                    .post(url)
-                    .bearer_auth(session.access_token.expose())
-                    .send()
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(e) => break 'call transport_reason(&e),
-                };
-                let status = response.status();
-                if status == StatusCode::OK {
-                    // Only the server's own answer counts: a proxy or a fallback page may
-                    // answer 200 too, and then nothing was ended.
-                    match body_json::<LogoutAllResponse>(response).await {
-                        Ok(body) if body.status == LOGGED_OUT => {
-                            return LogoutAllOutcome::Revoked {
-                                sessions: body.revoked_sessions,
-                            };
-                        }
-                        Ok(_) => break 'call status_reason(status),
-                        Err(reason) => break 'call reason,
-                    }
-                }
-                if status != StatusCode::UNAUTHORIZED
-                    || attempt > 0
-                    || !is_invalid_token(response).await
-                {
-                    break 'call status_reason(status);
+        let mut refreshed = false;
+        let reason = loop {
+            let answer = self
+                .post::<LogoutAllResponse>(&session.server, "api/logout/all", |request| {
+                    request.bearer_auth(session.access_token.expose())
+                })
+                .await;
+            match answer {
+                Answer::Ok(body) => {
+                    return LogoutAllOutcome::Revoked {
+                        sessions: body.revoked_sessions,
+                    };
                 }
                 // The access token expired: buy a fresh pair with the refresh token, for this
                 // call only (the gate is held, so nobody else spends it).
-                match self.refresh_detached(&session).await {
-                    Refreshed::Tokens(tokens) => {
-                        session.access_token = tokens.access_token.clone();
-                        session.refresh_token = tokens.refresh_token.clone();
+                Answer::InvalidToken if !refreshed => {
+                    refreshed = true;
+                    match self.refresh_detached(&session).await {
+                        Answer::Ok(tokens) => {
+                            session.access_token = tokens.access_token.clone();
+                            session.refresh_token = tokens.refresh_token.clone();
+                        }
+                        Answer::InvalidToken => return LogoutAllOutcome::AlreadyEnded,
+                        Answer::Other(failure) => break failure.reason(),
                     }
-                    Refreshed::Ended => return LogoutAllOutcome::AlreadyEnded,
-                    Refreshed::Failed(reason) => break 'call reason,
                 }
+                // Refused even fresh: not an answer the server gives.
+                Answer::InvalidToken => {
+                    break LocalOnlyReason::UnexpectedStatus(StatusCode::UNAUTHORIZED.as_u16());
+                }
+                Answer::Other(failure) => break failure.reason(),
             }
-            LocalOnlyReason::UnexpectedStatus(StatusCode::UNAUTHORIZED.as_u16())
         };
         LogoutAllOutcome::LocalOnly {
-            reason: failed,
+            reason,
             retry_pending: self.add_pending(session),
         }
     }
 
     /// A refresh whose result is not stored (used by `logout_all` after the fence).
-    async fn refresh_detached(&self, session: &StoredSession) -> Refreshed {
-        let Ok(url) = endpoint_at(&session.server, "api/token/refresh") else {
-            return Refreshed::Failed(LocalOnlyReason::InvalidServerUrl);
-        };
+    async fn refresh_detached(&self, session: &StoredSession) -> Answer<TokenResponse> {
         let body = RefreshRequest {
             refresh_token: session.refresh_token.clone(),
         };
-        let response = match self.inner.http.post(url).json(&body).send().await {
-            Ok(response) => response,
-            Err(e) => return Refreshed::Failed(transport_reason(&e)),
-        };
-        match response.status() {
-            status if status.is_success() => match body_json(response).await {
-                Ok(tokens) => Refreshed::Tokens(tokens),
-                Err(reason) => Refreshed::Failed(reason),
-            },
-            status @ StatusCode::UNAUTHORIZED => {
-                if is_invalid_token(response).await {
-                    Refreshed::Ended
-                } else {
-                    Refreshed::Failed(status_reason(status))
-                }
-            }
-            status => Refreshed::Failed(status_reason(status)),
-        }
+        self.post(&session.server, "api/token/refresh", |request| {
+            request.json(&body)
+        })
+        .await
     }
 
     /// `POST /api/logout` with a refresh token, at the server that issued it.
     async fn revoke(&self, server: &str, refresh_token: &Secret) -> Revocation {
-        let Ok(url) = endpoint_at(server, "api/logout") else {
-            return Revocation::Failed(LocalOnlyReason::InvalidServerUrl);
-        };
         let body = LogoutRequest {
             refresh_token: Some(refresh_token.clone()),
         };
-        let response = match self.inner.http.post(url).json(&body).send().await {
-            Ok(response) => response,
-            Err(e) => return Revocation::Failed(transport_reason(&e)),
-        };
-        // Only the server's own answers count. A proxy, a gateway or a fallback page can
-        // answer 200 or 401 too, and then the session may well be alive: the token is kept
-        // pending rather than dropped.
-        match response.status() {
-            status @ StatusCode::OK => match body_json::<LogoutResponse>(response).await {
-                Ok(body) if body.status == LOGGED_OUT => Revocation::Revoked,
-                Ok(_) => Revocation::Failed(status_reason(status)),
-                Err(reason) => Revocation::Failed(reason),
-            },
-            status @ StatusCode::UNAUTHORIZED => {
-                if is_invalid_token(response).await {
-                    Revocation::AlreadyEnded
-                } else {
-                    Revocation::Failed(status_reason(status))
-                }
-            }
-            status => Revocation::Failed(status_reason(status)),
+        // A 200 or 401 that is not the server's own leaves the session possibly alive: the
+        // token is kept pending rather than dropped.
+        match self
+            .post::<LogoutResponse>(server, "api/logout", |request| request.json(&body))
+            .await
+        {
+            Answer::Ok(_) => Revocation::Revoked,
+            Answer::InvalidToken => Revocation::AlreadyEnded,
+            Answer::Other(failure) => Revocation::Failed(failure.reason()),
         }
     }
 
@@ -653,72 +592,5 @@ impl Client {
                 false
             }
         }
-    }
-}
-
-fn transport_reason(e: &reqwest::Error) -> LocalOnlyReason {
-    if e.is_timeout() {
-        LocalOnlyReason::Timeout
-    } else {
-        LocalOnlyReason::Network
-    }
-}
-
-fn status_reason(status: StatusCode) -> LocalOnlyReason {
-    if status.is_server_error() {
-        LocalOnlyReason::ServerError(status.as_u16())
-    } else {
-        LocalOnlyReason::UnexpectedStatus(status.as_u16())
-    }
-}
-
-/// The `status` of the server's answer to a logout.
-const LOGGED_OUT: &str = "logged_out";
-
-/// Reads a JSON answer. A body that is not the expected JSON is an unexpected answer with that
-/// status; a body cut short by the network is a network failure or a timeout.
-async fn body_json<T: DeserializeOwned>(
-    response: Response,
-) -> std::result::Result<T, LocalOnlyReason> {
-    let status = response.status();
-    response.json().await.map_err(|e| {
-        if e.is_decode() {
-            status_reason(status)
-        } else {
-            transport_reason(&e)
-        }
-    })
-}
-
-/// Whether a 401 is the server refusing the token (`"error": "invalid_token"`), rather than,
-/// say, a gateway in front of it asking for its own credentials.
-async fn is_invalid_token(response: Response) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Code {
-        error: ErrorCode,
-    }
-    response
-        .json::<Code>()
-        .await
-        .is_ok_and(|body| body.error == ErrorCode::InvalidToken)
-}
-
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
-    if response.status().is_success() {
-        response.json().await.map_err(Error::transport)
-    } else {
-        Err(api_error(response).await)
-    }
-}
-
-async fn api_error(response: Response) -> Error {
-    let status = response.status().as_u16();
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Error::Api {
-            status,
-            code: body.error,
-            message: body.message,
-        },
-        Err(_) => Error::UnexpectedStatus { status },
     }
 }

@@ -91,6 +91,7 @@
 //! - If a refresh's answer is lost in transit, the server has already spent the old refresh
 //!   token, and the next refresh looks like reuse and ends the session. That fails safe.
 
+mod answer;
 mod builder;
 mod client;
 mod error;
