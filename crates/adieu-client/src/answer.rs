@@ -1,8 +1,9 @@
-//! Calls whose answer decides what happens to a token, and how those answers are read.
+//! How the server's answers are read: [`read_json`] for the account calls, and [`Client::post`]
+//! for the calls whose answer decides what becomes of a token.
 //!
-//! Only the server's own answers count. A proxy, a gateway or a web app's fallback page can
-//! answer 200 or 401 too, and then nothing is proven about the session: such an answer is
-//! [`Answer::Other`], never [`Answer::Ok`] or [`Answer::InvalidToken`].
+//! For those, only the server's own answers count. A proxy, a gateway or a web app's fallback
+//! page can answer 200 or 401 too, and then nothing is proven about the session: such an answer
+//! is [`Answer::Other`], never [`Answer::Ok`] or [`Answer::InvalidToken`].
 
 use adieu_types::{ErrorBody, ErrorCode, LogoutAllResponse, LogoutResponse, TokenResponse};
 use reqwest::{RequestBuilder, Response, StatusCode};

@@ -43,7 +43,8 @@ struct Inner {
     base: Url,
     /// The credentials and the fence; every store write happens under its lock.
     state: SharedState,
-    /// Held for the whole of a refresh, so that concurrent 401s share one.
+    /// Held for the whole of a refresh, so that concurrent 401s share one, and by `logout_all`,
+    /// which may spend the refresh token itself.
     refresh_gate: tokio::sync::Mutex<()>,
     /// What the retry at start-up did.
     startup: OnceLock<RetryReport>,

@@ -17,9 +17,10 @@ pub(crate) struct SharedState {
 
 /// What the client holds.
 pub(crate) struct State {
-    /// Bumped by every change of credentials: login, refresh, logout. A refresh writes its
-    /// result only if the generation is still the one it started from; this is the logout
-    /// fence, and it is checked under the same lock as the store write.
+    /// Bumped, with [`Draft::fence`], by every change of credentials: login, refresh (or the
+    /// server refusing one), logout. A refresh writes its result only if the generation is
+    /// still the one it started from; this is the logout fence, and it is checked under the
+    /// same lock as the store write.
     pub(crate) generation: u64,
     /// A copy of what the store holds.
     pub(crate) contents: StoreContents,

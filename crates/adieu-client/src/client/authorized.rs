@@ -129,8 +129,8 @@ impl Client {
                 saved?;
                 Err(Error::SessionEnded)
             }
-            // Not the server refusing the token (a gateway's 401, say): the session may be
-            // alive, so its tokens are kept.
+            // Anything else, a gateway's 401 among them: the session may be alive, so its
+            // tokens are kept.
             Answer::Other(failure) => Err(failure.into_error().await),
         }
     }

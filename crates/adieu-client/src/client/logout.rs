@@ -20,15 +20,16 @@ pub(super) enum Revocation {
 }
 
 impl Client {
-    /// Logs this device out. In this order:
+    /// Logs this device out, in the steps that the crate documentation lists:
     ///
     /// 1. raises the fence: a refresh still in flight can no longer store what it receives;
     /// 2. removes the credentials from the store and from memory, whatever happens next;
     /// 3. asks the server to end the session with `POST /api/logout` and the refresh token,
     ///    which works even when the access token has expired;
     /// 4. tells what happened: [`LogoutOutcome::Revoked`], [`LogoutOutcome::AlreadyEnded`], or
-    ///    [`LogoutOutcome::LocalOnly`] when the call failed, in which case the refresh token is
-    ///    kept only in the pending-revocation list.
+    ///    [`LogoutOutcome::LocalOnly`] when the call failed;
+    /// 5. after a `LocalOnly`, keeps the refresh token in the pending-revocation list only,
+    ///    for [`Client::retry_pending_revocations`].
     ///
     /// An `Err` means the store could not be cleared (the server was still asked to end the
     /// session, so the tokens left behind should be dead).
@@ -113,8 +114,9 @@ impl Client {
         let _ = self.inner.startup.set(report);
     }
 
-    /// Steps 1 and 2 of a logout: the fence and the local wipe. Returns the session taken out,
-    /// whether the server had ended it before, and whether the store write succeeded.
+    /// Steps 1 and 2 of [`Client::logout`]: the fence and the local wipe. Returns the session
+    /// taken out, whether the server had ended it before, and whether the store write
+    /// succeeded.
     pub(super) fn take_session(&self) -> (Option<StoredSession>, bool, Result<()>) {
         // Memory is wiped even if the store fails.
         let ((taken, ended), saved) = self.state().commit(IfUnsaved::Keep, |draft| {
@@ -131,7 +133,8 @@ impl Client {
         (taken, ended, saved)
     }
 
-    /// Steps 3 to 5 of a logout.
+    /// Steps 3 to 5 of [`Client::logout`]: the server call, the outcome, and the pending
+    /// revocation if the call failed.
     pub(super) async fn finish_logout(&self, session: StoredSession) -> LogoutOutcome {
         match self.revoke(&session.server, &session.refresh_token).await {
             Revocation::Revoked => LogoutOutcome::Revoked,
@@ -171,7 +174,7 @@ impl Client {
                         Answer::Other(failure) => break failure.reason(),
                     }
                 }
-                // Refused even fresh: not an answer the server gives.
+                // Refused again, with a fresh token: give up.
                 Answer::InvalidToken => {
                     break LocalOnlyReason::UnexpectedStatus(StatusCode::UNAUTHORIZED.as_u16());
                 }
@@ -212,7 +215,8 @@ impl Client {
         }
     }
 
-    /// Step 5: keeps the refresh token in the pending list only. Returns whether it was stored.
+    /// Step 5 of [`Client::logout`] (and of `logout_all`): keeps the refresh token in the
+    /// pending list only. Returns whether it was stored.
     fn add_pending(&self, session: StoredSession) -> bool {
         let entry =
             PendingRevocation::new(session.server, session.session_id, session.refresh_token);
