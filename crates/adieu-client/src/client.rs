@@ -1,112 +1,24 @@
 //! The client: one HTTP connection pool, the credentials, and the rules that keep them safe.
 
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Duration;
+mod authorized;
+mod logout;
+
+use std::sync::{Arc, OnceLock};
 
 use adieu_types::{
-    Credentials, ErrorBody, ErrorCode, LogoutAllResponse, LogoutRequest, LogoutResponse,
-    MeResponse, PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse,
+    Credentials, MeResponse, PasswordChangeRequest, PasswordChangeResponse, RegisterResponse,
     Secret, SessionInfo, SessionsResponse, TokenResponse,
 };
-use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
-use serde::de::DeserializeOwned;
+use reqwest::{Method, RequestBuilder, Url};
 
-use crate::outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
-use crate::store::{CredentialStore, MemoryStore, PendingRevocation, StoreContents, StoredSession};
+use crate::answer::{api_error, read_json};
+use crate::builder::ClientBuilder;
+use crate::outcome::RetryReport;
+use crate::state::{IfUnsaved, SharedState};
+use crate::store::{CredentialStore, PendingRevocation, StoreContents, StoredSession};
+use crate::url_policy::endpoint;
 use crate::{Error, Result};
-
-/// Configures and builds a [`Client`].
-#[must_use]
-pub struct ClientBuilder {
-    server: String,
-    store: Arc<dyn CredentialStore>,
-    timeout: Duration,
-    connect_timeout: Duration,
-    allow_plain_http: bool,
-    retry_pending_on_start: bool,
-}
-
-impl std::fmt::Debug for ClientBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClientBuilder")
-            .field("timeout", &self.timeout)
-            .field("allow_plain_http", &self.allow_plain_http)
-            .finish_non_exhaustive()
-    }
-}
-
-impl ClientBuilder {
-    /// Where the credentials are kept (default: a [`MemoryStore`]).
-    pub fn store(mut self, store: impl CredentialStore) -> Self {
-        self.store = Arc::new(store);
-        self
-    }
-
-    /// The longest a whole request may take (default 30 s). A logout that times out is
-    /// [`LogoutOutcome::LocalOnly`].
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self.connect_timeout = self.connect_timeout.min(timeout);
-        self
-    }
-
-    /// Allows `http://` to hosts other than the loopback (default: only `https://` there, since
-    /// plain HTTP would show every token to the network).
-    pub fn allow_plain_http(mut self, allow: bool) -> Self {
-        self.allow_plain_http = allow;
-        self
-    }
-
-    /// Whether [`ClientBuilder::build`] retries pending revocations (default: yes).
-    pub fn retry_pending_on_start(mut self, retry: bool) -> Self {
-        self.retry_pending_on_start = retry;
-        self
-    }
-
-    /// Loads the store and, unless told otherwise, retries the revocations still pending from
-    /// earlier logouts (failures leave them pending; see
-    /// [`Client::revocations_retried_at_start`]). Only loading the store can fail: if the store
-    /// cannot record the result of a retry, the entries stay pending for the next one.
-    pub async fn build(self) -> Result<Client> {
-        let base = parse_server(&self.server, self.allow_plain_http)?;
-        let http = reqwest::Client::builder()
-            .use_rustls_tls()
-            .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
-            // A redirect would carry the request, and its credential, somewhere we did not
-            // choose.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("adieu-client/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(Error::transport)?;
-        let contents = self.store.load()?;
-        let client = Client {
-            inner: Arc::new(Inner {
-                http,
-                base,
-                store: self.store,
-                state: Mutex::new(State {
-                    generation: 0,
-                    contents,
-                    ended: false,
-                }),
-                refresh_gate: tokio::sync::Mutex::new(()),
-                startup: OnceLock::new(),
-            }),
-        };
-        if self.retry_pending_on_start && !client.lock().contents.pending_revocations.is_empty() {
-            let (report, recorded) = client.retry_pending().await;
-            if let Err(e) = recorded {
-                // Not a reason to refuse to start: the entries the store could not drop stay
-                // pending, and the next retry asks the server again (which is harmless).
-                tracing::warn!(error = %e, "could not record a retried revocation");
-            }
-            let _ = client.inner.startup.set(report);
-        }
-        Ok(client)
-    }
-}
+use logout::Revocation;
 
 /// The Adieu client: log in, make authorized calls, log out.
 ///
@@ -129,24 +41,13 @@ struct Inner {
     http: reqwest::Client,
     /// Server base URL, ending in `/`.
     base: Url,
-    store: Arc<dyn CredentialStore>,
-    /// The credentials and the fence; every store write happens under this lock.
-    state: Mutex<State>,
-    /// Held for the whole of a refresh, so that concurrent 401s share one.
+    /// The credentials and the fence; every store write happens under its lock.
+    state: SharedState,
+    /// Held for the whole of a refresh, so that concurrent 401s share one, and by `logout_all`,
+    /// which may spend the refresh token itself.
     refresh_gate: tokio::sync::Mutex<()>,
     /// What the retry at start-up did.
     startup: OnceLock<RetryReport>,
-}
-
-struct State {
-    /// Bumped by every change of credentials: login, refresh, logout. A refresh writes its
-    /// result only if the generation is still the one it started from; this is the logout
-    /// fence, and it is checked under the same lock as the store write.
-    generation: u64,
-    /// A copy of what the store holds.
-    contents: StoreContents,
-    /// The server refused our refresh token: the session ended without a logout from here.
-    ended: bool,
 }
 
 /// Who this device is logged in as; nothing secret.
@@ -158,30 +59,27 @@ pub struct SessionSummary {
     pub session_id: String,
 }
 
-/// What a refresh made after the fence achieved.
-enum Refreshed {
-    Tokens(TokenResponse),
-    Ended,
-    Failed(LocalOnlyReason),
-}
-
-/// What a revocation call achieved.
-enum Revocation {
-    Revoked,
-    AlreadyEnded,
-    Failed(LocalOnlyReason),
-}
-
 impl Client {
     /// Starts configuring a client for the server at `server`, e.g. `https://adieu.example`.
     pub fn builder(server: impl Into<String>) -> ClientBuilder {
-        ClientBuilder {
-            server: server.into(),
-            store: Arc::new(MemoryStore::new()),
-            timeout: Duration::from_secs(30),
-            connect_timeout: Duration::from_secs(10),
-            allow_plain_http: false,
-            retry_pending_on_start: true,
+        ClientBuilder::new(server.into())
+    }
+
+    /// A client on `http` for the server at `base`, holding what `store` loaded.
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base: Url,
+        store: Arc<dyn CredentialStore>,
+        contents: StoreContents,
+    ) -> Self {
+        Client {
+            inner: Arc::new(Inner {
+                http,
+                base,
+                state: SharedState::new(store, contents),
+                refresh_gate: tokio::sync::Mutex::new(()),
+                startup: OnceLock::new(),
+            }),
         }
     }
 
@@ -197,7 +95,7 @@ impl Client {
 
     /// Who this device is logged in as on this server, from the local store (no network).
     pub fn session(&self) -> Option<SessionSummary> {
-        let state = self.lock();
+        let state = self.state().lock();
         state
             .contents
             .session
@@ -209,9 +107,10 @@ impl Client {
             })
     }
 
-    /// The revocations still owed by servers after a [`LogoutOutcome::LocalOnly`].
+    /// The revocations still owed by servers after a
+    /// [`LogoutOutcome::LocalOnly`](crate::LogoutOutcome::LocalOnly).
     pub fn pending_revocations(&self) -> Vec<PendingRevocation> {
-        self.lock().contents.pending_revocations.clone()
+        self.state().lock().contents.pending_revocations.clone()
     }
 
     /// What the retry at start-up did, if there was anything to retry.
@@ -262,26 +161,20 @@ impl Client {
             username: username.to_owned(),
             session_id: tokens.session_id.clone(),
         };
-        let saved = {
-            let mut state = self.lock();
-            let mut contents = state.contents.clone();
-            let replaced = contents.session.replace(StoredSession {
+        let (replaced, saved) = self.state().commit(IfUnsaved::Drop, |draft| {
+            // Fences off any refresh of the replaced session still in flight.
+            draft.fence();
+            draft.ended = false;
+            draft.contents_mut().session.replace(StoredSession {
                 server: self.inner.base.to_string(),
                 username: username.to_owned(),
                 session_id: tokens.session_id.clone(),
                 access_token: tokens.access_token.clone(),
                 refresh_token: tokens.refresh_token.clone(),
-            });
-            self.inner.store.save(&contents).map(|()| {
-                // Fences off any refresh of the replaced session still in flight.
-                state.generation += 1;
-                state.ended = false;
-                state.contents = contents;
-                replaced
             })
-        };
+        });
         match saved {
-            Ok(replaced) => {
+            Ok(()) => {
                 if let Some(old) = replaced {
                     let outcome = self.finish_logout(old).await;
                     tracing::debug!(?outcome, "replaced session logged out");
@@ -305,53 +198,6 @@ impl Client {
                 Err(e)
             }
         }
-    }
-
-    /// Sends `request` with this device's access token. On a 401 the token is refreshed once,
-    /// shared with every concurrent caller, and the request retried. Any other answer is
-    /// returned as is. The request must go to this client's server; its body must not be a
-    /// stream (it may be sent twice).
-    pub async fn send_authorized(&self, request: RequestBuilder) -> Result<Response> {
-        let probe = request
-            .try_clone()
-            .ok_or_else(|| {
-                Error::InvalidArgument("a streamed request body cannot be retried".into())
-            })?
-            .build()
-            .map_err(Error::transport)?;
-        let base = &self.inner.base;
-        if probe.url().origin() != base.origin() || !probe.url().path().starts_with(base.path()) {
-            // Never attach our token to a request for another server.
-            return Err(Error::InvalidUrl(
-                "the request does not go to this client's server".into(),
-            ));
-        }
-        drop(probe);
-        let (token, generation, session_id) = self.access()?;
-        let first = request
-            .try_clone()
-            .ok_or_else(|| {
-                Error::InvalidArgument("a streamed request body cannot be retried".into())
-            })?
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        if first.status() != StatusCode::UNAUTHORIZED {
-            return Ok(first);
-        }
-        drop(first);
-        self.refresh(generation, &session_id).await?;
-        let (token, _, now_session) = self.access()?;
-        if now_session != session_id {
-            // Another login took over while we waited: this request was not made for it.
-            return Err(Error::NotLoggedIn);
-        }
-        request
-            .bearer_auth(token.expose())
-            .send()
-            .await
-            .map_err(Error::transport)
     }
 
     /// `GET /api/me`: who the server says this device is.
@@ -404,490 +250,11 @@ impl Client {
         read_json(self.send_authorized(request).await?).await
     }
 
-    /// Logs this device out. In this order:
-    ///
-    /// 1. raises the fence: a refresh still in flight can no longer store what it receives;
-    /// 2. removes the credentials from the store and from memory, whatever happens next;
-    /// 3. asks the server to end the session with `POST /api/logout` and the refresh token,
-    ///    which works even when the access token has expired;
-    /// 4. tells what happened: [`LogoutOutcome::Revoked`], [`LogoutOutcome::AlreadyEnded`], or
-    ///    [`LogoutOutcome::LocalOnly`] when the call failed, in which case the refresh token is
-    ///    kept only in the pending-revocation list.
-    ///
-    /// An `Err` means the store could not be cleared (the server was still asked to end the
-    /// session, so the tokens left behind should be dead).
-    pub async fn logout(&self) -> Result<LogoutOutcome> {
-        let (taken, ended, saved) = self.take_session();
-        let outcome = match taken {
-            Some(session) => self.finish_logout(session).await,
-            None if ended => LogoutOutcome::AlreadyEnded,
-            None => LogoutOutcome::NotLoggedIn,
-        };
-        saved?;
-        Ok(outcome)
-    }
-
-    /// Ends every session of the user, this one included, and logs this device out. The local
-    /// credentials are removed before the server call, as for [`Client::logout`]; it waits for
-    /// a refresh in flight so as to use the freshest token.
-    pub async fn logout_all(&self) -> Result<LogoutAllOutcome> {
-        // No other refresh may run while we spend the refresh token ourselves below.
-        let _gate = self.inner.refresh_gate.lock().await;
-        let (taken, ended, saved) = self.take_session();
-        let outcome = match taken {
-            Some(session) => self.end_all(session).await,
-            None if ended => LogoutAllOutcome::AlreadyEnded,
-            None => LogoutAllOutcome::NotLoggedIn,
-        };
-        saved?;
-        Ok(outcome)
-    }
-
-    /// Retries every pending revocation, each at the server that issued its token, and removes
-    /// from the list each one the server confirms. An `Err` means the store could not record
-    /// the result (the revocations themselves may have succeeded).
-    pub async fn retry_pending_revocations(&self) -> Result<RetryReport> {
-        let (report, recorded) = self.retry_pending().await;
-        recorded.map(|()| report)
-    }
-
-    /// Retries every pending revocation; returns what happened and whether the store recorded
-    /// it.
-    async fn retry_pending(&self) -> (RetryReport, Result<()>) {
-        let pending = self.lock().contents.pending_revocations.clone();
-        let mut report = RetryReport::default();
-        let mut store_error = None;
-        for entry in pending {
-            match self.revoke(entry.server(), entry.refresh_token()).await {
-                Revocation::Revoked | Revocation::AlreadyEnded => {
-                    tracing::debug!(session.id = %entry.session_id(), "pending revocation done");
-                    let mut state = self.lock();
-                    let mut contents = state.contents.clone();
-                    contents.pending_revocations.retain(|p| p != &entry);
-                    match self.inner.store.save(&contents) {
-                        Ok(()) => state.contents = contents,
-                        Err(e) => store_error = Some(e),
-                    }
-                    report.revoked.push(entry.session_id().to_owned());
-                }
-                Revocation::Failed(reason) => {
-                    report
-                        .still_pending
-                        .push((entry.session_id().to_owned(), reason));
-                }
-            }
-        }
-        (report, store_error.map_or(Ok(()), Err))
-    }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.inner
-            .state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    fn state(&self) -> &SharedState {
+        &self.inner.state
     }
 
     fn url(&self, path: &str) -> Result<Url> {
         endpoint(&self.inner.base, path)
-    }
-
-    /// The access token to send, the generation it belongs to, and its session.
-    fn access(&self) -> Result<(Secret, u64, String)> {
-        let state = self.lock();
-        match &state.contents.session {
-            Some(s) if s.server == self.inner.base.as_str() => Ok((
-                s.access_token.clone(),
-                state.generation,
-                s.session_id.clone(),
-            )),
-            _ if state.ended => Err(Error::SessionEnded),
-            _ => Err(Error::NotLoggedIn),
-        }
-    }
-
-    /// Refreshes the tokens of `session_id` unless someone has done so since `seen`.
-    /// Single-flight: callers queue on the gate, and all but the first find the work done.
-    async fn refresh(&self, seen: u64, session_id: &str) -> Result<()> {
-        let _gate = self.inner.refresh_gate.lock().await;
-        let (refresh_token, generation) = {
-            let state = self.lock();
-            match &state.contents.session {
-                Some(s) if s.session_id == session_id => {
-                    if state.generation != seen {
-                        return Ok(());
-                    }
-                    (s.refresh_token.clone(), state.generation)
-                }
-                _ if state.ended => return Err(Error::SessionEnded),
-                _ => return Err(Error::NotLoggedIn),
-            }
-        };
-        tracing::debug!(session.id = %session_id, "refreshing the access token");
-        let response = self
-            .request(Method::POST, "api/token/refresh")?
-            .json(&RefreshRequest { refresh_token })
-            .send()
-            .await
-            .map_err(Error::transport)?;
-        match response.status() {
-            status if status.is_success() => {
-                let tokens: TokenResponse = response.json().await.map_err(Error::transport)?;
-                let mut state = self.lock();
-                if state.generation != generation {
-                    // The fence: a logout (or a new login) happened while this refresh was in
-                    // flight. Its tokens are dropped, and wiped, here.
-                    tracing::debug!(session.id = %session_id, "refresh result dropped after logout");
-                    return Err(Error::NotLoggedIn);
-                }
-                let mut contents = state.contents.clone();
-                if let Some(s) = contents.session.as_mut() {
-                    s.access_token = tokens.access_token.clone();
-                    s.refresh_token = tokens.refresh_token.clone();
-                }
-                state.generation += 1;
-                let saved = self.inner.store.save(&contents);
-                // Even if the store failed, memory moves on: the old refresh token is spent.
-                state.contents = contents;
-                saved
-            }
-            StatusCode::UNAUTHORIZED => {
-                if !is_invalid_token(response).await {
-                    // Not the server refusing the token (a gateway, say): the session may be
-                    // alive, so its tokens are kept.
-                    return Err(Error::UnexpectedStatus {
-                        status: StatusCode::UNAUTHORIZED.as_u16(),
-                    });
-                }
-                let mut state = self.lock();
-                if state.generation != generation {
-                    // Logged out (or in again) meanwhile: that is what ended this session.
-                    return Err(Error::NotLoggedIn);
-                }
-                // The server ended the session; the tokens are useless, so drop them.
-                state.generation += 1;
-                state.ended = true;
-                let mut contents = state.contents.clone();
-                contents.session = None;
-                let saved = self.inner.store.save(&contents);
-                state.contents = contents;
-                saved?;
-                Err(Error::SessionEnded)
-            }
-            _ => Err(api_error(response).await),
-        }
-    }
-
-    /// Steps 1 and 2 of a logout: the fence and the local wipe. Returns the session taken out,
-    /// whether the server had ended it before, and whether the store write succeeded.
-    fn take_session(&self) -> (Option<StoredSession>, bool, Result<()>) {
-        let mut state = self.lock();
-        state.generation += 1;
-        let ended = std::mem::take(&mut state.ended);
-        let mut contents = state.contents.clone();
-        let taken = contents.session.take();
-        let saved = if taken.is_some() {
-            self.inner.store.save(&contents)
-        } else {
-            Ok(())
-        };
-        // Memory is wiped even if the store failed.
-        state.contents = contents;
-        (taken, ended, saved)
-    }
-
-    /// Steps 3 to 5 of a logout.
-    async fn finish_logout(&self, session: StoredSession) -> LogoutOutcome {
-        match self.revoke(&session.server, &session.refresh_token).await {
-            Revocation::Revoked => LogoutOutcome::Revoked,
-            Revocation::AlreadyEnded => LogoutOutcome::AlreadyEnded,
-            Revocation::Failed(reason) => LogoutOutcome::LocalOnly {
-                reason,
-                retry_pending: self.add_pending(session),
-            },
-        }
-    }
-
-    async fn end_all(&self, mut session: StoredSession) -> LogoutAllOutcome {
-        let failed = 'call: {
-            for attempt in 0..2 {
-                let Ok(url) = Url::parse(&session.server)
-                    .map_err(drop)
-                    .and_then(|base| endpoint(&base, "api/logout/all").map_err(drop))
-                else {
-                    break 'call LocalOnlyReason::InvalidServerUrl;
-                };
-                let response = match self
-                    .inner
-                    .http
-                    .post(url)
-                    .bearer_auth(session.access_token.expose())
-                    .send()
-                    .await
-                {
-                    Ok(response) => response,
-                    Err(e) => break 'call transport_reason(&e),
-                };
-                let status = response.status();
-                if status == StatusCode::OK {
-                    // Only the server's own answer counts: a proxy or a fallback page may
-                    // answer 200 too, and then nothing was ended.
-                    match body_json::<LogoutAllResponse>(response).await {
-                        Ok(body) if body.status == LOGGED_OUT => {
-                            return LogoutAllOutcome::Revoked {
-                                sessions: body.revoked_sessions,
-                            };
-                        }
-                        Ok(_) => break 'call status_reason(status),
-                        Err(reason) => break 'call reason,
-                    }
-                }
-                if status != StatusCode::UNAUTHORIZED
-                    || attempt > 0
-                    || !is_invalid_token(response).await
-                {
-                    break 'call status_reason(status);
-                }
-                // The access token expired: buy a fresh pair with the refresh token, for this
-                // call only (the gate is held, so nobody else spends it).
-                match self.refresh_detached(&session).await {
-                    Refreshed::Tokens(tokens) => {
-                        session.access_token = tokens.access_token.clone();
-                        session.refresh_token = tokens.refresh_token.clone();
-                    }
-                    Refreshed::Ended => return LogoutAllOutcome::AlreadyEnded,
-                    Refreshed::Failed(reason) => break 'call reason,
-                }
-            }
-            LocalOnlyReason::UnexpectedStatus(StatusCode::UNAUTHORIZED.as_u16())
-        };
-        LogoutAllOutcome::LocalOnly {
-            reason: failed,
-            retry_pending: self.add_pending(session),
-        }
-    }
-
-    /// A refresh whose result is not stored (used by `logout_all` after the fence).
-    async fn refresh_detached(&self, session: &StoredSession) -> Refreshed {
-        let Some(url) = Url::parse(&session.server)
-            .ok()
-            .and_then(|base| endpoint(&base, "api/token/refresh").ok())
-        else {
-            return Refreshed::Failed(LocalOnlyReason::InvalidServerUrl);
-        };
-        let body = RefreshRequest {
-            refresh_token: session.refresh_token.clone(),
-        };
-        let response = match self.inner.http.post(url).json(&body).send().await {
-            Ok(response) => response,
-            Err(e) => return Refreshed::Failed(transport_reason(&e)),
-        };
-        match response.status() {
-            status if status.is_success() => match body_json(response).await {
-                Ok(tokens) => Refreshed::Tokens(tokens),
-                Err(reason) => Refreshed::Failed(reason),
-            },
-            status @ StatusCode::UNAUTHORIZED => {
-                if is_invalid_token(response).await {
-                    Refreshed::Ended
-                } else {
-                    Refreshed::Failed(status_reason(status))
-                }
-            }
-            status => Refreshed::Failed(status_reason(status)),
-        }
-    }
-
-    /// `POST /api/logout` with a refresh token, at the server that issued it.
-    async fn revoke(&self, server: &str, refresh_token: &Secret) -> Revocation {
-        let Some(url) = Url::parse(server)
-            .ok()
-            .and_then(|base| endpoint(&base, "api/logout").ok())
-        else {
-            return Revocation::Failed(LocalOnlyReason::InvalidServerUrl);
-        };
-        let body = LogoutRequest {
-            refresh_token: Some(refresh_token.clone()),
-        };
-        let response = match self.inner.http.post(url).json(&body).send().await {
-            Ok(response) => response,
-            Err(e) => return Revocation::Failed(transport_reason(&e)),
-        };
-        // Only the server's own answers count. A proxy, a gateway or a fallback page can
-        // answer 200 or 401 too, and then the session may well be alive: the token is kept
-        // pending rather than dropped.
-        match response.status() {
-            status @ StatusCode::OK => match body_json::<LogoutResponse>(response).await {
-                Ok(body) if body.status == LOGGED_OUT => Revocation::Revoked,
-                Ok(_) => Revocation::Failed(status_reason(status)),
-                Err(reason) => Revocation::Failed(reason),
-            },
-            status @ StatusCode::UNAUTHORIZED => {
-                if is_invalid_token(response).await {
-                    Revocation::AlreadyEnded
-                } else {
-                    Revocation::Failed(status_reason(status))
-                }
-            }
-            status => Revocation::Failed(status_reason(status)),
-        }
-    }
-
-    /// Step 5: keeps the refresh token in the pending list only. Returns whether it was stored.
-    fn add_pending(&self, session: StoredSession) -> bool {
-        let entry =
-            PendingRevocation::new(session.server, session.session_id, session.refresh_token);
-        let mut state = self.lock();
-        let mut contents = state.contents.clone();
-        contents.pending_revocations.push(entry);
-        match self.inner.store.save(&contents) {
-            Ok(()) => {
-                state.contents = contents;
-                true
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not record a pending revocation");
-                false
-            }
-        }
-    }
-}
-
-fn transport_reason(e: &reqwest::Error) -> LocalOnlyReason {
-    if e.is_timeout() {
-        LocalOnlyReason::Timeout
-    } else {
-        LocalOnlyReason::Network
-    }
-}
-
-fn status_reason(status: StatusCode) -> LocalOnlyReason {
-    if status.is_server_error() {
-        LocalOnlyReason::ServerError(status.as_u16())
-    } else {
-        LocalOnlyReason::UnexpectedStatus(status.as_u16())
-    }
-}
-
-/// The `status` of the server's answer to a logout.
-const LOGGED_OUT: &str = "logged_out";
-
-/// Reads a JSON answer. A body that is not the expected JSON is an unexpected answer with that
-/// status; a body cut short by the network is a network failure or a timeout.
-async fn body_json<T: DeserializeOwned>(
-    response: Response,
-) -> std::result::Result<T, LocalOnlyReason> {
-    let status = response.status();
-    response.json().await.map_err(|e| {
-        if e.is_decode() {
-            status_reason(status)
-        } else {
-            transport_reason(&e)
-        }
-    })
-}
-
-/// Whether a 401 is the server refusing the token (`"error": "invalid_token"`), rather than,
-/// say, a gateway in front of it asking for its own credentials.
-async fn is_invalid_token(response: Response) -> bool {
-    #[derive(serde::Deserialize)]
-    struct Code {
-        error: ErrorCode,
-    }
-    response
-        .json::<Code>()
-        .await
-        .is_ok_and(|body| body.error == ErrorCode::InvalidToken)
-}
-
-/// Checks and normalises a server URL: http(s), no credentials, query or fragment, and a path
-/// ending in `/` so that endpoints join below it.
-fn parse_server(server: &str, allow_plain_http: bool) -> Result<Url> {
-    let mut url = Url::parse(server.trim())
-        .map_err(|e| Error::InvalidUrl(format!("{e} (expected e.g. https://adieu.example)")))?;
-    match url.scheme() {
-        "https" => {}
-        "http" if allow_plain_http || is_loopback(&url) => {}
-        "http" => {
-            return Err(Error::InvalidUrl(
-                "plain http:// is only allowed to this machine; use https://".into(),
-            ));
-        }
-        other => return Err(Error::InvalidUrl(format!("unsupported scheme {other}:"))),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(Error::InvalidUrl(
-            "the URL must not contain a user name or password".into(),
-        ));
-    }
-    if url.host().is_none() {
-        return Err(Error::InvalidUrl("the URL has no host".into()));
-    }
-    url.set_query(None);
-    url.set_fragment(None);
-    if !url.path().ends_with('/') {
-        let path = format!("{}/", url.path());
-        url.set_path(&path);
-    }
-    Ok(url)
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host_str() {
-        Some(host) if host.eq_ignore_ascii_case("localhost") => true,
-        Some(host) => host
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .parse::<IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-        None => false,
-    }
-}
-
-fn endpoint(base: &Url, path: &str) -> Result<Url> {
-    base.join(path.trim_start_matches('/'))
-        .map_err(|e| Error::InvalidUrl(e.to_string()))
-}
-
-async fn read_json<T: DeserializeOwned>(response: Response) -> Result<T> {
-    if response.status().is_success() {
-        response.json().await.map_err(Error::transport)
-    } else {
-        Err(api_error(response).await)
-    }
-}
-
-async fn api_error(response: Response) -> Error {
-    let status = response.status().as_u16();
-    match response.json::<ErrorBody>().await {
-        Ok(body) => Error::Api {
-            status,
-            code: body.error,
-            message: body.message,
-        },
-        Err(_) => Error::UnexpectedStatus { status },
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn server_urls_are_normalised_and_checked() {
-        let url = parse_server("https://adieu.example/base?x=1#frag", false).unwrap();
-        assert_eq!(url.as_str(), "https://adieu.example/base/");
-        assert_eq!(
-            endpoint(&url, "/api/logout").unwrap().as_str(),
-            "https://adieu.example/base/api/logout"
-        );
-        assert!(parse_server("http://127.0.0.1:8080", false).is_ok());
-        assert!(parse_server("http://[::1]:8080", false).is_ok());
-        assert!(parse_server("http://localhost:8080", false).is_ok());
-        let err = parse_server("http://adieu.example", false).unwrap_err();
-        assert!(err.to_string().contains("https"), "{err}");
-        assert!(parse_server("http://adieu.example", true).is_ok());
-        assert!(parse_server("https://bob:pw@adieu.example", false).is_err());
-        assert!(parse_server("ftp://adieu.example", false).is_err());
-        assert!(parse_server("adieu.example", false).is_err());
     }
 }

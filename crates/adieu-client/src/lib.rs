@@ -60,10 +60,12 @@
 //! 5. **Pending revocation.** After `LocalOnly`, the refresh token is kept in the store's
 //!    pending-revocation list and nowhere else. Nothing in this crate can use it except a
 //!    revocation call to the server that issued it. [`Client::retry_pending_revocations`]
-//!    retries the list, and so does every [`ClientBuilder::build`] (the next client start).
-//!    Each entry goes as soon as its server confirms.
-//! 6. After `logout()` returns, the store holds no credential that can make an authorized
-//!    call, and nothing in flight can put one back.
+//!    retries the list, and so does [`ClientBuilder::build`] at the next client start (unless
+//!    [`ClientBuilder::retry_pending_on_start`] turned that off). Each entry goes as soon as
+//!    its server confirms.
+//!
+//! After `logout()` returns, the store holds no credential that can make an authorized call,
+//! and nothing in flight can put one back.
 //!
 //! # Why keep the refresh token after a failed logout
 //!
@@ -91,13 +93,18 @@
 //! - If a refresh's answer is lost in transit, the server has already spent the old refresh
 //!   token, and the next refresh looks like reuse and ends the session. That fails safe.
 
+mod answer;
+mod builder;
 mod client;
 mod error;
 mod outcome;
+mod state;
 pub mod store;
+mod url_policy;
 
 pub use adieu_types::{MeResponse, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo};
-pub use client::{Client, ClientBuilder, SessionSummary};
+pub use builder::ClientBuilder;
+pub use client::{Client, SessionSummary};
 pub use error::{Error, Result};
 pub use outcome::{LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, RetryReport};
 #[cfg(feature = "keyring")]
