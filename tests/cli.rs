@@ -1,83 +1,14 @@
 //! The `adieu` binary's client commands against a real server in this process.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::Arc;
-use std::time::Duration;
 
 use tempfile::TempDir;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-const PASSWORD: &str = "correct horse battery";
-
-/// A server on a free port with its own database; it can stop and come back on the same
-/// address.
-struct TestServer {
-    addr: SocketAddr,
-    dir: TempDir,
-    running: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
-}
-
-impl TestServer {
-    async fn start() -> Self {
-        let mut server = Self {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            dir: tempfile::tempdir().unwrap(),
-            running: None,
-        };
-        server.boot().await;
-        server
-    }
-
-    async fn boot(&mut self) {
-        let config = adieu_server::Config {
-            listen: self.addr,
-            database_url: format!("sqlite://{}", self.dir.path().join("adieu.db").display()),
-            argon2: adieu_core::Argon2Params::insecure_for_tests(),
-            clock: Arc::new(adieu_core::ManualClock::default()),
-            ..adieu_server::Config::default()
-        };
-        let server = adieu_server::Server::build(config).await.unwrap();
-        self.addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        self.running = Some((stop, task));
-    }
-
-    async fn stop(&mut self) {
-        if let Some((stop, task)) = self.running.take() {
-            let _ = stop.send(());
-            tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .expect("the server stops")
-                .unwrap()
-                .unwrap();
-        }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// The status a refresh token gets from the server when tried directly.
-    async fn refresh_status(&self, refresh: &str) -> u16 {
-        reqwest::Client::new()
-            .post(format!("{}/api/token/refresh", self.url()))
-            .json(&serde_json::json!({ "refresh_token": refresh }))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-}
+use adieu_server::test_support::{PASSWORD, TestServer};
 
 /// What a run of the binary left.
 #[derive(Debug)]
@@ -148,10 +79,10 @@ fn assert_one_clear_line(run: &Run) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_login_whoami_sessions_logout_flow_works_for_a_new_user() -> TestResult {
-    let server = TestServer::start().await;
+    let server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let config = config_dir(&root, "adieu");
-    let url = server.url();
+    let url = server.base();
 
     let run = adieu(
         &config,
@@ -222,10 +153,10 @@ async fn the_login_whoami_sessions_logout_flow_works_for_a_new_user() -> TestRes
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_login_with_a_wrong_password_exits_1_with_a_clear_message() -> TestResult {
-    let server = TestServer::start().await;
+    let server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let config = config_dir(&root, "adieu");
-    let url = server.url();
+    let url = server.base();
     let register = [
         "register",
         "--server",
@@ -274,10 +205,10 @@ async fn usage_errors_exit_2() -> TestResult {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_logout_the_server_cannot_hear_exits_1_says_so_and_is_retried() -> TestResult {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let config = config_dir(&root, "adieu");
-    let url = server.url();
+    let url = server.base();
     let register = [
         "register",
         "--server",
@@ -312,7 +243,7 @@ async fn a_logout_the_server_cannot_hear_exits_1_says_so_and_is_retried() -> Tes
     assert_eq!(run.code, 1, "still down: {run:?}");
     assert!(run.stdout.contains("Still pending"), "{run:?}");
 
-    server.boot().await;
+    server.restart().await;
     let run = adieu(&config, &["logout", "--retry"], "").await;
 
     assert_eq!(run.code, 0, "{run:?}");
@@ -329,12 +260,12 @@ async fn a_logout_the_server_cannot_hear_exits_1_says_so_and_is_retried() -> Tes
 
 #[tokio::test(flavor = "multi_thread")]
 async fn sessions_revoke_ends_another_device_and_logout_all_ends_every_one() -> TestResult {
-    let server = TestServer::start().await;
+    let server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let laptop = config_dir(&root, "laptop");
     let phone = config_dir(&root, "phone");
     let tablet = config_dir(&root, "tablet");
-    let url = server.url();
+    let url = server.base();
     let register = [
         "register",
         "--server",
@@ -369,10 +300,10 @@ async fn sessions_revoke_ends_another_device_and_logout_all_ends_every_one() -> 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logout_ends_the_stored_session_even_if_the_remembered_server_is_lost() -> TestResult {
-    let mut server = TestServer::start().await;
+    let mut server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let config = config_dir(&root, "adieu");
-    let url = server.url();
+    let url = server.base();
     let register = [
         "register",
         "--server",
@@ -405,7 +336,7 @@ async fn logout_ends_the_stored_session_even_if_the_remembered_server_is_lost() 
     server.stop().await;
     assert_eq!(adieu(&config, &["logout"], "").await.code, 1);
     std::fs::remove_file(config.join("config.json"))?;
-    server.boot().await;
+    server.restart().await;
 
     let run = adieu(&config, &["logout", "--retry"], "").await;
 
@@ -427,14 +358,14 @@ async fn logout_ends_the_stored_session_even_if_the_remembered_server_is_lost() 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_remembered_server_is_written_privately_and_atomically() -> TestResult {
     use std::os::unix::fs::PermissionsExt;
-    let server = TestServer::start().await;
+    let server = TestServer::spawn().await;
     let root = tempfile::tempdir()?;
     let config = config_dir(&root, "adieu");
     std::fs::create_dir(&config)?;
     let elsewhere = root.path().join("elsewhere.txt");
     std::fs::write(&elsewhere, "not adieu's\n")?;
     std::os::unix::fs::symlink(&elsewhere, config.join(".config.json.tmp"))?;
-    let url = server.url();
+    let url = server.base();
 
     let register = [
         "register",

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) use adieu_server::test_support::{Login, PASSWORD};
 /// Short lease so that fault tests finish quickly; production uses 2 s.
 pub(crate) const LEASE: Duration = Duration::from_secs(1);
 
@@ -114,14 +114,6 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) 
     (child, url, admin_url)
 }
 
-/// Tokens of one login.
-#[derive(Debug, Clone)]
-pub(crate) struct Login {
-    pub(crate) access: String,
-    pub(crate) refresh: String,
-    pub(crate) session_id: String,
-}
-
 /// One HTTP client for all nodes.
 #[derive(Clone)]
 pub(crate) struct Api {
@@ -158,12 +150,7 @@ impl Api {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::OK);
-        let body: Value = r.json().await.unwrap();
-        Login {
-            access: body["access_token"].as_str().unwrap().to_owned(),
-            refresh: body["refresh_token"].as_str().unwrap().to_owned(),
-            session_id: body["session_id"].as_str().unwrap().to_owned(),
-        }
+        Login::from(r.json::<adieu_types::TokenResponse>().await.unwrap())
     }
 
     pub(crate) async fn me(&self, node: &Node, access: &str) -> StatusCode {

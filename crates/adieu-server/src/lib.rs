@@ -6,6 +6,8 @@
 pub mod config;
 pub mod error;
 pub mod service;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 
 mod api;
 mod connections;

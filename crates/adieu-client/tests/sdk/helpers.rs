@@ -1,141 +1,61 @@
 //! A real server on port 0, a switchable front for it, and direct HTTP probes.
 
-use std::net::SocketAddr;
+use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use adieu_client::{Client, CredentialStore, MemoryStore, Secret, StoreContents};
-use adieu_core::ManualClock;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tempfile::TempDir;
-use tokio::sync::{Semaphore, oneshot};
-use tokio::task::JoinHandle;
+use tokio::sync::Semaphore;
 
 pub(crate) type TestResult = Result<(), Box<dyn std::error::Error>>;
 
-/// The password of every test user.
-pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) use adieu_server::test_support::PASSWORD;
 
 /// The server's access-token lifetime is 15 minutes by default; this is past it.
 pub(crate) const PAST_ACCESS_TTL: Duration = Duration::from_secs(16 * 60);
 
-/// An Adieu server in this process, on a free port, with its own database. It can be stopped
-/// and started again on the same address with the same database.
-pub(crate) struct TestServer {
-    pub(crate) addr: SocketAddr,
-    pub(crate) clock: ManualClock,
-    refresh_delay: Duration,
-    dir: TempDir,
-    running: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
-    /// Direct HTTP, to try tokens the way an attacker holding them would.
-    pub(crate) raw: reqwest::Client,
+/// The workspace's test server (it can be stopped and started again on the same address with
+/// the same database), with the few probes the SDK tests make directly, as an attacker
+/// holding a token would.
+pub(crate) struct TestServer(adieu_server::test_support::TestServer);
+
+impl Deref for TestServer {
+    type Target = adieu_server::test_support::TestServer;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for TestServer {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl TestServer {
     pub(crate) async fn start() -> Self {
-        Self::with_refresh_delay(Duration::ZERO).await
+        Self(adieu_server::test_support::TestServer::spawn().await)
     }
 
     /// A server that holds every refresh this long before processing it.
     pub(crate) async fn with_refresh_delay(refresh_delay: Duration) -> Self {
-        let mut server = Self {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            clock: ManualClock::default(),
-            refresh_delay,
-            dir: tempfile::tempdir().unwrap(),
-            running: None,
-            raw: reqwest::Client::new(),
-        };
-        server.boot().await;
-        server
+        Self(
+            adieu_server::test_support::TestServer::spawn_with(move |c| {
+                c.refresh_delay = refresh_delay;
+            })
+            .await,
+        )
     }
 
-    async fn boot(&mut self) {
-        let config = adieu_server::Config {
-            listen: self.addr,
-            database_url: format!("sqlite://{}", self.dir.path().join("adieu.db").display()),
-            argon2: adieu_core::Argon2Params::insecure_for_tests(),
-            refresh_delay: self.refresh_delay,
-            clock: Arc::new(self.clock.clone()),
-            login_attempts_per_user: 0,
-            login_attempts_per_ip: 0,
-            login_attempts_per_user_total: 0,
-            registrations_per_ip: 0,
-            ..adieu_server::Config::default()
-        };
-        let server = adieu_server::Server::build(config).await.unwrap();
-        self.addr = server.local_addr();
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(server.run(async {
-            let _ = stopped.await;
-        }));
-        self.running = Some((stop, task));
-    }
-
+    /// The server's URL, as clients are given it.
     pub(crate) fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    /// Stops serving and closes every connection: from now on connections are refused.
-    pub(crate) async fn stop(&mut self) {
-        if let Some((stop, task)) = self.running.take() {
-            let _ = stop.send(());
-            tokio::time::timeout(Duration::from_secs(5), task)
-                .await
-                .expect("the server stops")
-                .unwrap()
-                .unwrap();
-        }
-    }
-
-    /// Starts again on the same address, with the same database.
-    pub(crate) async fn restart(&mut self) {
-        self.stop().await;
-        self.boot().await;
-    }
-
-    /// Registers a user with [`PASSWORD`].
-    pub(crate) async fn register(&self, username: &str) {
-        let response = self
-            .raw
-            .post(format!("{}/api/register", self.url()))
-            .json(&serde_json::json!({"username": username, "password": PASSWORD}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            StatusCode::CREATED,
-            "register {username}"
-        );
-    }
-
-    /// The status `GET /api/me` gets with this access token.
-    pub(crate) async fn me_status(&self, access: &str) -> u16 {
-        self.raw
-            .get(format!("{}/api/me", self.url()))
-            .bearer_auth(access)
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
-    }
-
-    /// The status `POST /api/token/refresh` gets with this refresh token (spending it if live).
-    pub(crate) async fn refresh_status(&self, refresh: &str) -> u16 {
-        self.raw
-            .post(format!("{}/api/token/refresh", self.url()))
-            .json(&serde_json::json!({"refresh_token": refresh}))
-            .send()
-            .await
-            .unwrap()
-            .status()
-            .as_u16()
+        self.0.base()
     }
 }
 

@@ -74,7 +74,7 @@ async fn a_session_ended_elsewhere_is_dropped_and_its_logout_is_already_ended() 
     let (client, store) = logged_in(&server.url(), "alice").await;
     let (access, _) = stored_tokens(&store).unwrap();
     let ended = server
-        .raw
+        .client
         .post(format!("{}/api/logout", server.url()))
         .bearer_auth(&access)
         .send()

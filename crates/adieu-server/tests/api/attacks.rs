@@ -6,12 +6,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use adieu_core::Argon2Params;
+use adieu_types::TokenResponse;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::{PASSWORD, TestApp, assert_error, login_from};
+use crate::helpers::{Login, PASSWORD, TestApp, assert_error};
 
 /// Costly enough that a hash is still running when the next request arrives.
 fn costly() -> Argon2Params {
@@ -23,7 +24,7 @@ fn costly() -> Argon2Params {
 }
 
 fn addr(app: &TestApp) -> SocketAddr {
-    app.addr.trim_start_matches("http://").parse().unwrap()
+    app.addr
 }
 
 /// A raw HTTP/1.1 request with a JSON body.
@@ -111,7 +112,7 @@ async fn clients_that_hang_up_mid_hash_never_free_more_than_the_hash_limit() {
     for hang_up in hang_ups {
         hang_up.await;
     }
-    let hasher = app.state.sessions.hasher().clone();
+    let hasher = app.state().sessions.hasher().clone();
     tokio::time::timeout(Duration::from_secs(60), async {
         while hasher.stats().running > 0 || hasher.stats().admitted > 0 {
             tokio::time::sleep(Duration::from_millis(10)).await;
@@ -130,7 +131,7 @@ async fn clients_that_hang_up_mid_hash_never_free_more_than_the_hash_limit() {
 async fn a_taken_name_is_refused_before_it_costs_a_hash() {
     let app = TestApp::spawn().await;
     app.register("alice").await;
-    let before = app.state.sessions.hasher().stats().started;
+    let before = app.state().sessions.hasher().stats().started;
     for _ in 0..5 {
         let r = app
             .post_json(
@@ -140,7 +141,7 @@ async fn a_taken_name_is_refused_before_it_costs_a_hash() {
             .await;
         assert_error(r, StatusCode::CONFLICT, "username_taken").await;
     }
-    assert_eq!(app.state.sessions.hasher().stats().started, before);
+    assert_eq!(app.state().sessions.hasher().stats().started, before);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,7 +229,7 @@ async fn ipv4_clients_of_a_dual_stack_listener_have_buckets_of_their_own() {
     // Another IPv4 client arrives as ::ffff:127.0.0.2: its own bucket, its own address.
     let r = login_from_ip(&user, &base, "bob", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let login = login_from(r.json().await.unwrap());
+    let login = Login::from(r.json::<TokenResponse>().await.unwrap());
     let sessions: Value = user
         .get(format!("{base}/api/sessions"))
         .bearer_auth(&login.access)
@@ -472,7 +473,7 @@ pub(crate) async fn audit_events_past_their_retention_are_deleted() {
     let recent = app.user("bob").await;
     let bob = app.user_id(&recent.access).await;
     app.advance(Duration::from_secs(2 * 3600));
-    let deleted = app.state.sessions.delete_old_audit(1).await.unwrap();
+    let deleted = app.state().sessions.delete_old_audit(1).await.unwrap();
     assert_eq!(deleted, 2, "alice's register and login");
     assert!(app.audit_events(&alice).await.is_empty());
     assert_eq!(app.audit_events(&bob).await, ["register", "login"]);
@@ -487,21 +488,21 @@ pub(crate) async fn one_ip_guessing_a_password_cannot_lock_the_user_out_elsewher
     app.register("alice").await;
     let attacker = client_from("127.0.0.3");
     for _ in 0..3 {
-        let r = login_from_ip(&attacker, &app.addr, "alice", "guess one").await;
+        let r = login_from_ip(&attacker, &app.base(), "alice", "guess one").await;
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     }
-    let r = login_from_ip(&attacker, &app.addr, "alice", PASSWORD).await;
+    let r = login_from_ip(&attacker, &app.base(), "alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
     // Alice, elsewhere, is not locked out by it.
-    let r = login_from_ip(&client_from("127.0.0.4"), &app.addr, "alice", PASSWORD).await;
+    let r = login_from_ip(&client_from("127.0.0.4"), &app.base(), "alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
     // Guessing from many addresses meets the per-user ceiling: 4 spent so far, 4 more.
     for ip in ["127.0.0.5", "127.0.0.6"] {
         for _ in 0..2 {
-            let r = login_from_ip(&client_from(ip), &app.addr, "alice", "guess two").await;
+            let r = login_from_ip(&client_from(ip), &app.base(), "alice", "guess two").await;
             assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
         }
     }
-    let r = login_from_ip(&client_from("127.0.0.7"), &app.addr, "alice", PASSWORD).await;
+    let r = login_from_ip(&client_from("127.0.0.7"), &app.base(), "alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }

@@ -3,7 +3,7 @@ use crate::helpers::{PASSWORD, TestApp};
 /// Every byte the database has on disk: the main file, its WAL and shared memory.
 fn database_bytes(app: &TestApp) -> Vec<u8> {
     let mut all = Vec::new();
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+    for entry in std::fs::read_dir(app.dir()).unwrap() {
         all.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     all

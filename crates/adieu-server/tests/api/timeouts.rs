@@ -76,7 +76,7 @@ pub(crate) async fn access_tokens_never_outlive_the_absolute_lifetime() {
 pub(crate) async fn activity_is_recorded_at_most_once_per_granularity() {
     let app = app().await; // idle 100 s: granularity 10 s
     let login = app.user("alice").await;
-    let recorded = || async { app.sessions(&login.access).await[0]["last_active_at"].clone() };
+    let recorded = || async { app.sessions(&login.access).await[0].last_active_at };
     let at_login = recorded().await;
     app.advance(Duration::from_secs(5));
     for _ in 0..5 {
@@ -117,7 +117,7 @@ pub(crate) async fn ended_sessions_are_deleted_in_batches() {
     let _c = app.login("alice").await;
     app.logout(&a.access).await;
     app.advance(Duration::from_secs(101)); // the other two are idle now
-    let deleted = app.state.sessions.delete_ended(1).await.unwrap();
+    let deleted = app.state().sessions.delete_ended(1).await.unwrap();
     assert_eq!(deleted, 3);
     // A deleted session's tokens are just unknown: still refused, and logout still 200.
     assert_eq!(app.me_status(&a.access).await, StatusCode::UNAUTHORIZED);

@@ -87,7 +87,7 @@ async fn end_the_other_session(app: &App, a: &Browser, b: &Browser, ending: Endi
         Ending::SignOutThatDevice => {
             let cookie = b.session_cookie().await.unwrap();
             let id = app
-                .state
+                .state()
                 .sessions
                 .authenticate(adieu_core::TokenKind::Cookie, cookie.value())
                 .await

@@ -60,7 +60,7 @@ async fn pages_on_other_origins_that_auto_submit_forms_log_nobody_out_or_in() {
     let browser = driver.browser(1280, 900).await;
     browser.register(&app, "alice").await;
     let cookie = browser.session_cookie().await.unwrap().value().to_owned();
-    app.state
+    app.state()
         .sessions
         .register(
             "mallory",

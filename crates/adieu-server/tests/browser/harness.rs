@@ -6,13 +6,12 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use adieu_core::Argon2Params;
-use adieu_server::{Config, Server};
+use adieu_server::test_support::TestServer;
 use fantoccini::{Client, ClientBuilder, Locator};
 use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
-pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) use adieu_server::test_support::PASSWORD;
 pub(crate) const COOKIE: &str = "__Host-adieu_session";
 /// How long a page may take to reach the state a test waits for.
 const PATIENCE: Duration = Duration::from_secs(15);
@@ -34,33 +33,23 @@ const CHROMIUM_FLAGS: [&str; 8] = [
 pub(crate) struct App {
     pub(crate) base: String,
     pub(crate) port: u16,
-    pub(crate) state: adieu_server::AppState,
-    _dir: tempfile::TempDir,
+    pub(crate) server: TestServer,
 }
 
 impl App {
     pub(crate) async fn spawn() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", dir.path().join("adieu.db").display()),
-            argon2: Argon2Params::insecure_for_tests(),
-            login_attempts_per_user: 0,
-            login_attempts_per_ip: 0,
-            login_attempts_per_user_total: 0,
-            registrations_per_ip: 0,
-            ..Config::default()
-        };
-        let server = Server::build(config).await.expect("server starts");
-        let port = server.local_addr().port();
-        let state = server.state().clone();
-        tokio::spawn(server.run(std::future::pending()));
+        let server = TestServer::spawn().await;
+        let port = server.addr.port();
         Self {
             base: format!("http://localhost:{port}"),
             port,
-            state,
-            _dir: dir,
+            server,
         }
+    }
+
+    /// The server's shared state.
+    pub(crate) fn state(&self) -> &adieu_server::AppState {
+        self.server.state()
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

@@ -52,7 +52,7 @@ async fn sign_out_this_device_sends_only_the_chosen_device_to_login() {
     c.login(&app, "alice").await;
     let b_cookie = b.session_cookie().await.unwrap();
     let b_id = app
-        .state
+        .state()
         .sessions
         .authenticate(adieu_core::TokenKind::Cookie, b_cookie.value())
         .await

@@ -34,7 +34,7 @@ async fn only_the_hash_of_the_cookie_is_stored() {
     let cookie = app.register("alice").await;
     assert!(app.is_signed_in(&cookie).await);
     let mut stored = Vec::new();
-    for entry in std::fs::read_dir(app.dir.path()).unwrap() {
+    for entry in std::fs::read_dir(app.dir()).unwrap() {
         stored.extend(std::fs::read(entry.unwrap().path()).unwrap());
     }
     assert!(!stored.is_empty());

@@ -154,7 +154,7 @@ async fn cross_site_login_and_registration_are_refused() {
         .await;
     assert_refused(&r);
     assert!(
-        app.state
+        app.state()
             .sessions
             .store()
             .user_by_name("mallory2")

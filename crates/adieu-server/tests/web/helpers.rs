@@ -1,22 +1,30 @@
 //! `TestApp` for the pages: a real server, a client that follows no redirect and keeps no
 //! cookie jar, so every test says exactly which cookie it sends.
 
-use std::sync::Arc;
+use std::ops::Deref;
 
-use adieu_core::{Argon2Params, ManualClock, TokenKind};
-use adieu_server::{Config, Server};
+use adieu_core::TokenKind;
+use adieu_server::Config;
+use adieu_server::test_support::TestServer;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 
-pub(crate) const PASSWORD: &str = "correct horse battery";
+pub(crate) use adieu_server::test_support::PASSWORD;
 pub(crate) const COOKIE: &str = "__Host-adieu_session";
 
+/// The workspace's test server, with calls that speak as a browser does.
 pub(crate) struct TestApp {
-    pub(crate) addr: String,
-    pub(crate) client: reqwest::Client,
-    pub(crate) clock: ManualClock,
-    pub(crate) state: adieu_server::AppState,
-    pub(crate) dir: tempfile::TempDir,
+    server: TestServer,
+    /// `http://ADDR`: the origin the pages are served at.
+    origin: String,
+}
+
+impl Deref for TestApp {
+    type Target = TestServer;
+
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
 }
 
 impl TestApp {
@@ -24,41 +32,19 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::default();
-        let mut config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            database_url: format!("sqlite://{}", dir.path().join("adieu.db").display()),
-            argon2: Argon2Params::insecure_for_tests(),
-            login_attempts_per_user: 0,
-            login_attempts_per_ip: 0,
-            login_attempts_per_user_total: 0,
-            registrations_per_ip: 0,
-            clock: Arc::new(clock.clone()),
-            ..Config::default()
-        };
-        adjust(&mut config);
-        let server = Server::build(config).await.expect("server starts");
-        let addr = format!("http://{}", server.local_addr());
-        let state = server.state().clone();
-        tokio::spawn(server.run(std::future::pending()));
+    pub(crate) async fn spawn_with(adjust: impl FnOnce(&mut Config) + 'static) -> Self {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .user_agent("adieu-web-tests/1")
             .build()
             .unwrap();
-        Self {
-            addr,
-            client,
-            clock,
-            state,
-            dir,
-        }
-    }
-
-    pub(crate) fn url(&self, path: &str) -> String {
-        format!("{}{}", self.addr, path)
+        let server = TestServer::builder()
+            .configure(adjust)
+            .client(client)
+            .spawn()
+            .await;
+        let origin = server.base();
+        Self { server, origin }
     }
 
     /// A GET as a browser would send it, with the session cookie if given.
@@ -78,7 +64,7 @@ impl TestApp {
         form: &[(&str, &str)],
     ) -> Response {
         let headers = [
-            ("origin", self.addr.as_str()),
+            ("origin", self.origin.as_str()),
             ("sec-fetch-site", "same-origin"),
         ];
         self.post_with(path, cookie, form, &headers).await
@@ -137,7 +123,7 @@ impl TestApp {
 
     /// The session id behind a cookie, if it is live.
     pub(crate) async fn session_id(&self, cookie: &str) -> Option<String> {
-        self.state
+        self.state()
             .sessions
             .authenticate(TokenKind::Cookie, cookie)
             .await

@@ -273,7 +273,7 @@ async fn a_password_change_on_the_account_page_ends_the_other_sessions() {
 #[tokio::test]
 async fn idle_and_absolute_timeouts_end_web_sessions_too() {
     let app = TestApp::spawn().await;
-    let policy = *app.state.sessions.policy();
+    let policy = *app.state().sessions.policy();
     let idle = app.register("alice").await;
     app.clock
         .advance(policy.idle_timeout + Duration::from_secs(1));
