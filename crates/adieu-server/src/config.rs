@@ -53,6 +53,14 @@ pub struct Config {
     pub public_origin: Option<String>,
     /// Address of the operators' listener (`/status`); none by default.
     pub admin_listen: Option<SocketAddr>,
+    /// The domain the session cookie is set for (`example.com`), so that the proxies of its
+    /// subdomains see it; none keeps the host-only `__Host-` cookie.
+    pub cookie_domain: Option<String>,
+    /// Hosts, besides the cookie domain and its subdomains, that a login or logout may send
+    /// the browser back to.
+    pub redirect_hosts: Vec<String>,
+    /// Peers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// How often ended sessions are deleted from the database.
     pub cleanup_interval: Duration,
     /// Mark the session cookie `Secure` and name it with the `__Host-` prefix.
@@ -146,6 +154,9 @@ impl Default for Config {
             max_connections: default_max_connections(),
             public_origin: None,
             admin_listen: None,
+            cookie_domain: None,
+            redirect_hosts: Vec::new(),
+            trusted_proxies: crate::forwarded::TrustedProxies::default(),
             cleanup_interval: Duration::from_secs(600),
             secure_cookies: true,
             clear_site_data: r#""cache", "cookies", "storage""#.into(),
@@ -251,6 +262,9 @@ mod tests {
         assert!((16..=10_000).contains(&c.max_connections));
         assert_eq!(c.public_origin, None);
         assert_eq!(c.admin_listen, None);
+        assert_eq!(c.cookie_domain, None);
+        assert!(c.redirect_hosts.is_empty());
+        assert!(c.trusted_proxies.is_empty());
         assert!(c.store.cache);
         assert_eq!(c.store.lease, Duration::from_secs(2));
     }

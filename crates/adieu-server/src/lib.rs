@@ -10,8 +10,10 @@ pub mod service;
 pub mod test_support;
 
 mod api;
+mod authz;
 mod connections;
 mod extract;
+pub mod forwarded;
 mod pages;
 
 use std::future::Future;
@@ -52,6 +54,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api::router())
+        .merge(authz::router())
         .merge(pages::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

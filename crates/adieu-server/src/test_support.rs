@@ -24,6 +24,8 @@ use tokio::task::JoinHandle;
 
 use crate::{AppState, Config, Server};
 
+pub mod proxy;
+
 /// The password of every test user.
 pub const PASSWORD: &str = "correct horse battery";
 

@@ -5,7 +5,7 @@
 //! embedded; nothing is loaded from elsewhere. Every POST passes the [`csrf`] checks.
 
 mod account;
-mod cookie;
+pub(crate) mod cookie;
 mod csrf;
 mod error;
 mod extract;
@@ -14,7 +14,7 @@ mod home;
 mod layout;
 mod login;
 mod logout;
-mod redirect;
+pub(crate) mod redirect;
 mod register;
 mod sessions;
 

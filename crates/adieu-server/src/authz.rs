@@ -1,0 +1,246 @@
+//! Forward auth: reverse proxies ask here, before every request to an app they protect,
+//! whether its sender is signed in.
+//!
+//! - `/authz/auth-request` speaks nginx's `auth_request`: 200 allows, 401 refuses, and a
+//!   refused browser navigation carries `Location` for the proxy's `error_page 401`.
+//! - `/authz/forward-auth` speaks Caddy's `forward_auth` and Traefik's ForwardAuth, which pass
+//!   any answer but a 2xx back to the client as it is: a refused navigation is a redirect.
+//!
+//! Both answer any method, never read a body, and check the credential (a Bearer access token,
+//! or the pages' session cookie) through the same coherent path as `/api/me`, so once a
+//! logout has answered, the very next proxied request is refused on every node. Nothing here
+//! may be cached: the global layer sends `Cache-Control: no-store`.
+
+use adieu_core::{Session, TokenKind};
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+
+use crate::AppState;
+use crate::error::Error;
+use crate::extract::Bearer;
+use crate::pages::{cookie, redirect};
+
+/// Routes of forward auth.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/authz/auth-request", any(auth_request))
+        .route("/authz/forward-auth", any(forward_auth))
+}
+
+/// Which proxy asks, and so how the original request is described and a refusal answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Proxy {
+    Nginx,
+    ForwardAuth,
+}
+
+async fn auth_request(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    headers: HeaderMap,
+) -> Response {
+    decide(&state, bearer, &headers, Proxy::Nginx).await
+}
+
+async fn forward_auth(
+    State(state): State<AppState>,
+    Bearer(bearer): Bearer,
+    headers: HeaderMap,
+) -> Response {
+    decide(&state, bearer, &headers, Proxy::ForwardAuth).await
+}
+
+async fn decide(
+    state: &AppState,
+    bearer: Option<String>,
+    headers: &HeaderMap,
+    proxy: Proxy,
+) -> Response {
+    // A Bearer token decides alone: an API client is never redirected.
+    if let Some(token) = bearer {
+        return match state.sessions.authenticate(TokenKind::Access, &token).await {
+            Ok(session) => allowed(&session),
+            Err(e) => e.into_response(),
+        };
+    }
+    if let Some(value) = cookie::read(&state.config, headers) {
+        match state.sessions.authenticate(TokenKind::Cookie, &value).await {
+            Ok(session) => return allowed(&session),
+            Err(Error::InvalidToken { .. }) => {}
+            Err(e) => return e.into_response(),
+        }
+    }
+    refused(state, headers, proxy)
+}
+
+const REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
+const REMOTE_USER_ID: HeaderName = HeaderName::from_static("remote-user-id");
+const REMOTE_SESSION_ID: HeaderName = HeaderName::from_static("remote-session-id");
+
+/// 200 with an empty body and the identity for the proxy to pass on.
+fn allowed(session: &Session) -> Response {
+    let mut response = StatusCode::OK.into_response();
+    let headers = response.headers_mut();
+    // Usernames are [A-Za-z0-9._-] and ids hex: always valid header values.
+    for (name, value) in [
+        (REMOTE_USER, &session.username),
+        (REMOTE_USER_ID, &session.user_id),
+        (REMOTE_SESSION_ID, &session.id),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(name, value);
+        }
+    }
+    response
+}
+
+/// No valid credential: a browser navigation is sent to the login page (when Adieu knows its
+/// public URL), anything else gets a plain 401.
+fn refused(state: &AppState, headers: &HeaderMap, proxy: Proxy) -> Response {
+    let unauthorized = Error::InvalidToken { presented: false }.into_response();
+    let Some(public) = state.config.public_origin.as_deref() else {
+        return unauthorized;
+    };
+    if !is_navigation(headers) {
+        return unauthorized;
+    }
+    let mut location = format!("{public}/login");
+    if let Some(original) = original_url(headers, proxy).filter(|url| {
+        redirect::redirect_target(
+            url,
+            state.config.cookie_domain.as_deref(),
+            &state.config.redirect_hosts,
+        )
+        .is_some()
+    }) {
+        location.push_str("?rd=");
+        location.push_str(&redirect::encode_query_value(&original));
+    }
+    let Ok(location) = HeaderValue::from_str(&location) else {
+        return unauthorized;
+    };
+    let mut response = match proxy {
+        Proxy::Nginx => unauthorized,
+        Proxy::ForwardAuth => {
+            let get_like = original_method(headers, proxy)
+                .is_none_or(|m| m == Method::GET || m == Method::HEAD);
+            let status = if get_like {
+                StatusCode::FOUND
+            } else {
+                StatusCode::SEE_OTHER
+            };
+            status.into_response()
+        }
+    };
+    response.headers_mut().insert(header::LOCATION, location);
+    response
+}
+
+/// Whether the request the proxy asks about is a browser loading a page: it accepts HTML and
+/// is neither an API call (`Authorization`) nor a script's (`X-Requested-With`).
+fn is_navigation(headers: &HeaderMap) -> bool {
+    let accepts_html = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.to_ascii_lowercase().contains("text/html"));
+    let xhr = headers
+        .get("x-requested-with")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"xmlhttprequest"));
+    accepts_html && !xhr && !headers.contains_key(header::AUTHORIZATION)
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+/// The URL the client asked the proxy for, as the proxy describes it.
+fn original_url(headers: &HeaderMap, proxy: Proxy) -> Option<String> {
+    match proxy {
+        Proxy::Nginx => text(headers, "x-original-url").map(str::to_owned),
+        Proxy::ForwardAuth => {
+            let scheme = text(headers, "x-forwarded-proto").unwrap_or("https");
+            let host = text(headers, "x-forwarded-host")?;
+            let uri = text(headers, "x-forwarded-uri").unwrap_or("/");
+            uri.starts_with('/')
+                .then(|| format!("{scheme}://{host}{uri}"))
+        }
+    }
+}
+
+/// The method of the original request.
+fn original_method(headers: &HeaderMap, proxy: Proxy) -> Option<Method> {
+    let name = match proxy {
+        Proxy::Nginx => "x-original-method",
+        Proxy::ForwardAuth => "x-forwarded-method",
+    };
+    text(headers, name).and_then(|m| m.parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn navigations_are_told_from_api_and_script_calls() {
+        let page = "text/html,application/xhtml+xml,*/*;q=0.8";
+        assert!(is_navigation(&headers(&[("accept", page)])));
+        assert!(!is_navigation(&headers(&[("accept", "application/json")])));
+        assert!(!is_navigation(&headers(&[])));
+        assert!(!is_navigation(&headers(&[
+            ("accept", page),
+            ("x-requested-with", "XMLHttpRequest")
+        ])));
+        assert!(!is_navigation(&headers(&[
+            ("accept", page),
+            ("authorization", "Basic x")
+        ])));
+    }
+
+    #[test]
+    fn the_original_request_is_read_as_each_proxy_describes_it() {
+        let nginx = headers(&[
+            ("x-original-url", "https://app.example.com/a?b=1"),
+            ("x-original-method", "POST"),
+        ]);
+        assert_eq!(
+            original_url(&nginx, Proxy::Nginx).as_deref(),
+            Some("https://app.example.com/a?b=1")
+        );
+        assert_eq!(original_method(&nginx, Proxy::Nginx), Some(Method::POST));
+        let caddy = headers(&[
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "app.example.com"),
+            ("x-forwarded-uri", "/a?b=1"),
+            ("x-forwarded-method", "GET"),
+        ]);
+        assert_eq!(
+            original_url(&caddy, Proxy::ForwardAuth).as_deref(),
+            Some("https://app.example.com/a?b=1")
+        );
+        assert_eq!(
+            original_method(&caddy, Proxy::ForwardAuth),
+            Some(Method::GET)
+        );
+        let odd = headers(&[
+            ("x-forwarded-host", "app.example.com"),
+            ("x-forwarded-uri", "x"),
+        ]);
+        assert_eq!(original_url(&odd, Proxy::ForwardAuth), None);
+    }
+}
