@@ -91,6 +91,18 @@ pub(crate) struct ServeArgs {
     /// Address of the operators' listener (GET /status); off by default.
     #[arg(long, env = "ADIEU_ADMIN_LISTEN")]
     admin_listen: Option<SocketAddr>,
+    /// Share the session cookie with this domain's subdomains (`example.com`), for forward
+    /// auth in front of apps on them; the cookie is then `__Secure-adieu_session`.
+    #[arg(long, env = "ADIEU_COOKIE_DOMAIN", value_parser = adieu_server::config::parse_cookie_domain)]
+    cookie_domain: Option<String>,
+    /// Hosts, besides the cookie domain and its subdomains, that login and logout may send a
+    /// browser back to (comma-separated).
+    #[arg(long, env = "ADIEU_REDIRECT_HOSTS", value_delimiter = ',')]
+    redirect_hosts: Vec<String>,
+    /// Proxies whose X-Forwarded-For names the client (comma-separated addresses or
+    /// networks, e.g. 127.0.0.1,10.0.0.0/8); none by default, so the header is ignored.
+    #[arg(long, env = "ADIEU_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: adieu_server::forwarded::TrustedProxies,
     /// Send the browser session cookie without `Secure` and without the `__Host-` prefix, so
     /// that browsers keep it over plain HTTP on a host other than localhost. The cookie then
     /// travels in clear: use this only on a trusted network.
@@ -127,6 +139,14 @@ impl ServeArgs {
             connection_idle_timeout: self.connection_idle_timeout,
             public_origin: self.public_url,
             admin_listen: self.admin_listen,
+            cookie_domain: self.cookie_domain,
+            redirect_hosts: self
+                .redirect_hosts
+                .into_iter()
+                .map(|h| h.trim().to_ascii_lowercase())
+                .filter(|h| !h.is_empty())
+                .collect(),
+            trusted_proxies: self.trusted_proxies,
             ..Config::default()
         };
         if let Some(n) = self.max_connections {
@@ -164,6 +184,12 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         tracing::warn!(
             "--insecure-cookies: the session cookie is sent without Secure and without the \
              __Host- prefix, in clear over plain HTTP; use this only on a trusted network"
+        );
+    }
+    if config.public_origin.is_none() {
+        tracing::info!(
+            "no --public-url: forward auth answers a signed-out browser with a plain 401, \
+             without a redirect to the login page"
         );
     }
     let database = adieu_server::config::redact_url(&config.database_url);

@@ -184,6 +184,26 @@ pub fn origin_of(url: &str) -> Result<String, String> {
     Ok(format!("{scheme}://{authority}").to_ascii_lowercase())
 }
 
+/// A cookie domain as `--cookie-domain` takes it: a DNS name of at least two labels, in lower
+/// case, without a leading dot.
+pub fn parse_cookie_domain(domain: &str) -> Result<String, String> {
+    let domain = domain.trim().trim_start_matches('.').to_ascii_lowercase();
+    let labels_ok = domain.split('.').all(|label| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    });
+    if domain.len() <= 253 && domain.contains('.') && labels_ok {
+        Ok(domain)
+    } else {
+        Err("must be a domain name such as example.com".into())
+    }
+}
+
 /// Half the process's descriptor limit, at most 10,000: the rest is left for the database,
 /// the log and the listeners, so that the server never runs out while it is full.
 fn default_max_connections() -> usize {

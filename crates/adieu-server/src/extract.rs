@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use axum::http::{StatusCode, header};
 use serde::de::DeserializeOwned;
 
+use crate::AppState;
 use crate::error::Error;
 use crate::service::ClientInfo;
 
@@ -90,16 +91,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
+impl FromRequestParts<AppState> for ClientInfo {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        // Behind a trusted proxy, the client is named by X-Forwarded-For; otherwise it is the
+        // peer. Either way the address is canonical (an IPv4 client of a dual-stack listener
+        // arrives as `::ffff:a.b.c.d`), for rate limits, sessions and the audit log alike.
         let ip = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            // An IPv4 client of a dual-stack listener arrives as `::ffff:a.b.c.d`: name it
-            // as the IPv4 address it is, for rate limits, sessions and the audit log alike.
-            .map(|ConnectInfo(addr)| addr.ip().to_canonical().to_string());
+            .map(|ConnectInfo(addr)| {
+                state
+                    .config
+                    .trusted_proxies
+                    .client_ip(addr.ip(), &parts.headers)
+                    .to_string()
+            });
         let user_agent = parts
             .headers
             .get(header::USER_AGENT)

@@ -10,39 +10,46 @@ use crate::config::Config;
 
 /// Name with the `__Host-` prefix: the browser accepts it only with `Secure`, `Path=/` and no
 /// `Domain`, so no subdomain or plain-HTTP page can plant or overwrite it.
-const SECURE_NAME: &str = "__Host-adieu_session";
-/// Name used when `Secure` is switched off (the prefix would make browsers drop the cookie).
+const HOST_NAME: &str = "__Host-adieu_session";
+/// Name for a cookie shared with the subdomains (`--cookie-domain`): `__Secure-` still makes
+/// the browser refuse it from plain HTTP, but allows the `Domain` attribute.
+const DOMAIN_NAME: &str = "__Secure-adieu_session";
+/// Name used when `Secure` is switched off (a prefix would make browsers drop the cookie).
 const PLAIN_NAME: &str = "adieu_session";
 /// Longest cookie value looked at; real values are 52 characters.
 const MAX_VALUE: usize = 128;
 
 /// The cookie's name under this configuration.
 pub(crate) fn name(config: &Config) -> &'static str {
-    if config.secure_cookies {
-        SECURE_NAME
-    } else {
-        PLAIN_NAME
+    match (config.secure_cookies, &config.cookie_domain) {
+        (false, _) => PLAIN_NAME,
+        (true, None) => HOST_NAME,
+        (true, Some(_)) => DOMAIN_NAME,
     }
 }
 
-fn attributes(config: &Config) -> &'static str {
-    if config.secure_cookies {
-        "Path=/; HttpOnly; SameSite=Lax; Secure"
-    } else {
-        "Path=/; HttpOnly; SameSite=Lax"
+fn attributes(config: &Config) -> String {
+    let mut attributes = String::from("Path=/; ");
+    if let Some(domain) = &config.cookie_domain {
+        attributes.push_str(&format!("Domain={domain}; "));
     }
+    attributes.push_str("HttpOnly; SameSite=Lax");
+    if config.secure_cookies {
+        attributes.push_str("; Secure");
+    }
+    attributes
 }
 
 /// `Set-Cookie` value that hands a new session cookie to the browser.
 pub(crate) fn issue(config: &Config, value: &str) -> HeaderValue {
     let cookie = format!("{}={value}; {}", name(config), attributes(config));
-    HeaderValue::from_str(&cookie).expect("cookie tokens are base64url and header-safe")
+    HeaderValue::from_str(&cookie).expect("cookie tokens and domains are header-safe")
 }
 
 /// `Set-Cookie` value that deletes the session cookie.
 pub(crate) fn expire(config: &Config) -> HeaderValue {
     let cookie = format!("{}=; Max-Age=0; {}", name(config), attributes(config));
-    HeaderValue::from_str(&cookie).expect("static cookie attributes are header-safe")
+    HeaderValue::from_str(&cookie).expect("cookie attributes are header-safe")
 }
 
 /// The session cookie's value in a request, if it carries one.
@@ -83,6 +90,40 @@ mod tests {
             gone,
             "__Host-adieu_session=; Max-Age=0; Path=/; HttpOnly; SameSite=Lax; Secure"
         );
+    }
+
+    #[test]
+    fn a_cookie_domain_gives_a_secure_prefixed_cookie_for_the_subdomains() {
+        let config = Config {
+            cookie_domain: Some("example.com".into()),
+            ..Config::default()
+        };
+        assert_eq!(
+            issue(&config, "adieu_ck_abc"),
+            "__Secure-adieu_session=adieu_ck_abc; Path=/; Domain=example.com; HttpOnly; \
+             SameSite=Lax; Secure"
+        );
+        assert!(
+            expire(&config)
+                .to_str()
+                .unwrap()
+                .contains("Max-Age=0; Path=/; Domain=example.com")
+        );
+        assert_eq!(
+            crate::config::parse_cookie_domain(".Example.COM").unwrap(),
+            "example.com"
+        );
+        for bad in [
+            "com",
+            "exa mple.com",
+            "-a.com",
+            "a..com",
+            "",
+            "a.com/",
+            "a.com;x=y",
+        ] {
+            assert!(crate::config::parse_cookie_domain(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]
