@@ -228,17 +228,17 @@ impl Sessions {
     ) -> (IssuedToken, IssuedToken, [NewToken; 2], u64) {
         let access = token::issue(TokenKind::Access);
         let refresh = token::issue(TokenKind::Refresh);
-        let access_expires = self.policy.access_expiry(now, session.created_at);
+        let expiry = self.policy.token_pair(now, session.created_at);
         let stored = [
             NewToken {
                 hash: access.hash,
                 kind: TokenKind::Access,
-                expires_at: access_expires,
+                expires_at: expiry.access,
             },
             NewToken {
                 hash: refresh.hash,
                 kind: TokenKind::Refresh,
-                expires_at: self.policy.absolute_expiry(session.created_at),
+                expires_at: expiry.refresh,
             },
         ];
         (access, refresh, stored, self.expires_in(session, now))
@@ -246,7 +246,7 @@ impl Sessions {
 
     /// Seconds an access token issued now for this session lives.
     fn expires_in(&self, session: &Session, now: i64) -> u64 {
-        let expires = self.policy.access_expiry(now, session.created_at);
+        let expires = self.policy.token_pair(now, session.created_at).access;
         u64::try_from((expires - now) / 1000).unwrap_or(0)
     }
 
