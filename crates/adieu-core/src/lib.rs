@@ -11,7 +11,7 @@ pub mod token;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use password::{Admission, Argon2Params, HashError, HashStats, PasswordHasher};
-pub use policy::{Policy, ValidationError};
+pub use policy::{PairExpiry, Policy, ValidationError};
 pub use session::{Session, SessionKind};
 pub use token::{TokenHash, TokenKind};
 

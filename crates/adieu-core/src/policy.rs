@@ -30,6 +30,15 @@ pub fn millis(d: Duration) -> i64 {
     i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// When the two tokens of an API pair stop working.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairExpiry {
+    /// The access token: its lifetime, capped by the session's absolute end.
+    pub access: UnixMillis,
+    /// The refresh token: the session's absolute end.
+    pub refresh: UnixMillis,
+}
+
 impl Policy {
     /// How stale `last_active_at` may get before a request records activity again: one
     /// minute, or a tenth of the idle timeout when that is shorter.
@@ -45,6 +54,15 @@ impl Policy {
     pub fn access_expiry(&self, now: UnixMillis, session_created_at: UnixMillis) -> UnixMillis {
         now.saturating_add(millis(self.access_token_ttl))
             .min(self.absolute_expiry(session_created_at))
+    }
+
+    /// When an access and a refresh token issued now for a session created at
+    /// `session_created_at` stop working: the one rule for a login and a refresh alike.
+    pub fn token_pair(&self, now: UnixMillis, session_created_at: UnixMillis) -> PairExpiry {
+        PairExpiry {
+            access: self.access_expiry(now, session_created_at),
+            refresh: self.absolute_expiry(session_created_at),
+        }
     }
 
     /// The absolute end of a session created at `created_at`.
@@ -136,6 +154,37 @@ mod tests {
         };
         assert_eq!(p.access_expiry(0, 0), 600_000);
         assert_eq!(p.access_expiry(0, 10_000_000), 900_000);
+    }
+
+    #[test]
+    fn a_token_pair_ends_with_the_session_at_the_latest() {
+        let p = Policy {
+            access_token_ttl: Duration::from_secs(900),
+            idle_timeout: Duration::from_secs(60),
+            absolute_timeout: Duration::from_secs(600),
+        };
+        assert_eq!(
+            p.token_pair(0, 0),
+            PairExpiry {
+                access: 600_000,
+                refresh: 600_000
+            }
+        );
+        assert_eq!(
+            p.token_pair(10_000, 5_000),
+            PairExpiry {
+                access: 605_000,
+                refresh: 605_000
+            }
+        );
+        let long = Policy::default();
+        assert_eq!(
+            long.token_pair(1_000, 0),
+            PairExpiry {
+                access: 901_000,
+                refresh: 90 * 86_400_000
+            }
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The JSON API under `/api`.
 
 use adieu_core::{Session, TokenKind};
+use adieu_service::ApiTokens;
 use adieu_types::{
     Credentials, LogoutAllResponse, LogoutRequest, LogoutResponse, MeResponse,
     PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse, SessionInfo,
@@ -16,8 +17,7 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::extract::{ApiJson, BODY_SHAPE, BODY_SYNTAX, Bearer};
-use crate::service::{ApiTokens, ClientInfo};
+use crate::extract::{ApiJson, BODY_SHAPE, BODY_SYNTAX, Bearer, Client};
 
 /// Routes of the JSON API.
 pub(crate) fn router() -> Router<AppState> {
@@ -52,7 +52,7 @@ impl FromRequestParts<AppState> for CurrentSession {
 
 async fn register(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<(StatusCode, Json<RegisterResponse>)> {
     let user = state
@@ -80,7 +80,7 @@ fn token_response(tokens: ApiTokens) -> Json<TokenResponse> {
 
 async fn login(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<TokenResponse>> {
     let tokens = state
@@ -108,7 +108,7 @@ fn logged_out() -> Json<LogoutResponse> {
 /// in the body. Answers 200 for any well-formed credential, live or not.
 async fn logout(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     Bearer(bearer): Bearer,
     headers: HeaderMap,
     body: Bytes,
@@ -165,7 +165,7 @@ fn logout_body(headers: &HeaderMap, body: &Bytes) -> Result<LogoutRequest> {
 
 async fn logout_all(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     CurrentSession(session): CurrentSession,
 ) -> Result<Json<LogoutAllResponse>> {
     let revoked_sessions = state.sessions.logout_all(&session, &client).await?;
@@ -206,7 +206,7 @@ async fn sessions(
 
 async fn revoke_session(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     CurrentSession(current): CurrentSession,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
@@ -216,7 +216,7 @@ async fn revoke_session(
 
 async fn refresh(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<Json<TokenResponse>> {
     let tokens = state
@@ -228,7 +228,7 @@ async fn refresh(
 
 async fn change_password(
     State(state): State<AppState>,
-    client: ClientInfo,
+    Client(client): Client,
     CurrentSession(current): CurrentSession,
     ApiJson(body): ApiJson<PasswordChangeRequest>,
 ) -> Result<Json<PasswordChangeResponse>> {

@@ -63,14 +63,14 @@ async fn decide(
     if let Some(token) = bearer {
         return match state.sessions.authenticate(TokenKind::Access, &token).await {
             Ok(session) => allowed(&session),
-            Err(e) => e.into_response(),
+            Err(e) => Error::from(e).into_response(),
         };
     }
     if let Some(value) = cookie::read(&state.config, headers) {
         match state.sessions.authenticate(TokenKind::Cookie, &value).await {
             Ok(session) => return allowed(&session),
-            Err(Error::InvalidToken { .. }) => {}
-            Err(e) => return e.into_response(),
+            Err(adieu_service::Error::InvalidToken) => {}
+            Err(e) => return Error::from(e).into_response(),
         }
     }
     refused(state, headers, proxy)

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adieu_core::{Argon2Params, Clock, Policy, SystemClock};
+use adieu_service::{Limits, ServiceConfig};
 use adieu_store::StoreOptions;
 
 /// Everything `adieu serve` can be told.
@@ -89,6 +90,25 @@ impl std::fmt::Debug for Config {
             .field("public_origin", &self.public_origin)
             .field("admin_listen", &self.admin_listen)
             .finish_non_exhaustive()
+    }
+}
+
+impl Config {
+    /// What the session service is told.
+    pub fn service(&self) -> ServiceConfig {
+        ServiceConfig {
+            policy: self.policy,
+            clock: self.clock.clone(),
+            limits: Limits {
+                login_attempts_per_user: self.login_attempts_per_user,
+                login_attempts_per_user_total: self.login_attempts_per_user_total,
+                login_attempts_per_ip: self.login_attempts_per_ip,
+                registrations_per_ip: self.registrations_per_ip,
+            },
+            max_sessions_per_user: self.max_sessions_per_user,
+            audit_retention: self.audit_retention,
+            refresh_delay: self.refresh_delay,
+        }
     }
 }
 

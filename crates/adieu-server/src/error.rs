@@ -1,7 +1,5 @@
 //! The server's error type and its HTTP form: `{"error": code, "message": text}`.
 
-use adieu_core::HashError;
-use adieu_store::StoreError;
 use adieu_types::{ErrorBody, ErrorCode};
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -87,20 +85,19 @@ impl Error {
     }
 }
 
-impl From<StoreError> for Error {
-    fn from(err: StoreError) -> Self {
+/// The one place where the session service's refusals become HTTP answers.
+impl From<adieu_service::Error> for Error {
+    fn from(err: adieu_service::Error) -> Self {
+        use adieu_service::Error as Service;
         match err {
-            StoreError::UsernameTaken => Self::UsernameTaken,
-            other => Self::Internal(Box::new(other)),
-        }
-    }
-}
-
-impl From<HashError> for Error {
-    fn from(err: HashError) -> Self {
-        match err {
-            HashError::Busy => Self::RateLimited { retry_after: 1 },
-            other => Self::Internal(Box::new(other)),
+            Service::InvalidCredentials => Self::InvalidCredentials,
+            Service::InvalidToken => Self::InvalidToken { presented: true },
+            Service::UsernameTaken => Self::UsernameTaken,
+            Service::RateLimited { retry_after } => Self::RateLimited { retry_after },
+            Service::Invalid(reason) => Self::bad_request(reason.to_string()),
+            Service::NotFound => Self::NotFound,
+            Service::Storage(cause) => Self::Internal(Box::new(cause)),
+            Service::Hashing(cause) => Self::Internal(Box::new(cause)),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 
+use adieu_service::ClientInfo;
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
@@ -11,7 +12,6 @@ use serde::de::DeserializeOwned;
 
 use crate::AppState;
 use crate::error::Error;
-use crate::service::ClientInfo;
 
 /// Longest `User-Agent` kept.
 const MAX_USER_AGENT: usize = 256;
@@ -91,7 +91,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-impl FromRequestParts<AppState> for ClientInfo {
+/// Who is calling, read from the connection and the `User-Agent` header. A newtype, because
+/// [`ClientInfo`] belongs to the service crate, which knows nothing of HTTP.
+pub(crate) struct Client(pub(crate) ClientInfo);
+
+impl FromRequestParts<AppState> for Client {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(
@@ -116,6 +120,6 @@ impl FromRequestParts<AppState> for ClientInfo {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        Ok(Self { ip, user_agent })
+        Ok(Self(ClientInfo { ip, user_agent }))
     }
 }

@@ -1,11 +1,11 @@
-//! Adieu's HTTP server: the JSON API and the web pages, over the session service.
+//! Adieu's HTTP server: the JSON API and the web pages, over the session service
+//! ([`adieu_service`]).
 //!
 //! [`Server::build`] opens storage, binds the listener (port 0 allowed) and returns a server
 //! whose [`Server::local_addr`] is known before it runs; tests and `adieu serve` both use it.
 
 pub mod config;
 pub mod error;
-pub mod service;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -32,9 +32,9 @@ use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
+pub use adieu_service::{ClientInfo, Sessions};
 pub use config::Config;
 pub use error::{Error, Result};
-pub use service::Sessions;
 
 /// Shared state of every handler.
 #[derive(Clone)]
@@ -231,7 +231,7 @@ impl Server {
             ),
             None => None,
         };
-        let sessions = Arc::new(Sessions::new(store, hasher, &config));
+        let sessions = Arc::new(Sessions::new(store, hasher, config.service()));
         Ok(Self {
             listener,
             admin,

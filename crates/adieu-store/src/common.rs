@@ -326,16 +326,17 @@ macro_rules! impl_store {
                     return Ok($crate::RefreshOutcome::Invalid);
                 }
                 let [access, refresh] = new;
+                let expiry = policy.token_pair(now, session.created_at);
                 let tokens = [
                     $crate::NewToken {
                         hash: access,
                         kind: adieu_core::TokenKind::Access,
-                        expires_at: policy.access_expiry(now, session.created_at),
+                        expires_at: expiry.access,
                     },
                     $crate::NewToken {
                         hash: refresh,
                         kind: adieu_core::TokenKind::Refresh,
-                        expires_at: policy.absolute_expiry(session.created_at),
+                        expires_at: expiry.refresh,
                     },
                 ];
                 Self::insert_tokens(&mut tx, &session_id, &tokens, now).await?;

@@ -5,6 +5,7 @@
 //! signed-in page is a GET that the back/forward-cache guard may safely reload.
 
 use adieu_core::policy::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use adieu_service::Error;
 use adieu_types::Secret;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -20,8 +21,7 @@ use super::error::PageError;
 use super::extract::{PageForm, WebSession, posted_session};
 use super::layout::{Current, Nav, NoticeKind, logout_all_form, logout_form, notice, page};
 use crate::AppState;
-use crate::error::Error;
-use crate::service::ClientInfo;
+use crate::extract::Client;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -111,7 +111,7 @@ async fn show(web: WebSession, query: Result<Query<AccountQuery>, QueryRejection
 async fn change_password(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<PasswordForm>,
 ) -> Result<Redirect, PageError> {
@@ -128,7 +128,7 @@ async fn change_password(
     let to = match outcome {
         Ok(_) => "/account?changed=1",
         Err(Error::InvalidCredentials) => "/account?error=wrong_password",
-        Err(Error::InvalidRequest { .. }) => "/account?error=invalid_password",
+        Err(Error::Invalid(_)) => "/account?error=invalid_password",
         Err(Error::RateLimited { .. }) => "/account?error=busy",
         Err(other) => return Err(other.into()),
     };

@@ -1,12 +1,13 @@
 //! Why a page request failed, answered as an HTML page (or a redirect to sign in).
 
+use adieu_service::Error;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::html;
 
 use super::layout::page;
 use super::redirect::login_url;
-use crate::error::{Error, ErrorChain};
+use crate::error::ErrorChain;
 
 /// Everything a page handler can fail with.
 #[derive(Debug)]
@@ -31,16 +32,18 @@ pub(crate) enum PageError {
     Internal(Error),
 }
 
+/// The one place where the session service's refusals become pages; a handler that answers
+/// one of them in its own form (the login form's notice, say) matches it before this.
 impl From<Error> for PageError {
     fn from(err: Error) -> Self {
         match err {
-            Error::InvalidToken { .. } => Self::SignIn { next: None },
-            Error::NotFound | Error::MethodNotAllowed => Self::NotFound,
+            Error::InvalidToken => Self::SignIn { next: None },
+            Error::NotFound => Self::NotFound,
             Error::RateLimited { retry_after } => Self::RateLimited { retry_after },
-            Error::InvalidRequest { message, .. } => Self::BadRequest(message),
+            Error::Invalid(reason) => Self::BadRequest(reason.to_string()),
             Error::InvalidCredentials => Self::BadRequest("wrong username or password".into()),
             Error::UsernameTaken => Self::BadRequest("that username is taken".into()),
-            internal @ Error::Internal(_) => Self::Internal(internal),
+            internal @ (Error::Storage(_) | Error::Hashing(_)) => Self::Internal(internal),
         }
     }
 }

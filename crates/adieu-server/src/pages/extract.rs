@@ -1,6 +1,7 @@
 //! Extractors of the pages: the signed-in session, and form bodies with HTML errors.
 
 use adieu_core::{Session, TokenKind};
+use adieu_service::Error;
 use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -9,7 +10,6 @@ use serde::de::DeserializeOwned;
 use super::cookie;
 use super::error::PageError;
 use crate::AppState;
-use crate::error::Error;
 
 /// The live session behind the request's session cookie; without one, a redirect to sign in
 /// that brings the user back to this page afterwards.
@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for WebSession {
             .await
         {
             Ok(session) => Ok(Self { session, cookie }),
-            Err(Error::InvalidToken { .. }) => Err(next()),
+            Err(Error::InvalidToken) => Err(next()),
             Err(other) => Err(other.into()),
         }
     }

@@ -1,6 +1,7 @@
 //! `GET /login` and `POST /login`.
 
 use adieu_core::TokenKind;
+use adieu_service::Error;
 use adieu_types::Secret;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -18,8 +19,7 @@ use super::layout::{NoticeKind, notice, page};
 use super::redirect::local_path;
 use super::{cookie, end_previous_session, signed_in};
 use crate::AppState;
-use crate::error::Error;
-use crate::service::ClientInfo;
+use crate::extract::Client;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/login", get(show).post(submit))
@@ -49,7 +49,7 @@ async fn show(
     if let Some(value) = cookie::read(&state.config, &headers) {
         match state.sessions.authenticate(TokenKind::Cookie, &value).await {
             Ok(_) => return Ok(Redirect::to(next.unwrap_or("/")).into_response()),
-            Err(Error::InvalidToken { .. }) => {}
+            Err(Error::InvalidToken) => {}
             Err(other) => return Err(other.into()),
         }
     }
@@ -65,7 +65,7 @@ async fn show(
 async fn submit(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {

@@ -2,6 +2,7 @@
 //! `POST /logout/all`.
 
 use adieu_core::TokenKind;
+use adieu_service::Error;
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -17,8 +18,7 @@ use super::layout::{Current, Nav, logout_all_form, logout_form, page};
 use super::logged_out;
 use super::redirect::login_url;
 use crate::AppState;
-use crate::error::Error;
-use crate::service::ClientInfo;
+use crate::extract::Client;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new()
@@ -69,7 +69,7 @@ async fn confirm(web: WebSession) -> Markup {
 async fn logout(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<LogoutForm>,
 ) -> Result<Response, PageError> {
@@ -86,7 +86,7 @@ async fn logout(
         .await
     {
         // A malformed cookie names no session; it is deleted all the same.
-        Ok(()) | Err(Error::InvalidToken { .. }) => {}
+        Ok(()) | Err(Error::InvalidToken) => {}
         Err(other) => return Err(other.into()),
     }
     Ok(logged_out(&state.config, &done))
@@ -95,7 +95,7 @@ async fn logout(
 async fn logout_all(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<LogoutForm>,
 ) -> Result<Response, PageError> {
@@ -118,7 +118,7 @@ async fn logout_all(
         }
         // This browser's session has already ended, so it cannot speak for the others:
         // only its own leftovers are cleared.
-        Err(Error::InvalidToken { .. }) => Ok(logged_out(
+        Err(Error::InvalidToken) => Ok(logged_out(
             &state.config,
             &login_url(form.next.as_deref(), Some("logged_out=1")),
         )),

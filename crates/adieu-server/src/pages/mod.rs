@@ -19,6 +19,7 @@ mod register;
 mod sessions;
 
 use adieu_core::TokenKind;
+use adieu_service::{ClientInfo, Error};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -27,8 +28,6 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use self::error::PageError;
 use crate::AppState;
 use crate::config::Config;
-use crate::error::Error;
-use crate::service::ClientInfo;
 
 /// Routes of the web pages.
 pub(crate) fn router() -> Router<AppState> {
@@ -66,7 +65,7 @@ async fn end_previous_session(
 ) -> Result<(), PageError> {
     if let Some(old) = cookie::read(&state.config, headers) {
         match state.sessions.logout(TokenKind::Cookie, &old, client).await {
-            Ok(()) | Err(Error::InvalidToken { .. }) => {}
+            Ok(()) | Err(Error::InvalidToken) => {}
             Err(other) => return Err(other.into()),
         }
     }

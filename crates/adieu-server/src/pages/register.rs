@@ -1,6 +1,7 @@
 //! `GET /register` and `POST /register`: create an account and sign in with it.
 
 use adieu_core::policy::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS};
+use adieu_service::Error;
 use adieu_types::Secret;
 use axum::Router;
 use axum::extract::State;
@@ -16,8 +17,7 @@ use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
 use super::{end_previous_session, signed_in};
 use crate::AppState;
-use crate::error::Error;
-use crate::service::ClientInfo;
+use crate::extract::Client;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/register", get(show).post(submit))
@@ -36,7 +36,7 @@ async fn show() -> Markup {
 async fn submit(
     State(state): State<AppState>,
     _: SameOrigin,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<RegisterForm>,
 ) -> Result<Response, PageError> {
@@ -53,8 +53,11 @@ async fn submit(
         Err(Error::UsernameTaken) => {
             return Ok(refused(StatusCode::CONFLICT, "That username is taken."));
         }
-        Err(Error::InvalidRequest { message, .. }) => {
-            return Ok(refused(StatusCode::BAD_REQUEST, &sentence(&message)));
+        Err(Error::Invalid(reason)) => {
+            return Ok(refused(
+                StatusCode::BAD_REQUEST,
+                &sentence(&reason.to_string()),
+            ));
         }
         Err(Error::RateLimited { retry_after }) => {
             let text = rate_limited_text(retry_after);

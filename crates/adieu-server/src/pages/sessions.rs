@@ -12,7 +12,7 @@ use super::extract::{CsrfForm, PageForm, posted_session};
 use super::logged_out;
 use super::redirect::login_url;
 use crate::AppState;
-use crate::service::ClientInfo;
+use crate::extract::Client;
 
 pub(super) fn router() -> Router<AppState> {
     Router::new().route("/sessions/{id}/sign-out", post(sign_out))
@@ -22,7 +22,7 @@ async fn sign_out(
     State(state): State<AppState>,
     _: SameOrigin,
     Path(id): Path<String>,
-    client: ClientInfo,
+    Client(client): Client,
     headers: HeaderMap,
     PageForm(form): PageForm<CsrfForm>,
 ) -> Result<Response, PageError> {

@@ -65,7 +65,7 @@ async fn pages_on_other_origins_that_auto_submit_forms_log_nobody_out_or_in() {
         .register(
             "mallory",
             &adieu_types::Secret::new(PASSWORD),
-            &adieu_server::service::ClientInfo::default(),
+            &adieu_server::ClientInfo::default(),
         )
         .await
         .unwrap();
