@@ -485,7 +485,7 @@ fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
         ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients)),
         ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(cli.request_timeout))),
         ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
-        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0` (and `--cache`)".into()),
+        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)".into()),
     ]
 }
 
