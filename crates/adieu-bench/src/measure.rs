@@ -1,4 +1,4 @@
-//! The four measurements of the benchmark. Each starts its own nodes on a fresh database and
+//! The five measurements of the benchmark. Each starts its own nodes on a fresh database and
 //! stops them before it returns, whether it succeeded or not.
 
 use std::collections::HashSet;
@@ -12,6 +12,8 @@ use adieu_types::Secret;
 use anyhow::{Context, bail};
 use hyper::body::Bytes;
 use tokio::sync::{Semaphore, mpsc};
+
+pub(crate) mod hangup;
 
 use crate::api::{self, Api};
 use crate::http::{self, Conn, closed_loop_get};

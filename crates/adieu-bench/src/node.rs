@@ -147,6 +147,11 @@ impl Node {
         self.status_field("VmRSS:")
     }
 
+    /// Threads of the node now.
+    pub(crate) fn threads(&self) -> Option<u64> {
+        self.status_field("Threads:")
+    }
+
     fn status_field(&self, name: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
         parse_status_field(&status, name)
@@ -213,9 +218,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_rss_and_cpu_from_proc_formats() {
+    fn reads_rss_threads_and_cpu_from_proc_formats() {
         let status = "Name:\tadieu\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
         assert_eq!(parse_status_field(status, "VmRSS:"), Some(12345));
+        assert_eq!(parse_status_field(status, "Threads:"), Some(3));
         let stat = "4242 (adieu serve) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
     }
