@@ -17,35 +17,6 @@ pub(crate) struct Api {
     client: reqwest::Client,
 }
 
-/// What `/healthz` says about the node.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Health {
-    /// `sqlite` or `postgres`, when the node says.
-    pub(crate) backend: Option<String>,
-    /// `off`, `serving` or `resyncing`, when the node says.
-    pub(crate) cache: Option<String>,
-    /// True for the JSON answer kept by a background task; false for the older answer that
-    /// queries the database on every request.
-    pub(crate) cheap: bool,
-}
-
-impl Health {
-    fn parse(body: &str) -> Self {
-        match serde_json::from_str::<serde_json::Value>(body) {
-            Ok(v) if v.is_object() => Self {
-                backend: v["backend"].as_str().map(str::to_owned),
-                cache: v["cache"].as_str().map(str::to_owned),
-                cheap: true,
-            },
-            _ => Self {
-                backend: None,
-                cache: None,
-                cheap: false,
-            },
-        }
-    }
-}
-
 impl Api {
     /// Builds the client; `timeout` bounds every request.
     pub(crate) fn new(timeout: Duration) -> anyhow::Result<Self> {
@@ -99,20 +70,29 @@ impl Api {
             .await
     }
 
-    /// `GET /healthz`, expecting 200.
-    pub(crate) async fn health(&self, addr: SocketAddr) -> anyhow::Result<Health> {
+    /// The cache state (`off`, `serving` or `resyncing`) from `GET /status` on a node's
+    /// operators' listener, expecting 200 (503 while the node is not ready).
+    pub(crate) async fn cache_state(&self, admin: SocketAddr) -> anyhow::Result<String> {
         let response = self
             .client
-            .get(format!("http://{addr}/healthz"))
+            .get(format!("http://{admin}/status"))
             .send()
             .await?;
         let status = response.status();
         let body = response.text().await?;
         if status != StatusCode::OK {
-            bail!("/healthz answered {status}: {body}");
+            bail!("/status answered {status}: {body}");
         }
-        Ok(Health::parse(&body))
+        cache_of(&body)
     }
+}
+
+fn cache_of(status_body: &str) -> anyhow::Result<String> {
+    let v: serde_json::Value = serde_json::from_str(status_body).context("reading /status")?;
+    v["cache"]
+        .as_str()
+        .map(str::to_owned)
+        .context("/status tells no cache state")
 }
 
 fn credentials(username: &str) -> Credentials {
@@ -127,11 +107,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn health_tells_the_cheap_json_answer_from_the_old_text_one() {
-        let new = Health::parse(r#"{"status":"ok","backend":"postgres","cache":"serving"}"#);
-        assert_eq!(new.backend.as_deref(), Some("postgres"));
-        assert_eq!(new.cache.as_deref(), Some("serving"));
-        assert!(new.cheap);
-        assert!(!Health::parse("ok").cheap);
+    fn the_cache_state_is_read_from_status() {
+        let body = r#"{"status":"ok","backend":"postgres","cache":"serving","cache_hits":3}"#;
+        assert_eq!(cache_of(body).unwrap(), "serving");
+        assert!(cache_of(r#"{"status":"ok"}"#).is_err());
+        assert!(cache_of("ok").is_err());
     }
 }

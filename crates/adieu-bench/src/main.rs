@@ -29,8 +29,8 @@ use crate::measure::{Backend, Ctx, Options, ServerKind};
 use crate::pg::Postgres;
 use crate::report::Report;
 
-/// Measures Adieu's check throughput, logout latency, login throughput and scale, and writes
-/// BENCHMARKS.md.
+/// Measures Adieu's check throughput, logout latency, login throughput, scale and clients
+/// hanging up mid-hash, and writes BENCHMARKS.md.
 #[derive(Debug, Parser)]
 #[command(name = "adieu-bench", version)]
 struct Cli {
@@ -51,12 +51,13 @@ struct Cli {
     /// Measure SQLite only.
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated.
+    /// Parts to run, comma-separated. `hangup` alone updates its section of an existing report
+    /// and keeps the rest.
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "logins,checks,logouts,scale"
+        default_value = "logins,checks,logouts,scale,hangup"
     )]
     only: Vec<Part>,
     /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions.
@@ -121,6 +122,8 @@ enum Part {
     Logouts,
     /// Measurement 4: 1,000 versus 1,000,000 live sessions.
     Scale,
+    /// Measurement 5: clients that hang up mid-hash.
+    Hangup,
 }
 
 impl Cli {
@@ -388,6 +391,17 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             }
         }
     }
+    if parts.contains(&Part::Hangup) {
+        eprintln!("measurement 5: clients hanging up mid-hash");
+        watcher.part("hangup");
+        match measure::hangup::hangup(&mut ctx).await {
+            Ok(row) => report.hangup = Some(row),
+            Err(e) => {
+                eprintln!("warning: hang-ups not measured: {e:#}");
+                ctx.notes.push(format!("Not measured: hang-ups: {e:#}."));
+            }
+        }
+    }
     report.load = watcher.finish();
     report.notes.append(&mut ctx.notes);
     report.notes.push(format!(
@@ -395,8 +409,12 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         started.elapsed().as_secs_f64()
     ));
     report.machine = machine;
-    std::fs::write(&cli.out, report.render())
-        .with_context(|| format!("writing {}", cli.out.display()))?;
+    // A run of the hang-up part alone keeps the other figures already in the file.
+    let text = match std::fs::read_to_string(&cli.out) {
+        Ok(existing) if parts == &[Part::Hangup] => report.splice_hangup(&existing),
+        _ => report.render(),
+    };
+    std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;
     eprintln!("wrote {}", cli.out.display());
     Ok(())
 }
@@ -485,7 +503,7 @@ fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
         ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients)),
         ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(cli.request_timeout))),
         ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
-        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0` (and `--cache`)".into()),
+        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)".into()),
     ]
 }
 

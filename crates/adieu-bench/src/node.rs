@@ -58,10 +58,12 @@ pub(crate) struct Node {
     pid: u32,
     /// Where it listens.
     pub(crate) addr: SocketAddr,
+    /// Its operators' listener (`GET /status`).
+    pub(crate) admin: SocketAddr,
 }
 
 impl Node {
-    /// Starts a node and waits until it prints its address.
+    /// Starts a node and waits until it prints its two addresses.
     pub(crate) async fn start(spec: &NodeSpec) -> anyhow::Result<Self> {
         let log = OpenOptions::new()
             .create(true)
@@ -70,7 +72,14 @@ impl Node {
             .with_context(|| format!("opening {}", spec.log.display()))?;
         let mut command = Command::new(&spec.adieu);
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+            .args([
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "127.0.0.1:0",
+            ])
+            .arg("--database-url")
             .arg(&spec.database_url)
             // Rate limits would turn a load test into a rate-limit test.
             .args([
@@ -103,17 +112,21 @@ impl Node {
         let pid = child.id().context("the node exited at once")?;
         let stdout = child.stdout.take().context("no stdout")?;
         let mut lines = BufReader::new(stdout).lines();
-        let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        let (addr, admin) = tokio::time::timeout(Duration::from_secs(60), async {
+            let (mut addr, mut admin) = (None, None);
             while let Some(line) = lines.next_line().await? {
-                if let Some(addr) = line.strip_prefix("adieu listening on http://") {
-                    return addr
-                        .trim()
-                        .parse::<SocketAddr>()
-                        .context("parsing the address");
+                let parse = |a: &str| a.trim().parse::<SocketAddr>().context("parsing an address");
+                if let Some(a) = line.strip_prefix("adieu listening on http://") {
+                    addr = Some(parse(a)?);
+                } else if let Some(a) = line.strip_prefix("adieu admin listening on http://") {
+                    admin = Some(parse(a)?);
+                }
+                if let (Some(addr), Some(admin)) = (addr, admin) {
+                    return Ok((addr, admin));
                 }
             }
             bail!(
-                "the node exited before listening; see {}",
+                "the node exited before listening on both addresses; see {}",
                 spec.log.display()
             )
         })
@@ -121,13 +134,27 @@ impl Node {
         .context("the node did not start within 60 s")??;
         // Keep reading stdout so that the node never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok(Self { child, pid, addr })
+        Ok(Self {
+            child,
+            pid,
+            addr,
+            admin,
+        })
     }
 
     /// Resident memory of the node now, in KiB (`VmRSS`).
     pub(crate) fn rss_kib(&self) -> Option<u64> {
+        self.status_field("VmRSS:")
+    }
+
+    /// Threads of the node now.
+    pub(crate) fn threads(&self) -> Option<u64> {
+        self.status_field("Threads:")
+    }
+
+    fn status_field(&self, name: &str) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid)).ok()?;
-        parse_vm_rss_kib(&status)
+        parse_status_field(&status, name)
     }
 
     /// CPU time used by the node so far, in clock ticks (user + system).
@@ -169,8 +196,9 @@ pub(crate) async fn clock_ticks_per_sec() -> u64 {
         .unwrap_or(100)
 }
 
-fn parse_vm_rss_kib(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// The number after `name` in `/proc/PID/status` (`VmRSS:` in KiB, `Threads:`).
+fn parse_status_field(status: &str, name: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with(name))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -190,9 +218,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn reads_rss_and_cpu_from_proc_formats() {
+    fn reads_rss_threads_and_cpu_from_proc_formats() {
         let status = "Name:\tadieu\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
-        assert_eq!(parse_vm_rss_kib(status), Some(12345));
+        assert_eq!(parse_status_field(status, "VmRSS:"), Some(12345));
+        assert_eq!(parse_status_field(status, "Threads:"), Some(3));
         let stat = "4242 (adieu serve) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 3 0";
         assert_eq!(parse_stat_cpu_ticks(stat), Some(300));
     }

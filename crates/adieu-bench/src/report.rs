@@ -30,6 +30,7 @@ pub(crate) struct Report {
     pub(crate) logins: Vec<LoginRow>,
     pub(crate) overload: Vec<OverloadRow>,
     pub(crate) scale: Vec<ScaleRow>,
+    pub(crate) hangup: Option<HangupRow>,
     /// Caveats found while measuring, and parts that could not be measured.
     pub(crate) notes: Vec<String>,
 }
@@ -156,6 +157,31 @@ pub(crate) struct ScaleRow {
     pub(crate) db_bytes: Option<u64>,
 }
 
+/// Measurement 5: one node under a flood of registrations whose clients hang up mid-hash.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct HangupRow {
+    pub(crate) label: String,
+    /// The node's `--hash-concurrency` (its default: one per core).
+    pub(crate) hash_concurrency: usize,
+    /// Working memory of that many hashes at once, the bound above idle.
+    pub(crate) bound_kib: u64,
+    /// Registrations sent, each hung up on.
+    pub(crate) sent: u64,
+    /// Connections that could not be opened or written to.
+    pub(crate) connection_errors: u64,
+    pub(crate) idle_rss_kib: Option<u64>,
+    pub(crate) idle_threads: Option<u64>,
+    /// Highest reading during the flood and the pause after it.
+    pub(crate) peak_rss_kib: Option<u64>,
+    pub(crate) peak_threads: Option<u64>,
+    /// At the end of the pause after the flood.
+    pub(crate) after_rss_kib: Option<u64>,
+    /// One login of a registered user before the flood, and after the pause.
+    pub(crate) login_before: Option<Duration>,
+    /// `None` when it failed (a note says why).
+    pub(crate) login_after: Option<Duration>,
+}
+
 /// PASS or MISS, never rounded in our favour: the raw median is compared.
 fn verdict(pass: bool) -> &'static str {
     if pass { "**PASS**" } else { "**MISS**" }
@@ -195,14 +221,42 @@ impl Report {
         self.render_logouts(&mut out);
         self.render_logins(&mut out);
         self.render_scale(&mut out);
+        self.render_hangup(&mut out);
+        self.render_notes(&mut out, "## Notes\n\n");
+        out
+    }
+
+    /// Measurement 5 alone, for a run of that part only, spliced into the report that is
+    /// already there: it says when and how it was measured, as the file's head does not.
+    pub(crate) fn splice_hangup(&self, existing: &str) -> String {
+        let mut section = String::new();
+        self.render_hangup(&mut section);
+        let _ = writeln!(
+            section,
+            "Measured on its own on {}, from source {}: `{}`. Other processes used {}.\n",
+            self.date,
+            self.machine.commit.as_deref().unwrap_or("unknown"),
+            self.command,
+            self.load
+                .first()
+                .map_or("an unknown share of the CPU".to_owned(), |l| format!(
+                    "{:.2} cores on average, {:.2} in the busiest half-second",
+                    l.avg_cores(),
+                    l.max_cores
+                )),
+        );
+        self.render_notes(&mut section, "Notes of that run:\n\n");
+        splice_section(existing, HANGUP_HEADING, &section)
+    }
+
+    fn render_notes(&self, out: &mut String, heading: &str) {
         if !self.notes.is_empty() {
-            out.push_str("## Notes\n\n");
+            out.push_str(heading);
             for note in &self.notes {
                 let _ = writeln!(out, "- {note}");
             }
             out.push('\n');
         }
-        out
     }
 
     fn render_head(&self, out: &mut String) {
@@ -566,6 +620,83 @@ impl Report {
         }
         out.push('\n');
     }
+
+    fn render_hangup(&self, out: &mut String) {
+        use crate::measure::hangup::{AFTER, CLIENTS, FLOOD, HANG_UP_AFTER};
+        let _ = write!(
+            out,
+            "{HANGUP_HEADING}\n\n\
+             One node with the server's defaults (argon2id m = 19456 KiB, t = 2; default hash \
+             concurrency and queue; only the rate limits off). {CLIENTS} clients, for {} s, \
+             each in a loop: connect, send `POST /api/register` with a fresh name and a valid \
+             password, hang up {} ms later, long before the hash is done. The node's resident \
+             memory (`VmRSS`) and threads are read every 50 ms during the flood and for {} s \
+             after it. A hang-up must not free the client's place in the hasher before \
+             argon2 has finished with its memory, so the peak must stay within hash \
+             concurrency × 19 MiB of idle (idle: after one registration and one login). \
+             Then one login of a user registered before the flood, timed alone.\n\n\
+             | server | hash concurrency | registrations sent (connection errors) | RSS idle MiB | RSS peak MiB | peak above idle MiB | bound above idle MiB | RSS {} s after MiB | threads idle / peak | one login before / after ms | within the bound |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|\n",
+            FLOOD.as_secs(),
+            HANG_UP_AFTER.as_millis(),
+            AFTER.as_secs(),
+            AFTER.as_secs(),
+        );
+        if let Some(h) = &self.hangup {
+            let above = h
+                .peak_rss_kib
+                .zip(h.idle_rss_kib)
+                .map(|(p, i)| p.saturating_sub(i));
+            let opt = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} ({}) | {} | {} | {} | {} | {} | {} / {} | {} / {} | {} |",
+                h.label,
+                h.hash_concurrency,
+                thousands(h.sent),
+                h.connection_errors,
+                mib(h.idle_rss_kib),
+                mib(h.peak_rss_kib),
+                mib(above),
+                mib(Some(h.bound_kib)),
+                mib(h.after_rss_kib),
+                opt(h.idle_threads),
+                opt(h.peak_threads),
+                h.login_before.map_or("–".to_owned(), ms),
+                h.login_after.map_or("**failed**".to_owned(), ms),
+                above.map_or("not measured", |a| verdict(a <= h.bound_kib)),
+            );
+        }
+        out.push('\n');
+    }
+}
+
+const HANGUP_HEADING: &str = "## 5. Clients that hang up in the middle of a hash";
+
+/// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
+/// with `section` put before the notes (or at the end) when it has none.
+fn splice_section(existing: &str, heading: &str, section: &str) -> String {
+    let next_after = |from: usize| {
+        existing[from..]
+            .find("\n## ")
+            .map_or(existing.len(), |i| from + i + 1)
+    };
+    let (start, end) = match existing.find(&format!("\n{heading}\n")) {
+        Some(i) => (i + 1, next_after(i + 1)),
+        None => {
+            let at = existing
+                .find("\n## Notes\n")
+                .map_or(existing.len(), |i| i + 1);
+            (at, at)
+        }
+    };
+    let mut out = existing[..start].to_owned();
+    if !out.is_empty() && !out.ends_with("\n\n") {
+        out.push('\n');
+    }
+    out.push_str(section);
+    out.push_str(&existing[end..]);
+    out
 }
 
 /// `1000000` → `1,000,000`.
@@ -689,6 +820,22 @@ mod tests {
         let md = report.render();
         assert!(md.contains("| machine quiet | **no**"), "{md}");
         assert!(md.contains("checks 0.50 / 1.50 (rustc 25 s)"), "{md}");
+    }
+
+    #[test]
+    fn a_spliced_section_replaces_its_old_self_and_keeps_the_rest() {
+        let h = HANGUP_HEADING;
+        let old = "# B\n\n## 4. Scale\n\nfour\n\n## Notes\n\n- n\n";
+        let new = format!("{h}\n\nnew\n\n");
+        let once = splice_section(old, h, &new);
+        assert_eq!(
+            once,
+            format!("# B\n\n## 4. Scale\n\nfour\n\n{new}## Notes\n\n- n\n")
+        );
+        let newer = format!("{h}\n\nnewer\n\n");
+        let twice = splice_section(&once, h, &newer);
+        assert_eq!(twice, once.replace(&new, &newer));
+        assert_eq!(splice_section("# B\n", h, &new), format!("# B\n\n{new}"));
     }
 
     #[test]
