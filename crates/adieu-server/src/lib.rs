@@ -35,6 +35,7 @@ use tower_http::timeout::TimeoutLayer;
 pub use adieu_service::{ClientInfo, Sessions};
 pub use config::Config;
 pub use error::{Error, Result};
+pub use pages::cookie::name as session_cookie_name;
 
 /// Shared state of every handler.
 #[derive(Clone)]

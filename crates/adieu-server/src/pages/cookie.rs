@@ -19,8 +19,8 @@ const PLAIN_NAME: &str = "adieu_session";
 /// Longest cookie value looked at; real values are 52 characters.
 const MAX_VALUE: usize = 128;
 
-/// The cookie's name under this configuration.
-pub(crate) fn name(config: &Config) -> &'static str {
+/// The session cookie's name under this configuration.
+pub fn name(config: &Config) -> &'static str {
     match (config.secure_cookies, &config.cookie_domain) {
         (false, _) => PLAIN_NAME,
         (true, None) => HOST_NAME,

@@ -16,7 +16,7 @@ use super::csrf::SameOrigin;
 use super::error::{PageError, rate_limited_text, with_retry_after};
 use super::extract::PageForm;
 use super::layout::{NoticeKind, notice, page};
-use super::redirect::local_path;
+use super::redirect::allowed_target;
 use super::{cookie, end_previous_session, signed_in};
 use crate::AppState;
 use crate::extract::Client;
@@ -28,6 +28,8 @@ pub(super) fn router() -> Router<AppState> {
 #[derive(Deserialize, Default)]
 struct LoginQuery {
     next: Option<String>,
+    /// Where forward auth sends the browser back to, an absolute URL of a protected app.
+    rd: Option<String>,
     logged_out: Option<String>,
 }
 
@@ -44,7 +46,10 @@ async fn show(
     query: Result<Query<LoginQuery>, QueryRejection>,
 ) -> Result<Response, PageError> {
     let query = query.map(|Query(q)| q).unwrap_or_default();
-    let next = query.next.as_deref().and_then(local_path);
+    let next = (query.rd.as_deref())
+        .or(query.next.as_deref())
+        .and_then(|t| allowed_target(&state.config, t));
+    let next = next.as_deref();
     // Someone already signed in has nothing to do here: on to where they were going.
     if let Some(value) = cookie::read(&state.config, &headers) {
         match state.sessions.authenticate(TokenKind::Cookie, &value).await {
@@ -69,7 +74,11 @@ async fn submit(
     headers: HeaderMap,
     PageForm(form): PageForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    let next = form.next.as_deref().and_then(local_path);
+    let next = form
+        .next
+        .as_deref()
+        .and_then(|t| allowed_target(&state.config, t));
+    let next = next.as_deref();
     let login = match state
         .sessions
         .login_web(&form.username, &form.password, &client)

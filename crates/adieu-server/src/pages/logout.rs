@@ -4,7 +4,8 @@
 use adieu_core::TokenKind;
 use adieu_service::Error;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -16,7 +17,7 @@ use super::error::PageError;
 use super::extract::{PageForm, WebSession, posted_cookie};
 use super::layout::{Current, Nav, logout_all_form, logout_form, page};
 use super::logged_out;
-use super::redirect::login_url;
+use super::redirect::{after_logout, allowed_target, login_url};
 use crate::AppState;
 use crate::extract::Client;
 
@@ -35,9 +36,24 @@ struct LogoutForm {
     next: Option<String>,
 }
 
+#[derive(Deserialize, Default)]
+struct ConfirmQuery {
+    /// Where an app's "Log out" link wants the browser to end up.
+    rd: Option<String>,
+}
+
 /// A GET never logs out (a link or an image on another site could trigger it); it shows the
-/// form that does.
-async fn confirm(web: WebSession) -> Markup {
+/// form that does. An app links here with `?rd=<its URL>`; the form carries that along.
+async fn confirm(
+    State(state): State<AppState>,
+    web: WebSession,
+    query: Result<Query<ConfirmQuery>, QueryRejection>,
+) -> Markup {
+    let query = query.map(|Query(q)| q).unwrap_or_default();
+    let rd = query
+        .rd
+        .as_deref()
+        .and_then(|t| allowed_target(&state.config, t));
     let csrf = web.csrf();
     let nav = Nav {
         username: &web.session.username,
@@ -56,7 +72,15 @@ async fn confirm(web: WebSession) -> Markup {
                         "Logging out ends this session on the server and clears Adieu's data from this browser."
                     }
                     div.actions {
-                        (logout_form(&csrf, "Log out", "button primary"))
+                        @if let Some(rd) = &rd {
+                            form.inline method="post" action="/logout" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                input type="hidden" name="next" value=(rd);
+                                button type="submit" class="button primary" { "Log out" }
+                            }
+                        } @else {
+                            (logout_form(&csrf, "Log out", "button primary"))
+                        }
                         (logout_all_form(&csrf))
                         a.button href="/" { "Cancel" }
                     }
@@ -73,7 +97,7 @@ async fn logout(
     headers: HeaderMap,
     PageForm(form): PageForm<LogoutForm>,
 ) -> Result<Response, PageError> {
-    let done = login_url(form.next.as_deref(), Some("logged_out=1"));
+    let done = after_logout(&state.config, form.next.as_deref(), "logged_out=1");
     let cookie = match posted_cookie(&state, &headers, &form.csrf) {
         Ok(cookie) => cookie,
         // No session in this browser: nothing to end, and no cookie to touch.
@@ -113,14 +137,14 @@ async fn logout_all(
     {
         Ok(session) => {
             state.sessions.logout_all(&session, &client).await?;
-            let done = login_url(form.next.as_deref(), Some("logged_out=all"));
+            let done = after_logout(&state.config, form.next.as_deref(), "logged_out=all");
             Ok(logged_out(&state.config, &done))
         }
         // This browser's session has already ended, so it cannot speak for the others:
         // only its own leftovers are cleared.
         Err(Error::InvalidToken) => Ok(logged_out(
             &state.config,
-            &login_url(form.next.as_deref(), Some("logged_out=1")),
+            &after_logout(&state.config, form.next.as_deref(), "logged_out=1"),
         )),
         Err(other) => Err(other.into()),
     }

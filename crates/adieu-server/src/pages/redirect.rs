@@ -68,6 +68,24 @@ pub(crate) fn redirect_target(
     allowed.then(|| url.to_string())
 }
 
+/// [`redirect_target`] under this server's `--cookie-domain` and `--redirect-hosts`.
+pub(crate) fn allowed_target(config: &crate::Config, target: &str) -> Option<String> {
+    redirect_target(
+        target,
+        config.cookie_domain.as_deref(),
+        &config.redirect_hosts,
+    )
+}
+
+/// Where to go once logged out: an app's own URL that `rd` named (it sends the browser back
+/// to the login page itself, if it is protected), else the login page with `message`.
+pub(crate) fn after_logout(config: &crate::Config, next: Option<&str>, message: &str) -> String {
+    match next.and_then(|n| allowed_target(config, n)) {
+        Some(target) if !target.starts_with('/') => target,
+        _ => login_url(next, Some(message)),
+    }
+}
+
 /// Percent-encodes a value for a query string (everything but unreserved characters and `/`).
 pub(crate) fn encode_query_value(value: &str) -> String {
     let mut out = String::with_capacity(value.len());

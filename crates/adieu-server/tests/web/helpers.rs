@@ -10,7 +10,6 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 
 pub(crate) use adieu_server::test_support::PASSWORD;
-pub(crate) const COOKIE: &str = "__Host-adieu_session";
 
 /// The workspace's test server, with calls that speak as a browser does.
 pub(crate) struct TestApp {
@@ -47,11 +46,16 @@ impl TestApp {
         Self { server, origin }
     }
 
+    /// The session cookie's name under this server's configuration.
+    pub(crate) fn cookie_name(&self) -> &'static str {
+        adieu_server::session_cookie_name(&self.state().config)
+    }
+
     /// A GET as a browser would send it, with the session cookie if given.
     pub(crate) async fn get(&self, path: &str, cookie: Option<&str>) -> Response {
         let mut request = self.client.get(self.url(path));
         if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("{COOKIE}={cookie}"));
+            request = request.header("cookie", format!("{}={cookie}", self.cookie_name()));
         }
         request.send().await.unwrap()
     }
@@ -80,7 +84,7 @@ impl TestApp {
     ) -> Response {
         let mut request = self.client.post(self.url(path)).form(form);
         if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("{COOKIE}={cookie}"));
+            request = request.header("cookie", format!("{}={cookie}", self.cookie_name()));
         }
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -148,7 +152,8 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .get_all(SET_COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.strip_prefix(&format!("{COOKIE}=")))
+        // Whatever its prefix (`__Host-`, `__Secure-` or none) under the test's configuration.
+        .filter_map(|v| v.split_once("adieu_session=").map(|(_, rest)| rest))
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
         .find(|v| !v.is_empty())
 }

@@ -97,3 +97,119 @@ async fn a_signed_out_visit_goes_to_login_and_back_to_the_page() {
         .await;
     assert_eq!(location(&r), "/");
 }
+
+/// The open-redirect tricks of forward-auth deployments, against a cookie domain.
+const TRICKS: [&str; 14] = [
+    "//evil.com",
+    "https://evil.com/",
+    "https://example.com.evil.com/",
+    "https://evil.com\\@example.com/",
+    "https://evil.com\\@app.example.com/",
+    "https://user@app.example.com/",
+    "https://user:pw@app.example.com/",
+    "javascript:alert(1)",
+    "javascript://app.example.com/%0aalert(1)",
+    "%2F%2Fevil.com",
+    "https%3A%2F%2Fevil.com",
+    "https://app.example.com%2eevil.com/",
+    "https://app.example.com%2F@evil.com/",
+    "http:evil.com",
+];
+
+async fn with_cookie_domain() -> TestApp {
+    TestApp::spawn_with(|c| {
+        c.cookie_domain = Some("example.com".into());
+        c.redirect_hosts = vec!["partner.example.org".into()];
+    })
+    .await
+}
+
+#[tokio::test]
+async fn after_login_rd_goes_back_to_the_cookie_domain_and_listed_hosts_only() {
+    let app = with_cookie_domain().await;
+    app.register("alice").await;
+    let back = [
+        (
+            "https://app.example.com/orders?id=7",
+            "https://app.example.com/orders?id=7",
+        ),
+        (
+            "https://partner.example.org/",
+            "https://partner.example.org/",
+        ),
+    ];
+    for (rd, expected) in TRICKS.iter().map(|t| (*t, "/")).chain(back) {
+        // The login page carries rd into its form...
+        let page = app
+            .get(&format!("/login?rd={}", urlencode(rd)), None)
+            .await
+            .text()
+            .await
+            .unwrap();
+        let carried = expected != "/";
+        assert_eq!(page.contains(r#"name="next""#), carried, "{rd:?}");
+        // ...and the login follows it only where it may.
+        let r = app
+            .post(
+                "/login",
+                None,
+                &[("username", "alice"), ("password", PASSWORD), ("next", rd)],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{rd:?}");
+        assert_eq!(location(&r), expected, "{rd:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_apps_logout_link_ends_the_session_and_returns_to_the_app() {
+    let app = with_cookie_domain().await;
+    let cookie = app.register("alice").await;
+    let page = app
+        .get(
+            &format!("/logout?rd={}", urlencode("https://app.example.com/")),
+            Some(&cookie),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(r#"name="next" value="https://app.example.com/""#),
+        "{page}"
+    );
+    let token = app.csrf(&cookie).await;
+    let r = app
+        .post(
+            "/logout",
+            Some(&cookie),
+            &[("csrf", &token), ("next", "https://app.example.com/")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&r), "https://app.example.com/");
+    assert!(!app.is_signed_in(&cookie).await);
+    // A foreign rd falls back to the login page.
+    let cookie = app.login("alice").await;
+    let token = app.csrf(&cookie).await;
+    let r = app
+        .post(
+            "/logout",
+            Some(&cookie),
+            &[("csrf", &token), ("next", "https://example.com.evil.com/")],
+        )
+        .await;
+    assert_eq!(location(&r), "/login?logged_out=1");
+}
+
+fn urlencode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                char::from(b).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
