@@ -100,11 +100,15 @@ impl Proxy {
         format!("http://{APP_HOST}:{}{path}", self.port)
     }
 
-    /// nginx running `examples/nginx/adieu.conf` in front of `adieu` (one or more nodes) and
-    /// `upstream`.
-    pub async fn nginx(adieu: &[SocketAddr], upstream: SocketAddr) -> Self {
+    /// `http://auth.example.com:PORT`: where Adieu's pages are published through the proxy.
+    pub fn auth_origin(&self) -> String {
+        auth_origin(self.port)
+    }
+
+    /// nginx on `port` running `examples/nginx/adieu.conf` in front of `adieu` (one or more
+    /// nodes, round robin) and `upstream`.
+    pub async fn nginx(port: u16, adieu: &[SocketAddr], upstream: SocketAddr) -> Self {
         let binary = std::env::var(NGINX_VAR).expect("set ADIEU_TEST_NGINX to the nginx binary");
-        let port = free_port().await;
         let example = std::fs::read_to_string(examples().join("nginx/adieu.conf"))
             .expect("examples/nginx/adieu.conf");
         let servers: String = adieu
@@ -143,10 +147,9 @@ impl Proxy {
         Self::ready(port, child, dir).await
     }
 
-    /// Caddy running `examples/caddy/Caddyfile` in front of `adieu` and `upstream`.
-    pub async fn caddy(adieu: SocketAddr, upstream: SocketAddr) -> Self {
+    /// Caddy on `port` running `examples/caddy/Caddyfile` in front of `adieu` and `upstream`.
+    pub async fn caddy(port: u16, adieu: SocketAddr, upstream: SocketAddr) -> Self {
         let binary = std::env::var(CADDY_VAR).expect("set ADIEU_TEST_CADDY to the caddy binary");
-        let port = free_port().await;
         let example = std::fs::read_to_string(examples().join("caddy/Caddyfile"))
             .expect("examples/caddy/Caddyfile");
         let conf = example
@@ -190,11 +193,18 @@ impl Proxy {
     }
 }
 
+/// `http://auth.example.com:PORT`, for a proxy on `port`.
+pub fn auth_origin(port: u16) -> String {
+    format!("http://{AUTH_HOST}:{port}")
+}
+
 fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples")
 }
 
-async fn free_port() -> u16 {
+/// A port free now, for a proxy whose address must be known before it starts (Adieu's
+/// `--public-url` names it).
+pub async fn free_port() -> u16 {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("a port");
     listener.local_addr().expect("an address").port()
 }

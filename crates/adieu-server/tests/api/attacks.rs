@@ -506,3 +506,56 @@ pub(crate) async fn one_ip_guessing_a_password_cannot_lock_the_user_out_elsewher
     let r = login_from_ip(&client_from("127.0.0.7"), &app.base(), "alice", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+/// A login from a client that a proxy on this machine names in `X-Forwarded-For`.
+async fn login_forwarded_for(app: &TestApp, forwarded: &str, pw: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/login"))
+        .header("x-forwarded-for", forwarded)
+        .json(&json!({"username": "alice", "password": pw}))
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = TestApp::spawn_with(|c| {
+        c.login_attempts_per_ip = 2;
+        c.trusted_proxies = "127.0.0.1".parse().unwrap();
+    })
+    .await;
+    app.register("alice").await;
+    for _ in 0..2 {
+        let r = login_forwarded_for(&app, "203.0.113.1", "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login_forwarded_for(&app, "203.0.113.1", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // Another client behind the same proxy is not limited by the first one's guesses.
+    let r = login_forwarded_for(&app, "198.51.100.1, 203.0.113.2", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let login = Login::from(r.json::<TokenResponse>().await.unwrap());
+    let sessions = app.sessions(&login.access).await;
+    assert_eq!(sessions[0].ip.as_deref(), Some("203.0.113.2"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_trusted_proxies_a_forwarded_header_changes_nothing() {
+    let app = TestApp::spawn_with(|c| c.login_attempts_per_ip = 2).await;
+    app.register("alice").await;
+    for forwarded in ["203.0.113.1", "203.0.113.2"] {
+        let r = login_forwarded_for(&app, forwarded, "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    // Both counted against the one real peer.
+    let r = login_forwarded_for(&app, "203.0.113.3", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    app.advance(Duration::from_secs(61));
+    let r = login_forwarded_for(&app, "203.0.113.3", PASSWORD).await;
+    let login = Login::from(r.json::<TokenResponse>().await.unwrap());
+    assert_eq!(
+        app.sessions(&login.access).await[0].ip.as_deref(),
+        Some("127.0.0.1")
+    );
+}

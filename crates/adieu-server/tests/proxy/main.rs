@@ -2,7 +2,7 @@
 //! front of an app of the test's own: who gets through, what the app is told, and that every
 //! way of ending a session refuses the very next proxied request.
 
-use adieu_server::test_support::proxy::{Proxy, Upstream};
+use adieu_server::test_support::proxy::{Proxy, Upstream, auth_origin, free_port};
 use adieu_server::test_support::{Login, PASSWORD, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
@@ -22,12 +22,20 @@ struct Stack {
 }
 
 impl Stack {
+    /// Deployed as the examples describe: pages published at auth.example.com through the
+    /// proxy, the cookie shared with example.com, the proxy trusted for client addresses.
     async fn start(kind: Kind) -> Self {
-        let adieu = TestServer::spawn().await;
+        let port = free_port().await;
+        let adieu = TestServer::spawn_with(move |c| {
+            c.public_origin = Some(auth_origin(port));
+            c.cookie_domain = Some("example.com".into());
+            c.trusted_proxies = "127.0.0.1".parse().unwrap();
+        })
+        .await;
         let app = Upstream::start().await;
         let proxy = match kind {
-            Kind::Nginx => Proxy::nginx(&[adieu.addr], app.addr).await,
-            Kind::Caddy => Proxy::caddy(adieu.addr, app.addr).await,
+            Kind::Nginx => Proxy::nginx(port, &[adieu.addr], app.addr).await,
+            Kind::Caddy => Proxy::caddy(port, adieu.addr, app.addr).await,
         };
         let client = proxy.client();
         Self {
@@ -52,13 +60,14 @@ impl Stack {
     async fn with_cookie(&self, cookie: &str) -> reqwest::Response {
         self.client
             .get(self.proxy.app_url("/private"))
-            .header("cookie", format!("__Host-adieu_session={cookie}"))
+            .header("cookie", format!("__Secure-adieu_session={cookie}"))
             .send()
             .await
             .unwrap()
     }
 
-    /// Signs in through Adieu's own login page and returns the session cookie.
+    /// Signs in through Adieu's own login page, published through the proxy, and returns the
+    /// session cookie.
     async fn web_login(&self, username: &str) -> String {
         let r = self
             .page_post(
@@ -77,26 +86,25 @@ impl Stack {
         cookie: Option<&str>,
         form: &[(&str, &str)],
     ) -> reqwest::Response {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap();
-        let mut request = client
-            .post(self.adieu.url(path))
-            .header("origin", self.adieu.base())
+        let origin = self.proxy.auth_origin();
+        let mut request = self
+            .client
+            .post(format!("{origin}{path}"))
+            .header("origin", &origin)
             .header("sec-fetch-site", "same-origin")
             .form(form);
         if let Some(cookie) = cookie {
-            request = request.header("cookie", format!("__Host-adieu_session={cookie}"));
+            request = request.header("cookie", format!("__Secure-adieu_session={cookie}"));
         }
         request.send().await.unwrap()
     }
 
     /// Logs out through the page, with the form's synchronizer token.
     async fn web_logout(&self, cookie: &str) {
-        let home = reqwest::Client::new()
-            .get(self.adieu.url("/"))
-            .header("cookie", format!("__Host-adieu_session={cookie}"))
+        let home = self
+            .client
+            .get(format!("{}/", self.proxy.auth_origin()))
+            .header("cookie", format!("__Secure-adieu_session={cookie}"))
             .send()
             .await
             .unwrap()
@@ -118,7 +126,7 @@ fn cookie_of(r: &reqwest::Response) -> Option<String> {
         .get_all("set-cookie")
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .filter_map(|v| v.strip_prefix("__Host-adieu_session="))
+        .filter_map(|v| v.strip_prefix("__Secure-adieu_session="))
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
         .find(|v| !v.is_empty())
 }
@@ -277,6 +285,78 @@ async fn after_every_kind_of_revocation_the_next_proxied_request_is_refused(kind
     );
 }
 
+async fn a_browser_without_a_session_goes_to_the_login_page_and_comes_back(kind: Kind) {
+    let s = Stack::start(kind).await;
+    s.adieu.register("alice").await;
+    let wanted = s.proxy.app_url("/private?x=1");
+    let navigate = |cookie: Option<String>| {
+        let mut request = s
+            .client
+            .get(&wanted)
+            .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", format!("__Secure-adieu_session={cookie}"));
+        }
+        request.send()
+    };
+    let r = navigate(None).await.unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let login = r.headers()["location"].to_str().unwrap().to_owned();
+    let expected = format!(
+        "{}/login?rd={}",
+        s.proxy.auth_origin(),
+        wanted
+            .replace(':', "%3A")
+            .replace('?', "%3F")
+            .replace('=', "%3D")
+    );
+    assert_eq!(login, expected);
+    assert_eq!(s.app.requests(), 0);
+    // The login page, through the proxy, carries rd into its form; signing in goes back.
+    let page = s
+        .client
+        .get(&login)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains(&format!(r#"name="next" value="{wanted}""#)),
+        "{page}"
+    );
+    let r = s
+        .page_post(
+            "/login",
+            None,
+            &[
+                ("username", "alice"),
+                ("password", PASSWORD),
+                ("next", &wanted),
+            ],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(r.headers()["location"], wanted.as_str());
+    let set = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(set.contains("Domain=example.com"), "{set}");
+    let cookie = cookie_of(&r).unwrap();
+    let r = navigate(Some(cookie)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(s.app.last().unwrap()["remote-user"], "alice");
+    // A script's request is not redirected: it gets the 401.
+    let r = s
+        .client
+        .get(&wanted)
+        .header("accept", "text/html")
+        .header("x-requested-with", "XMLHttpRequest")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+}
+
 macro_rules! through_both_proxies {
     ($($test:ident),* $(,)?) => {
         mod nginx {
@@ -306,4 +386,5 @@ through_both_proxies! {
     without_a_credential_nothing_reaches_the_app,
     a_forged_remote_user_never_reaches_the_app,
     after_every_kind_of_revocation_the_next_proxied_request_is_refused,
+    a_browser_without_a_session_goes_to_the_login_page_and_comes_back,
 }
