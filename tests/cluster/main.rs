@@ -5,4 +5,5 @@ mod node;
 
 mod crash;
 mod faults;
+mod forward_auth;
 mod promise;
