@@ -97,7 +97,8 @@ pub(crate) struct ServeArgs {
     cookie_domain: Option<String>,
     /// Hosts, besides the cookie domain and its subdomains, that login and logout may send a
     /// browser back to (comma-separated).
-    #[arg(long, env = "ADIEU_REDIRECT_HOSTS", value_delimiter = ',')]
+    #[arg(long, env = "ADIEU_REDIRECT_HOSTS", value_delimiter = ',',
+          value_parser = adieu_server::config::parse_host)]
     redirect_hosts: Vec<String>,
     /// Proxies whose X-Forwarded-For names the client (comma-separated addresses or
     /// networks, e.g. 127.0.0.1,10.0.0.0/8); none by default, so the header is ignored.
@@ -140,12 +141,7 @@ impl ServeArgs {
             public_origin: self.public_url,
             admin_listen: self.admin_listen,
             cookie_domain: self.cookie_domain,
-            redirect_hosts: self
-                .redirect_hosts
-                .into_iter()
-                .map(|h| h.trim().to_ascii_lowercase())
-                .filter(|h| !h.is_empty())
-                .collect(),
+            redirect_hosts: self.redirect_hosts,
             trusted_proxies: self.trusted_proxies,
             ..Config::default()
         };

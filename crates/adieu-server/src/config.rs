@@ -224,6 +224,24 @@ pub fn parse_cookie_domain(domain: &str) -> Result<String, String> {
     }
 }
 
+/// A host as `--redirect-hosts` takes it: a DNS name or an IP address, in lower case.
+pub fn parse_host(host: &str) -> Result<String, String> {
+    let host = host.trim().to_ascii_lowercase();
+    let name_ok = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if name_ok || host.parse::<std::net::IpAddr>().is_ok() {
+        Ok(host)
+    } else {
+        Err(format!("{host:?} is not a host name or an IP address"))
+    }
+}
+
 /// Half the process's descriptor limit, at most 10,000: the rest is left for the database,
 /// the log and the listeners, so that the server never runs out while it is full.
 fn default_max_connections() -> usize {

@@ -56,7 +56,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(api::router())
         .merge(authz::router())
-        .merge(pages::router())
+        .merge(pages::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)

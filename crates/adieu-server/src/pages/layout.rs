@@ -1,8 +1,7 @@
 //! The page shell shared by every page: head, embedded style, header with the logout button,
 //! and the back/forward-cache guard of signed-in pages.
 
-use std::sync::LazyLock;
-
+use crate::config::Config;
 use axum::http::HeaderValue;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -21,16 +20,27 @@ const STYLE: &str = include_str!("style.css");
 const BFCACHE_GUARD: &str = "addEventListener('pagehide',function(e){if(e.persisted){document.body.replaceChildren()}});addEventListener('pageshow',function(e){if(e.persisted){location.reload()}});";
 
 /// `Content-Security-Policy` of every page: nothing external, and only our own inline style
-/// and script, pinned by hash.
-pub(crate) static CONTENT_SECURITY_POLICY: LazyLock<HeaderValue> = LazyLock::new(|| {
+/// and script, pinned by hash. Forms post to this origin only; `form-action` also governs
+/// where a form's answer may redirect, so with `--cookie-domain` (forward auth) the domain,
+/// its subdomains and `--redirect-hosts` are allowed too, for the return to the app.
+pub(crate) fn content_security_policy(config: &Config) -> HeaderValue {
+    let mut form_action = String::from("'self'");
+    if let Some(domain) = &config.cookie_domain {
+        form_action.push_str(&format!(" {domain}:* *.{domain}:*"));
+    }
+    for host in &config.redirect_hosts {
+        form_action.push_str(&format!(" {host}:*"));
+    }
     let policy = format!(
         "default-src 'none'; style-src '{}'; script-src '{}'; img-src data:; \
-         form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+         form-action {form_action}; frame-ancestors 'none'; base-uri 'none'",
         sha256_source(STYLE),
         sha256_source(BFCACHE_GUARD),
     );
-    HeaderValue::from_str(&policy).expect("the policy is ASCII")
-});
+    // Domains and hosts come validated from the configuration; refuse to serve a policy
+    // that would not parse rather than serve none.
+    HeaderValue::from_str(&policy).expect("the policy is a valid header value")
+}
 
 fn sha256_source(text: &str) -> String {
     format!(
@@ -157,10 +167,28 @@ mod tests {
 
     #[test]
     fn the_policy_allows_exactly_the_embedded_style_and_guard() {
-        let csp = CONTENT_SECURITY_POLICY.to_str().unwrap();
+        let csp = content_security_policy(&Config::default());
+        let csp = csp.to_str().unwrap();
+        assert!(csp.contains("form-action 'self';"), "{csp}");
         assert!(csp.contains(&format!("script-src '{}'", sha256_source(BFCACHE_GUARD))));
         assert!(csp.contains(&format!("style-src '{}'", sha256_source(STYLE))));
         assert!(!csp.contains("unsafe-inline"));
+    }
+
+    #[test]
+    fn with_a_cookie_domain_forms_may_return_to_its_hosts() {
+        let config = Config {
+            cookie_domain: Some("example.com".into()),
+            redirect_hosts: vec!["partner.example.org".into()],
+            ..Config::default()
+        };
+        let csp = content_security_policy(&config);
+        assert!(
+            csp.to_str().unwrap().contains(
+                "form-action 'self' example.com:* *.example.com:* partner.example.org:*;"
+            ),
+            "{csp:?}"
+        );
     }
 
     #[test]

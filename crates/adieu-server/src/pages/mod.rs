@@ -30,7 +30,7 @@ use crate::AppState;
 use crate::config::Config;
 
 /// Routes of the web pages.
-pub(crate) fn router() -> Router<AppState> {
+pub(crate) fn router(config: &Config) -> Router<AppState> {
     Router::new()
         .merge(home::router())
         .merge(login::router())
@@ -40,7 +40,7 @@ pub(crate) fn router() -> Router<AppState> {
         .merge(account::router())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
-            layout::CONTENT_SECURITY_POLICY.clone(),
+            layout::content_security_policy(config),
         ))
         // Nobody may frame the pages and trick a click on a logout or sign-out button.
         .layer(SetResponseHeaderLayer::overriding(

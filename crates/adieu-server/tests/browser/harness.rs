@@ -122,18 +122,30 @@ impl Driver {
 
     /// A new desktop browser with a fresh profile, its window `width` × `height`.
     pub(crate) async fn browser(&self, width: u32, height: u32) -> Browser {
-        self.start_browser(width, height, false).await
+        self.start_browser(width, height, false, &[]).await
+    }
+
+    /// A desktop browser started with these flags as well (host mappings, say).
+    pub(crate) async fn browser_with(&self, flags: &[String]) -> Browser {
+        self.start_browser(1280, 800, false, flags).await
     }
 
     /// A new browser that lays pages out as a phone `width` CSS pixels wide would (headless
     /// windows cannot be narrower than 500 pixels). The user agent stays Chromium's own.
     pub(crate) async fn phone(&self, width: u32, height: u32) -> Browser {
-        self.start_browser(width, height, true).await
+        self.start_browser(width, height, true, &[]).await
     }
 
-    async fn start_browser(&self, width: u32, height: u32, phone: bool) -> Browser {
+    async fn start_browser(
+        &self,
+        width: u32,
+        height: u32,
+        phone: bool,
+        flags: &[String],
+    ) -> Browser {
         let profile = tempfile::tempdir().unwrap();
         let mut args: Vec<String> = CHROMIUM_FLAGS.iter().map(|f| (*f).to_owned()).collect();
+        args.extend_from_slice(flags);
         args.push(format!("--user-data-dir={}", profile.path().display()));
         args.push(format!("--window-size={width},{height}"));
         let mut options = json!({ "args": args });

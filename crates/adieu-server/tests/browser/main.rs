@@ -12,6 +12,7 @@ mod harness;
 
 mod back_button;
 mod forgery;
+mod forward_auth;
 mod logout;
 mod screenshots;
 mod two_devices;
