@@ -16,7 +16,7 @@ use crate::Result;
 use crate::cache::TokenCache;
 use crate::cluster::{Cluster, Pending};
 use crate::common::impl_store;
-use crate::migrate::{POSTGRES, run_migrations};
+use crate::migrate::{self, POSTGRES};
 
 /// Arbitrary key of the advisory lock that serialises migrations of starting nodes.
 const MIGRATION_LOCK: i64 = 0x000a_d1e0_5e55;
@@ -51,7 +51,7 @@ impl PostgresStore {
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
             .await?;
-        run_migrations!(&mut tx, POSTGRES, SystemClock.now())?;
+        migrate::run(&mut tx, POSTGRES, SystemClock.now()).await?;
         tx.commit().await?;
         let cluster = Cluster::start(pool.clone(), options, lease, cache).await?;
         Ok(Self { pool, cluster })

@@ -15,7 +15,7 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 use crate::Result;
 use crate::cluster::Pending;
 use crate::common::impl_store;
-use crate::migrate::{SQLITE, run_migrations};
+use crate::migrate::{self, SQLITE};
 
 /// Store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        run_migrations!(&mut tx, SQLITE, SystemClock.now())?;
+        migrate::run(&mut tx, SQLITE, SystemClock.now()).await?;
         tx.commit().await?;
         Ok(())
     }
