@@ -4,15 +4,16 @@
 //! audit log. Every method that ends sessions is committed, and (with PostgreSQL) heard by
 //! every caching node, before it returns.
 
+mod backend;
 mod cache;
 mod cached;
 mod cluster;
-mod common;
 mod migrate;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
