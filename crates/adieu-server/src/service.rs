@@ -10,7 +10,8 @@ use adieu_core::ratelimit::RateLimiter;
 use adieu_core::token::{self, IssuedToken};
 use adieu_core::{Clock, PasswordHasher, Policy, Session, SessionKind, TokenHash, TokenKind};
 use adieu_store::{
-    AuditContext, AuditEvent, AuditKind, NewToken, RefreshOutcome, Store, TokenRecord, User,
+    AuditContext, AuditEvent, AuditKind, Keep, NewToken, RefreshOutcome, Revocation, Store,
+    TokenRecord, User,
 };
 use adieu_types::Secret;
 
@@ -395,11 +396,13 @@ impl Sessions {
             .store
             .revoke_user_sessions(
                 &current.user_id,
-                None,
-                AuditKind::LogoutAll,
-                Some(&current.id),
-                self.now(),
-                &client.audit(),
+                &Keep::None,
+                &Revocation {
+                    kind: AuditKind::LogoutAll,
+                    acting_session: Some(current.id.clone()),
+                    now: self.now(),
+                    context: client.audit(),
+                },
             )
             .await?;
         tracing::info!(user.id = %current.user_id, count = ids.len(), "all sessions ended");

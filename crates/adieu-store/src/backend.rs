@@ -20,7 +20,7 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction
 
 use crate::rows::{SessionRow, TokenRow, UserRow};
 use crate::sql;
-use crate::{AuditEvent, AuditKind, Health, NewToken, Result};
+use crate::{AuditEvent, AuditKind, Health, Keep, NewToken, Result};
 
 /// A database backend for the generic [`Store`](crate::Store) implementation.
 ///
@@ -168,24 +168,26 @@ where
         }
     }
 
-    /// Ends every live session of a user but `keep`, when given; returns the ids ended,
+    /// Ends every live session of a user but the one `keep` names; returns the ids ended,
     /// and what to confirm.
     fn revoke_user_in(
         &self,
         tx: &mut Transaction<'_, Self::Db>,
         user_id: &str,
-        keep: Option<&str>,
+        keep: &Keep,
         kind: AuditKind,
         now: UnixMillis,
     ) -> impl Future<Output = Result<(Vec<String>, Option<Self::Pending>)>> + Send {
         async move {
-            let ids: Vec<String> = sqlx::query_scalar(sql::REVOKE_USER_SESSIONS)
-                .bind(user_id)
-                .bind(now)
-                .bind(kind.as_str())
-                .bind(keep.unwrap_or(""))
-                .fetch_all(&mut **tx)
-                .await?;
+            let query = match keep {
+                Keep::None => sqlx::query_scalar(sql::REVOKE_USER_SESSIONS),
+                Keep::One(_) => sqlx::query_scalar(sql::REVOKE_OTHER_USER_SESSIONS),
+            };
+            let mut query = query.bind(user_id).bind(now).bind(kind.as_str());
+            if let Keep::One(session_id) = keep {
+                query = query.bind(session_id.as_str());
+            }
+            let ids: Vec<String> = query.fetch_all(&mut **tx).await?;
             // Also announce sessions ended moments ago by a concurrent request, whose
             // answer may still be waiting for the other nodes: ours must not come sooner.
             let recent: Vec<String> = sqlx::query_scalar(sql::RECENTLY_REVOKED)

@@ -17,8 +17,8 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 use crate::backend::Backend;
 use crate::rows::{SessionRow, TokenRow, UserRow, is_unique_violation};
 use crate::{
-    AuditContext, AuditEvent, AuditKind, Health, NewToken, RefreshOutcome, Result, Store,
-    StoreError, TokenRecord, User, sql,
+    AuditContext, AuditEvent, AuditKind, Health, Keep, NewToken, RefreshOutcome, Result,
+    Revocation, Store, StoreError, TokenRecord, User, sql,
 };
 
 #[async_trait]
@@ -294,12 +294,10 @@ where
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
-        keep: Option<&str>,
-        kind: AuditKind,
-        acting_session: Option<&str>,
-        now: UnixMillis,
-        context: &AuditContext,
+        keep: &Keep,
+        revocation: &Revocation,
     ) -> Result<Vec<String>> {
+        let (kind, now) = (revocation.kind, revocation.now);
         let mut tx = self.writer().begin().await?;
         let (ids, pending) = self
             .revoke_user_in(&mut tx, user_id, keep, kind, now)
@@ -308,8 +306,8 @@ where
             at: now,
             kind,
             user_id: Some(user_id.to_owned()),
-            session_id: acting_session.map(str::to_owned),
-            context: context.clone(),
+            session_id: revocation.acting_session.clone(),
+            context: revocation.context.clone(),
         };
         Self::insert_audit(&mut tx, &event).await?;
         tx.commit().await?;
@@ -325,7 +323,10 @@ where
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<Vec<String>> {
-        let kind = AuditKind::PasswordChanged;
+        let (kind, keep) = (
+            AuditKind::PasswordChanged,
+            Keep::One(keep_session.to_owned()),
+        );
         let mut tx = self.writer().begin().await?;
         sqlx::query(sql::UPDATE_PASSWORD)
             .bind(user_id)
@@ -333,7 +334,7 @@ where
             .execute(&mut *tx)
             .await?;
         let (ids, pending) = self
-            .revoke_user_in(&mut tx, user_id, Some(keep_session), kind, now)
+            .revoke_user_in(&mut tx, user_id, &keep, kind, now)
             .await?;
         let event = AuditEvent {
             at: now,
