@@ -4,7 +4,7 @@
 use adieu_core::policy;
 use adieu_core::token;
 use adieu_core::{Session, TokenHash, TokenKind};
-use adieu_store::{AuditKind, RefreshOutcome, TokenRecord};
+use adieu_store::{AuditKind, Keep, RefreshOutcome, Revocation, TokenRecord};
 
 use crate::{ApiTokens, ClientInfo, Error, Result, Sessions};
 
@@ -85,11 +85,13 @@ impl Sessions {
             .store
             .revoke_user_sessions(
                 &current.user_id,
-                None,
-                AuditKind::LogoutAll,
-                Some(&current.id),
-                self.now(),
-                &client.audit(),
+                &Keep::None,
+                &Revocation {
+                    kind: AuditKind::LogoutAll,
+                    acting_session: Some(current.id.clone()),
+                    now: self.now(),
+                    context: client.audit(),
+                },
             )
             .await?;
         tracing::info!(user.id = %current.user_id, count = ids.len(), "all sessions ended");

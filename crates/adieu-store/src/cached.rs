@@ -12,8 +12,8 @@ use async_trait::async_trait;
 
 use crate::cache::TokenCache;
 use crate::{
-    AuditContext, AuditEvent, AuditKind, Health, NewToken, RefreshOutcome, Result, Store,
-    TokenRecord, User,
+    AuditContext, AuditEvent, AuditKind, Health, Keep, NewToken, RefreshOutcome, Result,
+    Revocation, Store, TokenRecord, User,
 };
 
 /// A store with a token cache in front.
@@ -184,27 +184,16 @@ impl<S: Store> Store for CachedStore<S> {
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
-        keep: Option<&str>,
-        kind: AuditKind,
-        acting_session: Option<&str>,
-        now: UnixMillis,
-        context: &AuditContext,
+        keep: &Keep,
+        revocation: &Revocation,
     ) -> Result<Vec<String>> {
-        let inner = self.inner.clone();
-        let (user_id, keep) = (user_id.to_owned(), keep.map(str::to_owned));
-        let (acting, context) = (acting_session.map(str::to_owned), context.clone());
+        let (inner, user_id) = (self.inner.clone(), user_id.to_owned());
+        let (keep, revocation) = (keep.clone(), revocation.clone());
         revoke_then_evict(
             self.cache.clone(),
             async move {
                 inner
-                    .revoke_user_sessions(
-                        &user_id,
-                        keep.as_deref(),
-                        kind,
-                        acting.as_deref(),
-                        now,
-                        &context,
-                    )
+                    .revoke_user_sessions(&user_id, &keep, &revocation)
                     .await
             },
             evict_ids,

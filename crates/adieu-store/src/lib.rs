@@ -4,15 +4,16 @@
 //! audit log. Every method that ends sessions is committed, and (with PostgreSQL) heard by
 //! every caching node, before it returns.
 
+mod backend;
 mod cache;
 mod cached;
 mod cluster;
-mod common;
 mod migrate;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
@@ -162,6 +163,28 @@ pub struct AuditEvent {
     pub context: AuditContext,
 }
 
+/// Which session, if any, a user-wide revocation spares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    /// Every session of the user ends.
+    None,
+    /// This session (usually the caller's own) stays.
+    One(String),
+}
+
+/// Who ends sessions, why and when: what the audit log records about a revocation.
+#[derive(Debug, Clone)]
+pub struct Revocation {
+    /// Why: the audit event, also stored as the sessions' revoked reason.
+    pub kind: AuditKind,
+    /// The session whose request it was, when there is one.
+    pub acting_session: Option<String>,
+    /// When.
+    pub now: UnixMillis,
+    /// From where.
+    pub context: AuditContext,
+}
+
 /// What exchanging a refresh token did.
 #[derive(Debug, Clone)]
 pub enum RefreshOutcome {
@@ -250,15 +273,13 @@ pub trait Store: Send + Sync + 'static {
         context: &AuditContext,
     ) -> Result<bool>;
 
-    /// Ends every session of a user, except `keep` when given; returns the ids ended.
+    /// Ends every session of a user but the one `keep` names, and logs the revocation;
+    /// returns the ids ended.
     async fn revoke_user_sessions(
         &self,
         user_id: &str,
-        keep: Option<&str>,
-        kind: AuditKind,
-        acting_session: Option<&str>,
-        now: UnixMillis,
-        context: &AuditContext,
+        keep: &Keep,
+        revocation: &Revocation,
     ) -> Result<Vec<String>>;
 
     /// Sets a new password hash and ends every other session of the user, atomically.

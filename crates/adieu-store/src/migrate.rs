@@ -1,5 +1,11 @@
 //! Schema migrations: numbered SQL files embedded in the binary, applied once each, in order,
-//! inside one transaction per file.
+//! inside the caller's transaction (one for all pending files, so a node starts on either
+//! the old schema or the new one).
+
+use adieu_core::UnixMillis;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Transaction, Type};
+
+use crate::Result;
 
 /// A numbered migration.
 pub(crate) struct Migration {
@@ -29,34 +35,41 @@ pub(crate) const POSTGRES: &[Migration] = &[
     },
 ];
 
-pub(crate) const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
+const CREATE_VERSIONS: &str = "CREATE TABLE IF NOT EXISTS schema_migrations \
      (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
-pub(crate) const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
+const CURRENT_VERSION: &str = "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
-pub(crate) const RECORD_VERSION: &str =
-    "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)";
+const RECORD_VERSION: &str = "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)";
 
-macro_rules! run_migrations {
-    ($tx:expr, $migrations:expr, $now:expr) => {{
-        let tx = $tx;
-        sqlx::query($crate::migrate::CREATE_VERSIONS)
+/// Applies, inside `tx`, every migration newer than the database's version, in order.
+///
+/// Generic over the backend; the bounds say what sqlx must support for the queries below
+/// (both `Sqlite` and `Postgres` do).
+pub(crate) async fn run<DB>(
+    tx: &mut Transaction<'_, DB>,
+    migrations: &[Migration],
+    now: UnixMillis,
+) -> Result<()>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
+{
+    sqlx::query(CREATE_VERSIONS).execute(&mut **tx).await?;
+    let current: i64 = sqlx::query_scalar(CURRENT_VERSION)
+        .fetch_one(&mut **tx)
+        .await?;
+    for migration in migrations.iter().filter(|m| m.version > current) {
+        sqlx::raw_sql(migration.sql).execute(&mut **tx).await?;
+        sqlx::query(RECORD_VERSION)
+            .bind(migration.version)
+            .bind(now)
             .execute(&mut **tx)
             .await?;
-        let current: i64 = sqlx::query_scalar($crate::migrate::CURRENT_VERSION)
-            .fetch_one(&mut **tx)
-            .await?;
-        for migration in $migrations.iter().filter(|m| m.version > current) {
-            sqlx::raw_sql(migration.sql).execute(&mut **tx).await?;
-            sqlx::query($crate::migrate::RECORD_VERSION)
-                .bind(migration.version)
-                .bind($now)
-                .execute(&mut **tx)
-                .await?;
-            tracing::info!(version = migration.version, "applied database migration");
-        }
-        Ok::<(), $crate::StoreError>(())
-    }};
+        tracing::info!(version = migration.version, "applied database migration");
+    }
+    Ok(())
 }
-
-pub(crate) use run_migrations;

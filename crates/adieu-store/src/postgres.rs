@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use adieu_core::{Clock, SystemClock};
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::Result;
+use crate::backend::Backend;
 use crate::cache::TokenCache;
 use crate::cluster::{Cluster, Pending};
-use crate::common::impl_store;
-use crate::migrate::{POSTGRES, run_migrations};
+use crate::migrate::{self, POSTGRES};
 
 /// Arbitrary key of the advisory lock that serialises migrations of starting nodes.
 const MIGRATION_LOCK: i64 = 0x000a_d1e0_5e55;
@@ -29,10 +29,6 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    /// The user's password hash, with the row locked against a concurrent password change.
-    const USER_HASH_LOCKED: &'static str =
-        "SELECT password_hash FROM users WHERE id = $1 FOR SHARE";
-
     /// Connects, migrates and joins the cluster. With a cache, the node holds a lease of
     /// `lease` and serves from the cache only while it is valid.
     pub async fn connect(
@@ -51,7 +47,7 @@ impl PostgresStore {
             .bind(MIGRATION_LOCK)
             .execute(&mut *tx)
             .await?;
-        run_migrations!(&mut tx, POSTGRES, SystemClock.now())?;
+        migrate::run(&mut tx, POSTGRES, SystemClock.now()).await?;
         tx.commit().await?;
         let cluster = Cluster::start(pool.clone(), options, lease, cache).await?;
         Ok(Self { pool, cluster })
@@ -66,6 +62,17 @@ impl PostgresStore {
     pub fn listener_name(&self) -> String {
         self.cluster.listener_name()
     }
+}
+
+impl Backend for PostgresStore {
+    type Db = Postgres;
+
+    /// The other nodes' acknowledgements to wait for.
+    type Pending = Pending;
+
+    /// The user's password hash, with the row locked against a concurrent password change.
+    const USER_HASH_LOCKED: &'static str =
+        "SELECT password_hash FROM users WHERE id = $1 FOR SHARE";
 
     fn reader(&self) -> &PgPool {
         &self.pool
@@ -73,6 +80,10 @@ impl PostgresStore {
 
     fn writer(&self) -> &PgPool {
         &self.pool
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
     }
 
     fn health_of(&self) -> crate::Health {
@@ -88,20 +99,17 @@ impl PostgresStore {
         &self,
         tx: &mut Transaction<'_, Postgres>,
         ids: &[String],
-    ) -> Result<Option<Pending>> {
-        Ok(Some(self.cluster.publish(tx, ids).await?))
+    ) -> Result<Pending> {
+        self.cluster.publish(tx, ids).await
+    }
+
+    async fn confirm_revoked(&self, pending: Pending) -> Result<()> {
+        self.cluster.confirm(pending).await
     }
 
     /// Gives up the lease, so that no logout waits for a node that has shut down.
     async fn release_lease(&self) {
         self.cluster.leave().await;
-    }
-
-    async fn confirm_revoked(&self, pending: Option<Pending>) -> Result<()> {
-        match pending {
-            Some(p) => self.cluster.confirm(p).await,
-            None => Ok(()),
-        }
     }
 }
 
@@ -110,5 +118,3 @@ impl Drop for PostgresStore {
         self.cluster.stop();
     }
 }
-
-impl_store!(PostgresStore, Postgres);

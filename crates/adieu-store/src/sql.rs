@@ -72,8 +72,12 @@ pub(crate) const RECENT_REVOCATION_MS: i64 = 5 * 60 * 1000;
 pub(crate) const REVOKE_SESSION: &str = "UPDATE sessions SET revoked_at = $2, \
      revoked_reason = $3 WHERE id = $1 AND revoked_at IS NULL";
 
-/// `$4` is the session to keep; the empty string keeps none.
+/// Ends every live session of user `$1`.
 pub(crate) const REVOKE_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, \
+     revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL RETURNING id";
+
+/// Ends every live session of user `$1` but session `$4`.
+pub(crate) const REVOKE_OTHER_USER_SESSIONS: &str = "UPDATE sessions SET revoked_at = $2, \
      revoked_reason = $3 WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4 RETURNING id";
 
 pub(crate) const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $2 WHERE id = $1";

@@ -9,13 +9,15 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use adieu_core::{Clock, SystemClock};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult,
+    SqliteSynchronous,
+};
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use crate::Result;
-use crate::cluster::Pending;
-use crate::common::impl_store;
-use crate::migrate::{SQLITE, run_migrations};
+use crate::backend::Backend;
+use crate::migrate::{self, SQLITE};
 
 /// Store on a SQLite file.
 #[derive(Debug, Clone)]
@@ -25,10 +27,6 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    /// The user's password hash. The single writer connection already serialises every
-    /// write transaction, so no row lock is needed.
-    const USER_HASH_LOCKED: &'static str = "SELECT password_hash FROM users WHERE id = $1";
-
     /// Opens (creating if needed) and migrates the database at a `sqlite:` URL.
     pub async fn connect(url: &str) -> Result<Self> {
         let options = SqliteConnectOptions::from_str(url)?
@@ -58,10 +56,21 @@ impl SqliteStore {
 
     async fn migrate(&self) -> Result<()> {
         let mut tx = self.write.begin().await?;
-        run_migrations!(&mut tx, SQLITE, SystemClock.now())?;
+        migrate::run(&mut tx, SQLITE, SystemClock.now()).await?;
         tx.commit().await?;
         Ok(())
     }
+}
+
+impl Backend for SqliteStore {
+    type Db = Sqlite;
+
+    /// A single node has no one else to tell, so nothing to wait for.
+    type Pending = ();
+
+    /// The user's password hash. The single writer connection already serialises every
+    /// write transaction, so no row lock is needed.
+    const USER_HASH_LOCKED: &'static str = "SELECT password_hash FROM users WHERE id = $1";
 
     fn reader(&self) -> &SqlitePool {
         &self.read
@@ -69,6 +78,10 @@ impl SqliteStore {
 
     fn writer(&self) -> &SqlitePool {
         &self.write
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 
     fn health_of(&self) -> crate::Health {
@@ -80,21 +93,18 @@ impl SqliteStore {
         }
     }
 
-    /// A single node has no one else to tell.
     async fn publish_revoked(
         &self,
         _tx: &mut Transaction<'_, Sqlite>,
         _ids: &[String],
-    ) -> Result<Option<Pending>> {
-        Ok(None)
+    ) -> Result<()> {
+        Ok(())
     }
 
-    async fn confirm_revoked(&self, _pending: Option<Pending>) -> Result<()> {
+    async fn confirm_revoked(&self, (): ()) -> Result<()> {
         Ok(())
     }
 
     /// No lease to give up.
     async fn release_lease(&self) {}
 }
-
-impl_store!(SqliteStore, Sqlite);

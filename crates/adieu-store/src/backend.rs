@@ -1,0 +1,206 @@
+//! What a SQL backend provides so that one generic [`Store`](crate::Store) implementation
+//! (in `store`) serves it, and the transaction steps built on that.
+//!
+//! Both backends run the same SQL (`$n` placeholders work in SQLite and PostgreSQL alike);
+//! what differs is small: the pools, how a password hash is read under a lock, and whether a
+//! revocation must be announced to other nodes. A backend implements the required items of
+//! [`Backend`]; the provided methods are the steps that several `Store` methods share, each
+//! inside the caller's write transaction, and no backend overrides them.
+//!
+//! The `where` clause lists what sqlx must support for our queries: an executor for a
+//! connection, argument buffers, the column types we bind, and the rows we read. `Sqlite`
+//! and `Postgres` satisfy it, so a backend never spells it out. Rust does not yet imply a
+//! trait's `where` clause at its uses (rust-lang/rust#20671), so the generic `Store` impl
+//! repeats it; nothing else needs to.
+
+use std::future::Future;
+
+use adieu_core::{Session, UnixMillis};
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
+
+use crate::rows::{SessionRow, TokenRow, UserRow};
+use crate::sql;
+use crate::{AuditEvent, AuditKind, Health, Keep, NewToken, Result};
+
+/// A database backend for the generic [`Store`](crate::Store) implementation.
+///
+/// Methods that return `impl Future + Send` are `async fn` in the implementations; the
+/// explicit `Send` lets the generic code run them inside `Store`'s (boxed, `Send`) futures.
+pub(crate) trait Backend: Send + Sync + 'static
+where
+    for<'c> &'c mut <Self::Db as Database>::Connection: Executor<'c, Database = Self::Db>,
+    for<'q> <Self::Db as Database>::Arguments<'q>: IntoArguments<'q, Self::Db>,
+    for<'q> &'q str: Encode<'q, Self::Db> + Type<Self::Db>,
+    for<'q> Option<&'q str>: Encode<'q, Self::Db>,
+    for<'q> &'q [u8]: Encode<'q, Self::Db> + Type<Self::Db>,
+    for<'q> i64: Encode<'q, Self::Db> + Type<Self::Db>,
+    UserRow: for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    SessionRow: for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    TokenRow: for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    (String,): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    (String, i64): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    (String, String): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    (String, Option<String>): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+{
+    /// The sqlx database type.
+    type Db: Database;
+
+    /// A published revocation still to be confirmed after the commit (with PostgreSQL, the
+    /// other nodes' acknowledgements to wait for).
+    type Pending: Send;
+
+    /// Reads a user's password hash (`$1`: user id) under a lock that a password change
+    /// must wait for.
+    const USER_HASH_LOCKED: &'static str;
+
+    /// The pool for reads.
+    fn reader(&self) -> &Pool<Self::Db>;
+
+    /// The pool for writes (and every transaction).
+    fn writer(&self) -> &Pool<Self::Db>;
+
+    /// How many rows a statement changed.
+    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+
+    /// Called inside every transaction that ends sessions, before it commits: announces
+    /// `ids` as ended.
+    fn publish_revoked(
+        &self,
+        tx: &mut Transaction<'_, Self::Db>,
+        ids: &[String],
+    ) -> impl Future<Output = Result<Self::Pending>> + Send;
+
+    /// Called after the commit and before the `Store` method returns: waits until the
+    /// announcement has been heard.
+    fn confirm_revoked(&self, pending: Self::Pending) -> impl Future<Output = Result<()>> + Send;
+
+    /// Backend and notification state (no cache: `CachedStore` adds that).
+    fn health_of(&self) -> Health;
+
+    /// Gives up this node's lease on shutdown, if it holds one.
+    fn release_lease(&self) -> impl Future<Output = ()> + Send;
+
+    /// After the commit: confirms what the transaction published, if anything.
+    fn confirm(&self, pending: Option<Self::Pending>) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            match pending {
+                Some(pending) => self.confirm_revoked(pending).await,
+                None => Ok(()),
+            }
+        }
+    }
+
+    /// Appends `event` to the audit log.
+    fn insert_audit(
+        tx: &mut Transaction<'_, Self::Db>,
+        event: &AuditEvent,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            sqlx::query(sql::INSERT_AUDIT)
+                .bind(event.at)
+                .bind(event.kind.as_str())
+                .bind(event.user_id.as_deref())
+                .bind(event.session_id.as_deref())
+                .bind(event.context.ip.as_deref())
+                .bind(event.context.user_agent.as_deref())
+                .execute(&mut **tx)
+                .await?;
+            Ok(())
+        }
+    }
+
+    /// A session with its owner's name, whatever its state.
+    fn load_session(
+        tx: &mut Transaction<'_, Self::Db>,
+        session_id: &str,
+    ) -> impl Future<Output = Result<Option<Session>>> + Send {
+        async move {
+            let row: Option<SessionRow> = sqlx::query_as(&sql::session_by_id())
+                .bind(session_id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            row.map(TryInto::try_into).transpose()
+        }
+    }
+
+    /// Stores token hashes of a session.
+    fn insert_tokens(
+        tx: &mut Transaction<'_, Self::Db>,
+        session_id: &str,
+        tokens: &[NewToken],
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            for token in tokens {
+                sqlx::query(sql::INSERT_TOKEN)
+                    .bind(token.hash.as_bytes().as_slice())
+                    .bind(session_id)
+                    .bind(token.kind.as_str())
+                    .bind(now)
+                    .bind(token.expires_at)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Ok(())
+        }
+    }
+
+    /// Ends one session; returns whether it was still unrevoked, and what to confirm.
+    fn revoke_in(
+        &self,
+        tx: &mut Transaction<'_, Self::Db>,
+        session_id: &str,
+        kind: AuditKind,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<(bool, Option<Self::Pending>)>> + Send {
+        async move {
+            let done = sqlx::query(sql::REVOKE_SESSION)
+                .bind(session_id)
+                .bind(now)
+                .bind(kind.as_str())
+                .execute(&mut **tx)
+                .await?;
+            let done = Self::rows_affected(&done) > 0;
+            // Published even when someone else ended it first: their answer may still be
+            // waiting for the other nodes, and ours must not come sooner.
+            let pending = self.publish_revoked(tx, &[session_id.to_owned()]).await?;
+            Ok((done, Some(pending)))
+        }
+    }
+
+    /// Ends every live session of a user but the one `keep` names; returns the ids ended,
+    /// and what to confirm.
+    fn revoke_user_in(
+        &self,
+        tx: &mut Transaction<'_, Self::Db>,
+        user_id: &str,
+        keep: &Keep,
+        kind: AuditKind,
+        now: UnixMillis,
+    ) -> impl Future<Output = Result<(Vec<String>, Option<Self::Pending>)>> + Send {
+        async move {
+            let query = match keep {
+                Keep::None => sqlx::query_scalar(sql::REVOKE_USER_SESSIONS),
+                Keep::One(_) => sqlx::query_scalar(sql::REVOKE_OTHER_USER_SESSIONS),
+            };
+            let mut query = query.bind(user_id).bind(now).bind(kind.as_str());
+            if let Keep::One(session_id) = keep {
+                query = query.bind(session_id.as_str());
+            }
+            let ids: Vec<String> = query.fetch_all(&mut **tx).await?;
+            // Also announce sessions ended moments ago by a concurrent request, whose
+            // answer may still be waiting for the other nodes: ours must not come sooner.
+            let recent: Vec<String> = sqlx::query_scalar(sql::RECENTLY_REVOKED)
+                .bind(user_id)
+                .bind(now - sql::RECENT_REVOCATION_MS)
+                .fetch_all(&mut **tx)
+                .await?;
+            let pending = if recent.is_empty() {
+                None
+            } else {
+                Some(self.publish_revoked(tx, &recent).await?)
+            };
+            Ok((ids, pending))
+        }
+    }
+}
