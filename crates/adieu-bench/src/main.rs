@@ -3,6 +3,9 @@
 //!
 //! Every node is a child process killed when the benchmark ends, fails or is interrupted;
 //! every PostgreSQL database it creates is dropped at the end.
+//!
+//! Long, because the flags and the run of every part are here; they move with the planned
+//! split of the measurements into files of their own.
 
 mod api;
 mod http;

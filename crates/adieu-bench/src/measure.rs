@@ -1,5 +1,8 @@
 //! The five measurements of the benchmark. Each starts its own nodes on a fresh database and
 //! stops them before it returns, whether it succeeded or not.
+//!
+//! Long, because it holds four of the measurements (the fifth is in `measure/hangup.rs`);
+//! one file per measurement is the planned split.
 
 use std::collections::HashSet;
 use std::path::PathBuf;

@@ -1,4 +1,7 @@
 //! The figures of one benchmark run, and how they are written into `BENCHMARKS.md`.
+//!
+//! Long, because each measurement's table and verdict are written here; giving each
+//! measurement a file of its own, with its table beside it, is the planned split.
 
 use std::fmt::Write as _;
 use std::time::Duration;
