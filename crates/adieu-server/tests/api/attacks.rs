@@ -293,12 +293,13 @@ async fn past_the_connection_cap_new_connections_are_closed_and_old_ones_still_w
     let app = TestApp::spawn_with(|c| c.max_connections = 4).await;
     let mut kept = TcpStream::connect(addr(&app)).await.unwrap();
     assert!(healthz_on(&mut kept).await.starts_with("HTTP/1.1 200 OK"));
+    // Three more, each answered once so that it is surely accepted and counted, then idle.
     let mut idle = Vec::new();
     for _ in 0..3 {
-        idle.push(TcpStream::connect(addr(&app)).await.unwrap());
+        let mut stream = TcpStream::connect(addr(&app)).await.unwrap();
+        assert!(healthz_on(&mut stream).await.starts_with("HTTP/1.1 200 OK"));
+        idle.push(stream);
     }
-    // Give the server a moment to accept the three, so that the cap is reached.
-    tokio::time::sleep(Duration::from_millis(200)).await;
     let mut refused = TcpStream::connect(addr(&app)).await.unwrap();
     let _ = refused.write_all(HEALTHZ).await;
     assert!(closed_within(&mut refused, Duration::from_secs(10)).await);
