@@ -193,7 +193,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("starting the server on {database}"))?;
     let addr = server.local_addr();
-    let health = server.state().sessions.store().health();
+    let health = server.state().sessions.storage().health();
     let cache = if health.cache.is_some() { "on" } else { "off" };
     tracing::info!(backend = health.backend, cache, database = %database, "storage ready");
     println!("adieu listening on http://{addr}");

@@ -85,7 +85,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json:
     let ready = state.ready();
     let body = serde_json::json!({
         "status": if ready { "ok" } else { "unavailable" },
-        "backend": state.sessions.store().health().backend,
+        "backend": state.sessions.storage().health().backend,
     });
     let code = if ready {
         StatusCode::OK
@@ -98,7 +98,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json:
 /// The operators' view of this node: readiness (503 when not ready, as `/healthz`), its
 /// parts, its cache and its id.
 async fn status(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
-    let health = state.sessions.store().health();
+    let health = state.sessions.storage().health();
     let database = state.database_ok.load(Ordering::Relaxed);
     let mut body = serde_json::json!({
         "status": if state.ready() { "ok" } else { "unavailable" },
@@ -143,7 +143,8 @@ pub fn admin_app(state: AppState) -> Router {
 impl AppState {
     /// Whether the database and the notification channel are both up.
     fn ready(&self) -> bool {
-        self.database_ok.load(Ordering::Relaxed) && self.sessions.store().health().notifications_up
+        self.database_ok.load(Ordering::Relaxed)
+            && self.sessions.storage().health().notifications_up
     }
 }
 
@@ -153,8 +154,11 @@ async fn health_loop(state: AppState) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        let ping =
-            tokio::time::timeout(Duration::from_secs(2), state.sessions.store().ping()).await;
+        let ping = tokio::time::timeout(
+            Duration::from_secs(2),
+            state.sessions.storage().store().ping(),
+        )
+        .await;
         let ok = matches!(ping, Ok(Ok(())));
         if state.database_ok.swap(ok, Ordering::Relaxed) != ok {
             if ok {
@@ -214,7 +218,7 @@ impl Server {
                 "the connection idle timeout must be longer than the request timeout".into(),
             ));
         }
-        let store = adieu_store::connect(&config.database_url, &config.store).await?;
+        let storage = adieu_store::connect(&config.database_url, &config.store).await?;
         let hasher =
             PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue)?;
         let listener =
@@ -232,7 +236,7 @@ impl Server {
             ),
             None => None,
         };
-        let sessions = Arc::new(Sessions::new(store, hasher, config.service()));
+        let sessions = Arc::new(Sessions::new(storage, hasher, config.service()));
         Ok(Self {
             listener,
             admin,
@@ -295,7 +299,7 @@ impl Server {
         }
         cleanup.abort();
         health.abort();
-        state.sessions.store().close().await;
+        state.sessions.storage().store().close().await;
         served
     }
 }

@@ -368,6 +368,7 @@ impl TestServer {
     pub async fn audit_events(&self, user_id: &str) -> Vec<String> {
         self.state()
             .sessions
+            .storage()
             .store()
             .audit_log(user_id)
             .await

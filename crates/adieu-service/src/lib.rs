@@ -14,7 +14,7 @@ use std::time::Duration;
 use adieu_core::ratelimit::RateLimiter;
 use adieu_core::token::IssuedToken;
 use adieu_core::{Clock, PasswordHasher, Policy, Session};
-use adieu_store::Store;
+use adieu_store::Storage;
 
 pub use client::ClientInfo;
 pub use config::{Limits, ServiceConfig};
@@ -44,7 +44,7 @@ pub struct WebLogin {
 
 /// The session service.
 pub struct Sessions {
-    store: Arc<dyn Store>,
+    storage: Storage,
     hasher: PasswordHasher,
     policy: Policy,
     clock: Arc<dyn Clock>,
@@ -64,20 +64,20 @@ pub struct Sessions {
 impl std::fmt::Debug for Sessions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Sessions")
-            .field("backend", &self.store.health().backend)
+            .field("backend", &self.storage.health().backend)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
 
 impl Sessions {
-    /// Builds the service over a store.
-    pub fn new(store: Arc<dyn Store>, hasher: PasswordHasher, config: ServiceConfig) -> Self {
+    /// Builds the service over storage.
+    pub fn new(storage: Storage, hasher: PasswordHasher, config: ServiceConfig) -> Self {
         let per_minute =
             |limit| RateLimiter::new(limit, Duration::from_secs(60), config.clock.clone());
         let limits = config.limits;
         Self {
-            store,
+            storage,
             hasher,
             policy: config.policy,
             per_user_ip: per_minute(limits.login_attempts_per_user),
@@ -91,9 +91,9 @@ impl Sessions {
         }
     }
 
-    /// The store underneath.
-    pub fn store(&self) -> &Arc<dyn Store> {
-        &self.store
+    /// The storage underneath.
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
     /// The password hasher, for its counters.

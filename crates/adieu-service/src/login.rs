@@ -27,12 +27,13 @@ impl Sessions {
                 .check(&rate_limit_key(ip))
                 .map_err(|retry_after| Error::RateLimited { retry_after })?;
         }
-        if self.store.user_by_name(username).await?.is_some() {
+        if self.storage.store().user_by_name(username).await?.is_some() {
             return Err(Error::UsernameTaken);
         }
         let hash = self.hasher.hash(password).await?;
         Ok(self
-            .store
+            .storage
+            .store()
             .create_user(username, &hash, self.now(), &client.audit())
             .await?)
     }
@@ -58,7 +59,7 @@ impl Sessions {
         {
             return Err(Error::InvalidCredentials);
         }
-        let user = self.store.user_by_name(username).await?;
+        let user = self.storage.store().user_by_name(username).await?;
         let stored = user.as_ref().map(|u| u.password_hash.as_str());
         let admission = self.hasher.admit()?;
         self.spend_password_budget(username, client)?;
@@ -74,7 +75,7 @@ impl Sessions {
             session_id: None,
             context: client.audit(),
         };
-        self.store.audit(&event).await?;
+        self.storage.store().audit(&event).await?;
         Err(Error::InvalidCredentials)
     }
 
@@ -144,7 +145,7 @@ impl Sessions {
         user: &User,
     ) -> Result<()> {
         let Some(ended) = self
-            .store
+            .storage
             .create_session(
                 session,
                 tokens,
@@ -212,7 +213,8 @@ impl Sessions {
     ) -> Result<u64> {
         policy::validate_password(new_password.expose())?;
         let user = self
-            .store
+            .storage
+            .store()
             .user_by_id(&current.user_id)
             .await?
             .ok_or(Error::InvalidToken)?;
@@ -228,7 +230,7 @@ impl Sessions {
         }
         let hash = self.hasher.hash(new_password).await?;
         let ended = self
-            .store
+            .storage
             .change_password(&user.id, &hash, &current.id, self.now(), &client.audit())
             .await?;
         tracing::info!(user.id = %user.id, ended = ended.len(), "password changed");

@@ -11,22 +11,22 @@ use crate::{ApiTokens, ClientInfo, Error, Result, Sessions};
 impl Sessions {
     /// Resolves a presented token to its live session, or fails with `InvalidToken`.
     ///
-    /// Answers from the store's coherent cache or the database: once a revocation has
+    /// Answers from the node's coherent cache or the database: once a revocation has
     /// answered, no node accepts the session, so the very next request is refused.
     pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
         let hash = token::parse(kind, presented).map_err(|_| Error::InvalidToken)?;
         let now = self.now();
-        let mut record = self.store.token(&hash).await?;
+        let mut record = self.storage.token(&hash).await?;
         if !record.as_ref().is_some_and(|r| self.is_live(r, kind, now)) && record.is_some() {
             // A cached copy may know an older `last_active_at` than another node wrote:
             // a refusal is always confirmed by the database.
-            record = self.store.token_from_storage(&hash).await?;
+            record = self.storage.token_from_database(&hash).await?;
         }
         let record = record
             .filter(|r| self.is_live(r, kind, now))
             .ok_or(Error::InvalidToken)?;
         if record.session.activity_due(&self.policy, now) {
-            self.store.touch_session(&record.session.id, now).await?;
+            self.storage.touch_session(&record.session.id, now).await?;
         }
         Ok(record.session)
     }
@@ -41,7 +41,7 @@ impl Sessions {
     /// Finds the session a well-formed token names, whatever its state: logout must work with
     /// an expired access token too.
     async fn session_of(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        Ok(self.store.token(hash).await?)
+        Ok(self.storage.token(hash).await?)
     }
 
     /// Ends the session a token belongs to. Unknown, expired and already-ended tokens succeed
@@ -70,7 +70,7 @@ impl Sessions {
         client: &ClientInfo,
     ) -> Result<bool> {
         let revoked = self
-            .store
+            .storage
             .revoke_session(session_id, kind, self.now(), &client.audit())
             .await?;
         if revoked {
@@ -82,7 +82,7 @@ impl Sessions {
     /// Ends every session of the caller's user, the caller's included.
     pub async fn logout_all(&self, current: &Session, client: &ClientInfo) -> Result<u64> {
         let ids = self
-            .store
+            .storage
             .revoke_user_sessions(
                 &current.user_id,
                 &Keep::None,
@@ -121,7 +121,7 @@ impl Sessions {
     /// The user's live sessions, newest first.
     pub async fn sessions(&self, user_id: &str) -> Result<Vec<Session>> {
         let now = self.now();
-        let mut sessions = self.store.user_sessions(user_id).await?;
+        let mut sessions = self.storage.store().user_sessions(user_id).await?;
         sessions.retain(|s| s.is_active(&self.policy, now));
         Ok(sessions)
     }
@@ -139,7 +139,7 @@ impl Sessions {
         // One transaction reads the session, spends the old token and stores the new pair
         // with expiries derived from the session's age (`Policy::token_pair`).
         match self
-            .store
+            .storage
             .rotate_refresh(
                 &hash,
                 [access.hash, refresh.hash],
@@ -171,7 +171,11 @@ impl Sessions {
         let before = self.now() - policy::millis(self.audit_retention);
         let mut total = 0;
         loop {
-            let n = self.store.delete_audit_before(before, batch).await?;
+            let n = self
+                .storage
+                .store()
+                .delete_audit_before(before, batch)
+                .await?;
             total += n;
             if n < u64::from(batch) {
                 return Ok(total);
@@ -184,7 +188,8 @@ impl Sessions {
         let mut total = 0;
         loop {
             let n = self
-                .store
+                .storage
+                .store()
                 .delete_ended_sessions(&self.policy, self.now(), batch)
                 .await?;
             total += n;

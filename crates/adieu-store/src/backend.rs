@@ -74,7 +74,7 @@ where
     /// announcement has been heard.
     fn confirm_revoked(&self, pending: Self::Pending) -> impl Future<Output = Result<()>> + Send;
 
-    /// Backend and notification state (no cache: `CachedStore` adds that).
+    /// Backend and notification state (no cache: `Storage` adds that).
     fn health_of(&self) -> Health;
 
     /// Gives up this node's lease on shutdown, if it holds one.

@@ -1,4 +1,5 @@
-//! Adieu's storage: the [`Store`] trait and its SQLite and PostgreSQL implementations.
+//! Adieu's storage: the [`Store`] trait, its SQLite and PostgreSQL implementations, and
+//! [`Storage`], the store with this node's token cache, which the service uses.
 //!
 //! Storage holds users (argon2id hashes only), sessions, the SHA-256 of every token and an
 //! audit log. Every method that ends sessions is committed, and (with PostgreSQL) heard by
@@ -6,13 +7,13 @@
 
 mod backend;
 mod cache;
-mod cached;
 mod cluster;
 mod migrate;
 mod postgres;
 mod rows;
 mod sql;
 mod sqlite;
+mod storage;
 mod store;
 #[cfg(feature = "test-support")]
 pub mod test_support;
@@ -24,9 +25,9 @@ use adieu_core::{Policy, Session, TokenHash, TokenKind, UnixMillis};
 use async_trait::async_trait;
 
 pub use cache::{CacheStatus, TokenCache};
-pub use cached::CachedStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
+pub use storage::Storage;
 
 /// Storage errors. Constraint violations that callers act on have their own variant.
 #[derive(Debug, thiserror::Error)]
@@ -239,15 +240,9 @@ pub trait Store: Send + Sync + 'static {
         max_sessions: u32,
     ) -> Result<Option<Vec<String>>>;
 
-    /// Resolves a token hash, whatever its state; the caller applies the policy. May answer
-    /// from a coherent cache.
+    /// Resolves a token hash from the database, whatever its state; the caller applies the
+    /// policy. ([`Storage::token`] answers from the cache when it may.)
     async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>>;
-
-    /// Like [`token`](Self::token), but always from the database: for confirming a refusal
-    /// that a cached copy (with an older `last_active_at`) suggested.
-    async fn token_from_storage(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        self.token(hash).await
-    }
 
     /// Records activity on a session, unless a newer time is recorded already.
     async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()>;
@@ -352,32 +347,28 @@ impl Default for StoreOptions {
     }
 }
 
-/// Opens the store a database URL names (`sqlite://…` or `postgres://…`), migrating it.
-pub async fn connect(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>> {
+/// Opens the storage a database URL names (`sqlite://…` or `postgres://…`), migrating it,
+/// with this node's token cache unless `options` turn it off.
+pub async fn connect(url: &str, options: &StoreOptions) -> Result<Storage> {
     if options.lease < Duration::from_millis(200) {
         return Err(StoreError::Options(
             "the lease must be at least 200ms (it is renewed every quarter-lease)".into(),
         ));
     }
     if url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(url).await?;
-        Ok(if options.cache {
-            // One node owns every write, so its own evictions keep the cache coherent.
-            let cache = Arc::new(TokenCache::always(options.cache_capacity));
-            Arc::new(CachedStore::new(store, cache))
-        } else {
-            Arc::new(store)
-        })
+        let store = Arc::new(SqliteStore::connect(url).await?);
+        // One node owns every write, so its own evictions keep the cache coherent.
+        let cache = options
+            .cache
+            .then(|| Arc::new(TokenCache::always(options.cache_capacity)));
+        Ok(Storage::new(store, cache))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        if options.cache {
-            let cache = Arc::new(TokenCache::leased(options.cache_capacity));
-            let store = PostgresStore::connect(url, options.lease, Some(cache.clone())).await?;
-            Ok(Arc::new(CachedStore::new(store, cache)))
-        } else {
-            Ok(Arc::new(
-                PostgresStore::connect(url, options.lease, None).await?,
-            ))
-        }
+        // The store's listener evicts what other nodes revoke from the same cache.
+        let cache = options
+            .cache
+            .then(|| Arc::new(TokenCache::leased(options.cache_capacity)));
+        let store = PostgresStore::connect(url, options.lease, cache.clone()).await?;
+        Ok(Storage::new(Arc::new(store), cache))
     } else {
         Err(StoreError::UnsupportedUrl)
     }

@@ -156,6 +156,7 @@ async fn cross_site_login_and_registration_are_refused() {
     assert!(
         app.state()
             .sessions
+            .storage()
             .store()
             .user_by_name("mallory2")
             .await

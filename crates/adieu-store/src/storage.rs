@@ -1,37 +1,55 @@
-//! A [`Store`] that answers token lookups from a coherent [`TokenCache`].
+//! [`Storage`]: the service's view of storage, a [`Store`] with this node's [`TokenCache`].
 //!
-//! Every method that ends sessions goes to the inner store first (which, for PostgreSQL,
-//! returns only once the other nodes have dropped them) and then evicts them here, so by the
-//! time the caller answers, no cache anywhere holds them.
+//! Token lookups answer from the cache when they may. Every method that ends sessions goes to
+//! the store first (which, for PostgreSQL, returns only once the other nodes have dropped
+//! them) and then evicts them here, so by the time the caller answers, no cache anywhere holds
+//! them. Everything else goes to the store itself, through [`Storage::store`].
 
 use std::future::Future;
 use std::sync::Arc;
 
 use adieu_core::{Policy, Session, TokenHash, UnixMillis};
-use async_trait::async_trait;
 
 use crate::cache::TokenCache;
 use crate::{
-    AuditContext, AuditEvent, AuditKind, Health, Keep, NewToken, RefreshOutcome, Result,
-    Revocation, Store, TokenRecord, User,
+    AuditContext, AuditKind, Health, Keep, NewToken, RefreshOutcome, Result, Revocation, Store,
+    TokenRecord,
 };
 
-/// A store with a token cache in front.
-#[derive(Debug)]
-pub struct CachedStore<S> {
-    inner: Arc<S>,
-    cache: Arc<TokenCache>,
+/// A store and, when caching is on, the token cache in front of its lookups.
+///
+/// Token lookups, activity updates and every method that ends sessions or rotates tokens
+/// (`create_session`, `rotate_refresh`, `revoke_session`, `revoke_user_sessions`,
+/// `change_password`) must be called on this type, not on [`store`](Self::store): only here
+/// do they keep the cache coherent.
+#[derive(Clone)]
+pub struct Storage {
+    store: Arc<dyn Store>,
+    cache: Option<Arc<TokenCache>>,
+}
+
+impl std::fmt::Debug for Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Storage")
+            .field("backend", &self.store.health().backend)
+            .field("cache", &self.cache.is_some())
+            .finish()
+    }
 }
 
 /// Runs a revocation and the eviction that must follow it as one task of its own, so that a
 /// request dropped halfway (client gone, timeout) cannot leave a committed revocation in the
 /// cache. The eviction happens whatever the result: a commit may have succeeded even when a
-/// later step (waiting for other nodes) failed.
+/// later step (waiting for other nodes) failed. With no cache there is nothing to evict, and
+/// the revocation runs in the caller's task.
 async fn revoke_then_evict<T: Send + 'static>(
-    cache: Arc<TokenCache>,
+    cache: Option<Arc<TokenCache>>,
     revocation: impl Future<Output = Result<T>> + Send + 'static,
     evict: impl FnOnce(&TokenCache, &Result<T>) + Send + 'static,
 ) -> Result<T> {
+    let Some(cache) = cache else {
+        return revocation.await;
+    };
     tokio::spawn(async move {
         let result = revocation.await;
         evict(&cache, &result);
@@ -41,73 +59,86 @@ async fn revoke_then_evict<T: Send + 'static>(
     .map_err(|e| crate::StoreError::Task(e.to_string()))?
 }
 
-impl<S: Store> CachedStore<S> {
-    /// Puts `cache` in front of `inner`. For PostgreSQL, `inner` must have been given the
-    /// same cache, so that its listener can evict what other nodes revoke.
-    pub fn new(inner: S, cache: Arc<TokenCache>) -> Self {
-        Self {
-            inner: Arc::new(inner),
-            cache,
+impl Storage {
+    /// Puts `cache`, if any, in front of `store`. For PostgreSQL, `store` must have been
+    /// given the same cache, so that its listener can evict what other nodes revoke.
+    pub fn new(store: Arc<dyn Store>, cache: Option<Arc<TokenCache>>) -> Self {
+        Self { store, cache }
+    }
+
+    /// The store underneath, for everything that neither reads tokens nor ends sessions.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    /// Backend, notification channel and cache state, for logs and `/healthz`.
+    pub fn health(&self) -> Health {
+        match &self.cache {
+            Some(cache) => {
+                let (hits, misses) = cache.stats();
+                Health {
+                    cache: Some((cache.status(), hits, misses)),
+                    ..self.store.health()
+                }
+            }
+            None => self.store.health(),
         }
     }
 
-    async fn load(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        let generation = self.cache.generation();
-        let record = self.inner.token(hash).await?;
+    /// Resolves a token hash, whatever its state; the caller applies the policy. Answers
+    /// from the cache when it may.
+    pub async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        match &self.cache {
+            Some(cache) => match cache.get(hash) {
+                Some(record) => Ok(Some(record)),
+                None => self.load(cache, hash).await,
+            },
+            None => self.store.token(hash).await,
+        }
+    }
+
+    /// Like [`token`](Self::token), but always from the database: for confirming a refusal
+    /// that a cached copy (with an older `last_active_at`) suggested.
+    pub async fn token_from_database(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        match &self.cache {
+            Some(cache) => self.load(cache, hash).await,
+            None => self.store.token(hash).await,
+        }
+    }
+
+    /// Reads a token from the database and caches it, unless an eviction happened meanwhile.
+    async fn load(&self, cache: &TokenCache, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+        let generation = cache.generation();
+        let record = self.store.token(hash).await?;
         if let Some(record) = &record {
-            self.cache.insert(generation, *hash, record);
+            cache.insert(generation, *hash, record);
         }
         Ok(record)
     }
-}
 
-#[async_trait]
-impl<S: Store> Store for CachedStore<S> {
-    fn health(&self) -> Health {
-        let (hits, misses) = self.cache.stats();
-        Health {
-            cache: Some((self.cache.status(), hits, misses)),
-            ..self.inner.health()
+    /// Records activity on a session, unless a newer time is recorded already.
+    pub async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()> {
+        self.store.touch_session(session_id, now).await?;
+        if let Some(cache) = &self.cache {
+            cache.touch(session_id, now);
         }
+        Ok(())
     }
 
-    async fn ping(&self) -> Result<()> {
-        self.inner.ping().await
-    }
-
-    async fn create_user(
-        &self,
-        username: &str,
-        password_hash: &str,
-        now: UnixMillis,
-        context: &AuditContext,
-    ) -> Result<User> {
-        self.inner
-            .create_user(username, password_hash, now, context)
-            .await
-    }
-
-    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
-        self.inner.user_by_name(username).await
-    }
-
-    async fn user_by_id(&self, user_id: &str) -> Result<Option<User>> {
-        self.inner.user_by_id(user_id).await
-    }
-
-    async fn create_session(
+    /// [`Store::create_session`], evicting the sessions it ended over the per-user cap.
+    pub async fn create_session(
         &self,
         session: &Session,
         tokens: &[NewToken],
         verified_hash: &str,
         max_sessions: u32,
     ) -> Result<Option<Vec<String>>> {
-        let (inner, session) = (self.inner.clone(), session.clone());
+        let (store, session) = (self.store.clone(), session.clone());
         let (tokens, verified_hash) = (tokens.to_vec(), verified_hash.to_owned());
         revoke_then_evict(
             self.cache.clone(),
             async move {
-                inner
+                store
                     .create_session(&session, &tokens, &verified_hash, max_sessions)
                     .await
             },
@@ -119,24 +150,8 @@ impl<S: Store> Store for CachedStore<S> {
         .await
     }
 
-    async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        match self.cache.get(hash) {
-            Some(record) => Ok(Some(record)),
-            None => self.load(hash).await,
-        }
-    }
-
-    async fn token_from_storage(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
-        self.load(hash).await
-    }
-
-    async fn touch_session(&self, session_id: &str, now: UnixMillis) -> Result<()> {
-        self.inner.touch_session(session_id, now).await?;
-        self.cache.touch(session_id, now);
-        Ok(())
-    }
-
-    async fn rotate_refresh(
+    /// [`Store::rotate_refresh`], evicting a session that a reused token ended.
+    pub async fn rotate_refresh(
         &self,
         old: &TokenHash,
         new: [TokenHash; 2],
@@ -144,11 +159,11 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<RefreshOutcome> {
-        let (inner, old, policy, context) = (self.inner.clone(), *old, *policy, context.clone());
+        let (store, old, policy, context) = (self.store.clone(), *old, *policy, context.clone());
         revoke_then_evict(
             self.cache.clone(),
             async move {
-                inner
+                store
                     .rotate_refresh(&old, new, &policy, now, &context)
                     .await
             },
@@ -164,35 +179,37 @@ impl<S: Store> Store for CachedStore<S> {
         .await
     }
 
-    async fn revoke_session(
+    /// [`Store::revoke_session`], then evicts the session.
+    pub async fn revoke_session(
         &self,
         session_id: &str,
         kind: AuditKind,
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<bool> {
-        let (inner, id, context) = (self.inner.clone(), session_id.to_owned(), context.clone());
+        let (store, id, context) = (self.store.clone(), session_id.to_owned(), context.clone());
         let evicted = id.clone();
         revoke_then_evict(
             self.cache.clone(),
-            async move { inner.revoke_session(&id, kind, now, &context).await },
+            async move { store.revoke_session(&id, kind, now, &context).await },
             move |cache, _| cache.evict_sessions(&[evicted]),
         )
         .await
     }
 
-    async fn revoke_user_sessions(
+    /// [`Store::revoke_user_sessions`], then evicts the sessions it ended.
+    pub async fn revoke_user_sessions(
         &self,
         user_id: &str,
         keep: &Keep,
         revocation: &Revocation,
     ) -> Result<Vec<String>> {
-        let (inner, user_id) = (self.inner.clone(), user_id.to_owned());
+        let (store, user_id) = (self.store.clone(), user_id.to_owned());
         let (keep, revocation) = (keep.clone(), revocation.clone());
         revoke_then_evict(
             self.cache.clone(),
             async move {
-                inner
+                store
                     .revoke_user_sessions(&user_id, &keep, &revocation)
                     .await
             },
@@ -201,7 +218,8 @@ impl<S: Store> Store for CachedStore<S> {
         .await
     }
 
-    async fn change_password(
+    /// [`Store::change_password`], then evicts the sessions it ended.
+    pub async fn change_password(
         &self,
         user_id: &str,
         new_hash: &str,
@@ -209,48 +227,19 @@ impl<S: Store> Store for CachedStore<S> {
         now: UnixMillis,
         context: &AuditContext,
     ) -> Result<Vec<String>> {
-        let inner = self.inner.clone();
+        let store = self.store.clone();
         let (user_id, new_hash) = (user_id.to_owned(), new_hash.to_owned());
         let (keep, context) = (keep_session.to_owned(), context.clone());
         revoke_then_evict(
             self.cache.clone(),
             async move {
-                inner
+                store
                     .change_password(&user_id, &new_hash, &keep, now, &context)
                     .await
             },
             evict_ids,
         )
         .await
-    }
-
-    async fn user_sessions(&self, user_id: &str) -> Result<Vec<Session>> {
-        self.inner.user_sessions(user_id).await
-    }
-
-    async fn audit(&self, event: &AuditEvent) -> Result<()> {
-        self.inner.audit(event).await
-    }
-
-    async fn audit_log(&self, user_id: &str) -> Result<Vec<(String, Option<String>)>> {
-        self.inner.audit_log(user_id).await
-    }
-
-    async fn close(&self) {
-        self.inner.close().await;
-    }
-
-    async fn delete_ended_sessions(
-        &self,
-        policy: &Policy,
-        now: UnixMillis,
-        batch: u32,
-    ) -> Result<u64> {
-        self.inner.delete_ended_sessions(policy, now, batch).await
-    }
-
-    async fn delete_audit_before(&self, before: UnixMillis, batch: u32) -> Result<u64> {
-        self.inner.delete_audit_before(before, batch).await
     }
 }
 
@@ -274,7 +263,7 @@ mod tests {
     use crate::SqliteStore;
 
     struct Fixture {
-        store: CachedStore<SqliteStore>,
+        store: Storage,
         cache: Arc<TokenCache>,
         session: Session,
         access: IssuedToken,
@@ -288,9 +277,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let cache = Arc::new(TokenCache::always(100));
-        let store = CachedStore::new(SqliteStore::connect(&url).await.unwrap(), cache.clone());
+        let sqlite = SqliteStore::connect(&url).await.unwrap();
+        let store = Storage::new(Arc::new(sqlite), Some(cache.clone()));
         let ctx = AuditContext::default();
         let user = store
+            .store()
             .create_user("alice", "$hash1", NOW, &ctx)
             .await
             .unwrap();
