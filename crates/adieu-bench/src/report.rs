@@ -782,7 +782,11 @@ impl Report {
             "\nWhat the difference is made of: for every protected request nginx makes one more \
              HTTP hop, an `auth_request` subrequest to Adieu (over a new connection each time, \
              since the example's `upstream adieu` keeps none alive), and Adieu checks the \
-             token from its cache; the app and the rest of the path are the same.\n\n",
+             token from its cache; the app and the rest of the path are the same. nginx \
+             closes a client's connection after 1,000 requests (its `keepalive_requests` \
+             default); the generator counts each such close as a connection error and \
+             reconnects, so a run of more than 1,000 requests per connection shows one error \
+             per connection.\n\n",
         );
     }
 }
