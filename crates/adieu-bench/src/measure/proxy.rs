@@ -255,7 +255,8 @@ impl Nginx {
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  \
              scgi_temp_path {d}/scgi;\n  include {d}/adieu.conf;\n\n  \
              server {{\n    listen {plain};\n    server_name {APP_HOST};\n    \
-             location / {{\n      proxy_set_header Host $http_host;\n      \
+             location / {{\n      proxy_http_version 1.1;\n      \
+             proxy_set_header Connection \"\";\n      proxy_set_header Host $http_host;\n      \
              proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n      \
              proxy_pass http://protected_app;\n    }}\n  }}\n}}\n"
         );
