@@ -70,16 +70,25 @@ pub(crate) fn bearer(token: &str) -> HeaderValue {
 
 /// A GET, optionally with a bearer token.
 pub(crate) fn get(path: &str, auth: Option<&HeaderValue>) -> Request<Full<Bytes>> {
-    request(Method::GET, path, auth, Bytes::new())
+    get_at(NODE_HOST, path, auth)
+}
+
+/// A GET with this `Host`, for a proxy that picks its server block by name.
+pub(crate) fn get_at(host: &str, path: &str, auth: Option<&HeaderValue>) -> Request<Full<Bytes>> {
+    request(Method::GET, host, path, auth, Bytes::new())
 }
 
 /// A POST with a JSON body (possibly empty), optionally with a bearer token.
 pub(crate) fn post(path: &str, auth: Option<&HeaderValue>, json: Bytes) -> Request<Full<Bytes>> {
-    request(Method::POST, path, auth, json)
+    request(Method::POST, NODE_HOST, path, auth, json)
 }
+
+/// The `Host` of requests sent straight to a node.
+const NODE_HOST: &str = "127.0.0.1";
 
 fn request(
     method: Method,
+    host: &str,
     path: &str,
     auth: Option<&HeaderValue>,
     body: Bytes,
@@ -87,7 +96,7 @@ fn request(
     let mut builder = Request::builder()
         .method(method)
         .uri(path)
-        .header(HOST, "127.0.0.1");
+        .header(HOST, host);
     if let Some(auth) = auth {
         builder = builder.header(AUTHORIZATION, auth.clone());
     }
@@ -130,6 +139,18 @@ pub(crate) async fn closed_loop_get(
     connections: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
+    closed_loop_get_at(addr, NODE_HOST, path, tokens, connections, duration).await
+}
+
+/// [`closed_loop_get`] with this `Host` on every request.
+pub(crate) async fn closed_loop_get_at(
+    addr: SocketAddr,
+    host: &str,
+    path: &str,
+    tokens: &[String],
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<LoadResult> {
     let auths: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
@@ -141,11 +162,12 @@ pub(crate) async fn closed_loop_get(
     for (i, mut conn) in conns.into_iter().enumerate() {
         let auth = (!auths.is_empty()).then(|| auths[i % auths.len()].clone());
         let path = path.to_owned();
+        let host = host.to_owned();
         workers.spawn(async move {
             let mut result = LoadResult::default();
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match conn.send(get(&path, auth.as_ref())).await {
+                match conn.send(get_at(&host, &path, auth.as_ref())).await {
                     Ok(answer) if answer.status.is_success() => {
                         result.ok += 1;
                         result.latencies.push(sent.elapsed());

@@ -32,8 +32,9 @@ use crate::measure::{Backend, Ctx, Options, ServerKind};
 use crate::pg::Postgres;
 use crate::report::Report;
 
-/// Measures Adieu's check throughput, logout latency, login throughput, scale and clients
-/// hanging up mid-hash, and writes BENCHMARKS.md.
+/// Measures Adieu's check throughput, logout latency, login throughput, scale, clients
+/// hanging up mid-hash and the cost of protecting an app behind nginx, and writes
+/// BENCHMARKS.md.
 #[derive(Debug, Parser)]
 #[command(name = "adieu-bench", version)]
 struct Cli {
@@ -54,13 +55,14 @@ struct Cli {
     /// Measure SQLite only.
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. `hangup` alone updates its section of an existing report
-    /// and keeps the rest.
+    /// Parts to run, comma-separated. `hangup` or `proxy` alone updates its section of an
+    /// existing report and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
+    /// `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "logins,checks,logouts,scale,hangup"
+        default_value = "logins,checks,logouts,scale,hangup,proxy"
     )]
     only: Vec<Part>,
     /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions.
@@ -127,6 +129,8 @@ enum Part {
     Scale,
     /// Measurement 5: clients that hang up mid-hash.
     Hangup,
+    /// Measurement 6: an app behind nginx, protected by Adieu versus not.
+    Proxy,
 }
 
 impl Cli {
@@ -283,6 +287,12 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         );
     }
     let caps = node::Capabilities::probe(&adieu).await?;
+    // Before anything is measured: a missing nginx must not cost a whole run first.
+    if cli.only.contains(&Part::Proxy) {
+        measure::proxy::check_nginx().await.context(
+            "the proxy part needs nginx (leave it out with --only if this machine has none)",
+        )?;
+    }
     let stale = machine::binary_older_than_source(&adieu);
     if let Some(why) = &stale {
         eprintln!("warning: {why}; rebuild with `cargo build --release --workspace`");
@@ -405,6 +415,18 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             }
         }
     }
+    if parts.contains(&Part::Proxy) {
+        eprintln!("measurement 6: an app behind nginx, with and without Adieu");
+        watcher.part("proxy");
+        match measure::proxy::proxy(&mut ctx).await {
+            Ok(row) => report.proxy = Some(row),
+            Err(e) => {
+                eprintln!("warning: the proxy part not measured: {e:#}");
+                ctx.notes
+                    .push(format!("Not measured: an app behind nginx: {e:#}."));
+            }
+        }
+    }
     report.load = watcher.finish();
     report.notes.append(&mut ctx.notes);
     report.notes.push(format!(
@@ -412,9 +434,10 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         started.elapsed().as_secs_f64()
     ));
     report.machine = machine;
-    // A run of the hang-up part alone keeps the other figures already in the file.
+    // A run of the hang-up or proxy part alone keeps the other figures already in the file.
     let text = match std::fs::read_to_string(&cli.out) {
         Ok(existing) if parts == &[Part::Hangup] => report.splice_hangup(&existing),
+        Ok(existing) if parts == &[Part::Proxy] => report.splice_proxy(&existing),
         _ => report.render(),
     };
     std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;

@@ -1,7 +1,8 @@
-//! The five measurements of the benchmark. Each starts its own nodes on a fresh database and
+//! The six measurements of the benchmark. Each starts its own nodes on a fresh database and
 //! stops them before it returns, whether it succeeded or not.
 //!
-//! Long, because it holds four of the measurements (the fifth is in `measure/hangup.rs`);
+//! Long, because it holds four of the measurements (the fifth and sixth are in
+//! `measure/hangup.rs` and `measure/proxy.rs`);
 //! one file per measurement is the planned split.
 
 use std::collections::HashSet;
@@ -17,6 +18,7 @@ use hyper::body::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 pub(crate) mod hangup;
+pub(crate) mod proxy;
 
 use crate::api::{self, Api};
 use crate::http::{self, Conn, closed_loop_get};
