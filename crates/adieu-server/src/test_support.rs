@@ -385,6 +385,14 @@ impl TestServer {
     }
 }
 
+/// The first synchronizer token (`name="csrf"`) in a page's forms.
+pub fn form_token(html: &str) -> Option<String> {
+    let marker = r#"name="csrf" value=""#;
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')?;
+    Some(html[start..start + end].to_owned())
+}
+
 /// Asserts an answer's status and error code, and returns its body.
 pub async fn assert_error(r: Response, status: StatusCode, code: &str) -> ErrorBody {
     assert_eq!(r.status(), status);

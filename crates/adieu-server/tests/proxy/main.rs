@@ -3,7 +3,7 @@
 //! way of ending a session refuses the very next proxied request.
 
 use adieu_server::test_support::proxy::{Proxy, Upstream, auth_origin, free_port};
-use adieu_server::test_support::{Login, PASSWORD, TestServer};
+use adieu_server::test_support::{Login, PASSWORD, TestServer, form_token};
 use reqwest::StatusCode;
 use serde_json::json;
 
@@ -111,11 +111,9 @@ impl Stack {
             .text()
             .await
             .unwrap();
-        let marker = r#"name="csrf" value=""#;
-        let start = home.find(marker).expect("a form token") + marker.len();
-        let token = &home[start..start + home[start..].find('"').unwrap()];
+        let token = form_token(&home).expect("a form token");
         let r = self
-            .page_post("/logout", Some(cookie), &[("csrf", token)])
+            .page_post("/logout", Some(cookie), &[("csrf", &token)])
             .await;
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }

@@ -9,7 +9,7 @@ use adieu_server::test_support::TestServer;
 use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::{Response, StatusCode};
 
-pub(crate) use adieu_server::test_support::PASSWORD;
+pub(crate) use adieu_server::test_support::{PASSWORD, form_token};
 
 /// The workspace's test server, with calls that speak as a browser does.
 pub(crate) struct TestApp {
@@ -156,14 +156,6 @@ pub(crate) fn session_cookie(headers: &HeaderMap) -> Option<String> {
         .filter_map(|v| v.split_once("adieu_session=").map(|(_, rest)| rest))
         .map(|v| v.split(';').next().unwrap_or("").to_owned())
         .find(|v| !v.is_empty())
-}
-
-/// The first `name="csrf"` value in a page.
-pub(crate) fn form_token(html: &str) -> Option<String> {
-    let marker = r#"name="csrf" value=""#;
-    let start = html.find(marker)? + marker.len();
-    let end = html[start..].find('"')?;
-    Some(html[start..start + end].to_owned())
 }
 
 pub(crate) fn location(r: &Response) -> &str {
