@@ -159,8 +159,7 @@ impl Node {
 
     /// CPU time used by the node so far, in clock ticks (user + system).
     pub(crate) fn cpu_ticks(&self) -> Option<u64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid)).ok()?;
-        parse_stat_cpu_ticks(&stat)
+        cpu_ticks_of(self.pid)
     }
 
     /// Stops the node: SIGTERM, then SIGKILL if it has not exited within five seconds.
@@ -179,6 +178,11 @@ impl Node {
         }
         let _ = self.child.kill().await;
     }
+}
+
+/// CPU time used by process `pid` so far, in clock ticks (user + system).
+pub(crate) fn cpu_ticks_of(pid: u32) -> Option<u64> {
+    parse_stat_cpu_ticks(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
 }
 
 /// CPU time of this process so far, in clock ticks.

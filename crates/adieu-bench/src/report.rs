@@ -207,11 +207,31 @@ pub(crate) struct ProxyRun {
     pub(crate) plain_latency: Option<Latency>,
     /// Non-2xx answers and transport errors, both server blocks.
     pub(crate) errors: u64,
+    /// CPU of each process during the unprotected load.
+    pub(crate) plain_cpu: ProxyCpu,
+    /// CPU of each process during the protected load.
+    pub(crate) protected_cpu: ProxyCpu,
 }
 
 impl ProxyRun {
     pub(crate) fn ratio(&self) -> f64 {
         self.protected_per_sec / self.plain_per_sec
+    }
+}
+
+/// Cores used by each process of the proxied stack during one load (NaN when unread).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct ProxyCpu {
+    pub(crate) nginx: f64,
+    pub(crate) adieu: f64,
+    /// The app and the load generator, which share the benchmark's process.
+    pub(crate) generator: f64,
+}
+
+impl ProxyCpu {
+    /// CPU per answered request of each process, in microseconds, at `per_sec` requests.
+    fn per_request_us(self, per_sec: f64) -> [f64; 3] {
+        [self.nginx, self.adieu, self.generator].map(|cores| cores / per_sec * 1e6)
     }
 }
 
@@ -778,19 +798,83 @@ impl Report {
                 ratio.map_or("not measured", |s| verdict(s.median >= PROXY_RATIO_TARGET)),
             );
         }
-        out.push_str(
-            "\nWhat the difference is made of: for every protected request nginx makes one more \
-             HTTP hop, an `auth_request` subrequest to Adieu over a kept-alive connection, \
-             and Adieu checks the token from its cache; the app and the rest of the path are \
-             the same. nginx runs in one process here and proxies twice per protected request \
-             instead of once; if nginx's own work per hop is what limits the rate (not \
-             measured: no per-process CPU is taken in this part), the extra hop alone would \
-             bring the ratio near 0.5, whatever the check costs. (Without keepalive in the \
-             example both figures were less than half as high.) nginx \
-             closes a client's connection after 1,000 requests (its `keepalive_requests` \
-             default); the generator counts each such close as a connection error and \
-             reconnects, so a run of more than 1,000 requests per connection shows one error \
-             per connection.\n\n",
+        self.render_proxy_cpu(out);
+    }
+
+    /// What a request costs each process, with and without protection: what the difference
+    /// between the two rates is made of.
+    fn render_proxy_cpu(&self, out: &mut String) {
+        let Some(row) = &self.proxy else {
+            return;
+        };
+        let r = &row.runs;
+        let median_us = |protected: bool| -> [Option<f64>; 3] {
+            std::array::from_fn(|i| {
+                Spread::of(r.iter().map(|x| {
+                    let (cpu, rate) = if protected {
+                        (x.protected_cpu, x.protected_per_sec)
+                    } else {
+                        (x.plain_cpu, x.plain_per_sec)
+                    };
+                    cpu.per_request_us(rate)[i]
+                }))
+                .map(|s| s.median)
+            })
+        };
+        let (plain, protected) = (median_us(false), median_us(true));
+        let us = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
+        let total = |v: [Option<f64>; 3]| v.iter().copied().sum::<Option<f64>>();
+        let _ = writeln!(
+            out,
+            "\nCPU per answered request, in microseconds (median of the runs; the three \
+             processes' user and system time over the load, divided by the requests answered):\n\n\
+             | load | nginx | Adieu | app and load generator | all | cores busy |\n\
+             |---|---|---|---|---|---|"
+        );
+        for (name, v, protected) in [
+            ("unprotected", plain, false),
+            ("protected", protected, true),
+        ] {
+            let busy = Spread::of(r.iter().map(|x| {
+                let c = if protected {
+                    x.protected_cpu
+                } else {
+                    x.plain_cpu
+                };
+                c.nginx + c.adieu + c.generator
+            }));
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} | {} |",
+                us(v[0]),
+                us(v[1]),
+                us(v[2]),
+                us(total(v)),
+                spread(busy, 2, ""),
+            );
+        }
+        let (Some(all_plain), Some(all_protected), Some(nginx_plain), Some(nginx_protected)) =
+            (total(plain), total(protected), plain[0], protected[0])
+        else {
+            out.push('\n');
+            return;
+        };
+        let extra = all_protected - all_plain;
+        let nginx_extra = nginx_protected - nginx_plain;
+        let adieu = protected[1].unwrap_or(f64::NAN);
+        let _ = writeln!(
+            out,
+            "\nWhat the difference is made of: a protected request costs the machine {extra:.1} µs \
+             more CPU than an unprotected one ({all_protected:.1} against {all_plain:.1}). Of \
+             that, nginx's `auth_request` subrequest (a second HTTP hop, over a kept-alive \
+             connection) is {nginx_extra:.1} µs and Adieu's whole answer (HTTP, the token's \
+             hash, the cache lookup) is {adieu:.1} µs; the rest is the app and generator \
+             process, whose work is the same in both loads. The rate of a closed loop that keeps \
+             the cores nearly busy follows the CPU per request, so the ratio comes out near the \
+             CPU figures' {all_plain:.1} ÷ {all_protected:.1} = {:.2}. Even a check that cost \
+             Adieu nothing would leave nginx's second hop, so protection behind nginx cannot be \
+             free.\n",
+            all_plain / all_protected
         );
     }
 }

@@ -13,7 +13,7 @@
 
 use adieu_core::{Session, TokenKind};
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
@@ -37,20 +37,22 @@ enum Proxy {
     ForwardAuth,
 }
 
+// The request is taken whole (its body is never read) rather than as a `HeaderMap`, which
+// axum would clone for every check.
 async fn auth_request(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    decide(&state, bearer, &headers, Proxy::Nginx).await
+    decide(&state, bearer, request.headers(), Proxy::Nginx).await
 }
 
 async fn forward_auth(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
-    headers: HeaderMap,
+    request: Request,
 ) -> Response {
-    decide(&state, bearer, &headers, Proxy::ForwardAuth).await
+    decide(&state, bearer, request.headers(), Proxy::ForwardAuth).await
 }
 
 async fn decide(

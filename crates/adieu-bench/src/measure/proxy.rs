@@ -20,10 +20,10 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::{Child, Command};
 use tokio::task::JoinHandle;
 
-use super::{Backend, Ctx, ServerKind, stop_all};
+use super::{Backend, Ctx, ServerKind, cores_used, stop_all};
 use crate::http::{self, Conn, closed_loop_get_at};
-use crate::node::Node;
-use crate::report::{ProxyRow, ProxyRun};
+use crate::node::{self, Node};
+use crate::report::{ProxyCpu, ProxyRow, ProxyRun};
 use crate::stats::Latency;
 
 /// The variable that names the nginx binary.
@@ -109,15 +109,20 @@ async fn proxy_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resul
                 } else {
                     (nginx.plain, &[])
                 };
+                let before = nginx.cpu_ticks(node);
+                let started = Instant::now();
                 let res = closed_loop_get_at(addr, APP_HOST, "/", toks, o.connections, o.duration)
                     .await?;
+                let cpu = before.until(nginx.cpu_ticks(node), ctx.ticks_per_sec, started.elapsed());
                 r.errors += res.not_ok + res.transport_errors;
                 if protected {
                     r.protected_per_sec = res.ok_per_sec();
                     r.protected_latency = Latency::of(&res.latencies);
+                    r.protected_cpu = cpu;
                 } else {
                     r.plain_per_sec = res.ok_per_sec();
                     r.plain_latency = Latency::of(&res.latencies);
+                    r.plain_cpu = cpu;
                 }
             }
             eprintln!(
@@ -140,6 +145,25 @@ async fn proxy_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resul
         nginx: nginx_version().await,
         runs: result?,
     })
+}
+
+/// CPU ticks of the three processes of the stack at one moment.
+struct Ticks {
+    nginx: Option<u64>,
+    adieu: Option<u64>,
+    generator: Option<u64>,
+}
+
+impl Ticks {
+    /// The cores each process used from this reading to `after`.
+    fn until(self, after: Ticks, ticks_per_sec: u64, elapsed: Duration) -> ProxyCpu {
+        let cores = |b, a| cores_used(b, a, ticks_per_sec, elapsed);
+        ProxyCpu {
+            nginx: cores(self.nginx, after.nginx),
+            adieu: cores(self.adieu, after.adieu),
+            generator: cores(self.generator, after.generator),
+        }
+    }
 }
 
 /// One request of each kind before measuring: the protected server must let the token
@@ -248,10 +272,12 @@ impl Nginx {
         let d = dir.display();
         std::fs::write(dir.join("adieu.conf"), conf).context("writing nginx's configuration")?;
         // The outer file puts nginx's own files in the working directory and adds the
-        // baseline: the same app through the example's upstream, with no `auth_request`.
+        // baseline: the same app through the example's upstream, with no `auth_request`. It
+        // also lets the generator's connections live for the whole load (nginx closes a
+        // client's connection after 1,000 requests by default), for both servers alike.
         let main = format!(
             "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{}}\nhttp {{\n  \
-             access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
+             access_log off;\n  keepalive_requests 1000000;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  \
              fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  \
              scgi_temp_path {d}/scgi;\n  include {d}/adieu.conf;\n\n  \
              server {{\n    listen {plain};\n    server_name {APP_HOST};\n    \
@@ -298,6 +324,15 @@ impl Nginx {
                 bail!("nginx did not listen within 10 s; see {d}/error.log");
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// CPU used so far by nginx, the node, and this process (the app and the generator).
+    fn cpu_ticks(&self, node: &Node) -> Ticks {
+        Ticks {
+            nginx: self.child.id().and_then(node::cpu_ticks_of),
+            adieu: node.cpu_ticks(),
+            generator: node::own_cpu_ticks(),
         }
     }
 
