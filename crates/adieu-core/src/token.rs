@@ -3,7 +3,9 @@
 
 use std::fmt;
 
-use adieu_types::{ACCESS_TOKEN_PREFIX, COOKIE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Secret};
+use adieu_types::{
+    ACCESS_TOKEN_PREFIX, ADMIN_KEY_PREFIX, COOKIE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Secret,
+};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, Mac};
@@ -100,8 +102,23 @@ pub struct IssuedToken {
 
 /// Mints a new random token of the given kind.
 pub fn issue(kind: TokenKind) -> IssuedToken {
+    issue_with_prefix(kind.prefix())
+}
+
+/// Mints a new admin API key: a token like the others, under its own prefix, that no
+/// session ever holds.
+pub fn issue_admin_key() -> IssuedToken {
+    issue_with_prefix(ADMIN_KEY_PREFIX)
+}
+
+/// Checks the shape of a presented admin key and hashes it.
+pub fn parse_admin_key(presented: &str) -> Result<TokenHash, Malformed> {
+    parse_with_prefix(ADMIN_KEY_PREFIX, presented)
+}
+
+fn issue_with_prefix(prefix: &str) -> IssuedToken {
     let bytes: [u8; TOKEN_BYTES] = crate::random_bytes();
-    let token = format!("{}{}", kind.prefix(), URL_SAFE_NO_PAD.encode(bytes));
+    let token = format!("{prefix}{}", URL_SAFE_NO_PAD.encode(bytes));
     let hash = TokenHash::of(&token);
     IssuedToken {
         secret: Secret::new(token),
@@ -118,7 +135,11 @@ pub struct Malformed;
 ///
 /// A well-formed token may still be unknown, expired or revoked; only storage knows.
 pub fn parse(kind: TokenKind, presented: &str) -> Result<TokenHash, Malformed> {
-    let body = presented.strip_prefix(kind.prefix()).ok_or(Malformed)?;
+    parse_with_prefix(kind.prefix(), presented)
+}
+
+fn parse_with_prefix(prefix: &str, presented: &str) -> Result<TokenHash, Malformed> {
+    let body = presented.strip_prefix(prefix).ok_or(Malformed)?;
     let well_formed = body.len() == TOKEN_BODY_LEN
         && body
             .bytes()
@@ -168,6 +189,19 @@ mod tests {
                 .expose()
                 .starts_with("adieu_ck_")
         );
+    }
+
+    #[test]
+    fn admin_keys_are_tokens_of_their_own_that_no_session_parse_accepts() {
+        let key = issue_admin_key();
+        assert!(key.secret.expose().starts_with("adieu_ak_"));
+        assert_eq!(parse_admin_key(key.secret.expose()), Ok(key.hash));
+        assert_eq!(
+            parse(TokenKind::Access, key.secret.expose()),
+            Err(Malformed)
+        );
+        let access = issue(TokenKind::Access);
+        assert_eq!(parse_admin_key(access.secret.expose()), Err(Malformed));
     }
 
     #[test]

@@ -2,10 +2,12 @@
 
 use adieu_core::{Session, TokenKind};
 use adieu_service::ApiTokens;
+use adieu_store::AuditRecord;
 use adieu_types::{
-    Credentials, LogoutAllResponse, LogoutRequest, LogoutResponse, MeResponse,
-    PasswordChangeRequest, PasswordChangeResponse, RefreshRequest, RegisterResponse, SessionInfo,
-    SessionsResponse, TokenResponse,
+    ActivityEvent, ActivityResponse, Credentials, DeleteAccountRequest, LogoutAllResponse,
+    LogoutRequest, LogoutResponse, MeResponse, PasswordChangeRequest, PasswordChangeResponse,
+    RefreshRequest, RegisterResponse, SessionInfo, SessionsResponse, TokenResponse,
+    UserActionResponse,
 };
 use axum::body::Bytes;
 use axum::extract::{FromRequestParts, Path, State};
@@ -31,6 +33,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/api/sessions/{id}", delete(revoke_session))
         .route("/api/token/refresh", post(refresh))
         .route("/api/password", post(change_password))
+        .route("/api/account", delete(delete_account))
+        .route("/api/activity", get(activity))
 }
 
 /// The live session behind a valid Bearer access token.
@@ -191,17 +195,26 @@ async fn sessions(
         .sessions(&current.user_id)
         .await?
         .into_iter()
-        .map(|s| SessionInfo {
-            created_at: timestamp(s.created_at),
-            last_active_at: timestamp(s.last_active_at),
-            expires_at: timestamp(s.expires_at(&policy)),
-            current: s.id == current.id,
-            id: s.id,
-            user_agent: s.user_agent,
-            ip: s.ip,
-        })
+        .map(|s| session_info(s, &policy, Some(&current.id)))
         .collect();
     Ok(Json(SessionsResponse { sessions }))
+}
+
+/// A session as the API shows it; `current` names the caller's own, if any.
+pub(crate) fn session_info(
+    s: Session,
+    policy: &adieu_core::Policy,
+    current: Option<&str>,
+) -> SessionInfo {
+    SessionInfo {
+        created_at: timestamp(s.created_at),
+        last_active_at: timestamp(s.last_active_at),
+        expires_at: timestamp(s.expires_at(policy)),
+        current: current == Some(s.id.as_str()),
+        id: s.id,
+        user_agent: s.user_agent,
+        ip: s.ip,
+    }
 }
 
 async fn revoke_session(
@@ -245,4 +258,73 @@ async fn change_password(
         status: "password_changed".into(),
         revoked_sessions,
     }))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    Client(client): Client,
+    CurrentSession(current): CurrentSession,
+    ApiJson(body): ApiJson<DeleteAccountRequest>,
+) -> Result<Json<UserActionResponse>> {
+    let revoked_sessions = state
+        .sessions
+        .delete_account(&current, &body.password, &client)
+        .await?;
+    Ok(Json(UserActionResponse {
+        status: "deleted".into(),
+        revoked_sessions,
+    }))
+}
+
+/// Events shown to a user: at most this many, newest first.
+pub(crate) const ACTIVITY_LIMIT: u32 = 100;
+
+async fn activity(
+    State(state): State<AppState>,
+    CurrentSession(current): CurrentSession,
+) -> Result<Json<ActivityResponse>> {
+    let events = state
+        .sessions
+        .activity(&current, ACTIVITY_LIMIT)
+        .await?
+        .into_iter()
+        .map(activity_event)
+        .collect();
+    Ok(Json(ActivityResponse { events }))
+}
+
+/// An audit event as its user sees it: what happened in words, and never the admin key's
+/// name (only that an administrator acted).
+pub(crate) fn activity_event(record: AuditRecord) -> ActivityEvent {
+    ActivityEvent {
+        at: timestamp(record.at),
+        description: describe(&record.kind).to_owned(),
+        event: record.kind,
+        session_id: record.session_id,
+        user_agent: record.user_agent,
+        ip: record.ip,
+        by_administrator: record.actor.is_some(),
+    }
+}
+
+/// What an event means, for people.
+pub(crate) fn describe(kind: &str) -> &'static str {
+    match kind {
+        "register" => "Account created",
+        "login" => "Signed in",
+        "login_failed" => "Failed sign-in attempt",
+        "logout" => "Signed out",
+        "logout_all" => "Signed out everywhere",
+        "session_revoked" => "A session was ended by you",
+        "refresh_reuse_detected" => {
+            "A session was ended: its refresh token was used twice (possible theft)"
+        }
+        "password_changed" => "Password changed; other sessions were ended",
+        "session_limit" => "Oldest session ended: too many sessions",
+        "session_expired" => "A session ended after a timeout",
+        "admin_revoked" => "Sessions ended by an administrator",
+        "user_disabled" => "Account disabled by an administrator",
+        "user_enabled" => "Account enabled again by an administrator",
+        _ => "Other account event",
+    }
 }

@@ -28,6 +28,9 @@ pub enum Error {
     /// Registration with a name in use.
     #[error("that username is taken")]
     UsernameTaken,
+    /// The right password, but an administrator has disabled the account.
+    #[error("this account is disabled")]
+    AccountDisabled,
     /// Nothing of that id belongs to the caller.
     #[error("not found")]
     NotFound,
@@ -64,6 +67,7 @@ impl Error {
             Self::InvalidCredentials => ErrorCode::InvalidCredentials,
             Self::InvalidToken { .. } => ErrorCode::InvalidToken,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
+            Self::AccountDisabled => ErrorCode::AccountDisabled,
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -77,6 +81,7 @@ impl Error {
             Self::InvalidRequest { status, .. } => *status,
             Self::InvalidCredentials | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
             Self::UsernameTaken => StatusCode::CONFLICT,
+            Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -93,6 +98,7 @@ impl From<adieu_service::Error> for Error {
             Service::InvalidCredentials => Self::InvalidCredentials,
             Service::InvalidToken => Self::InvalidToken { presented: true },
             Service::UsernameTaken => Self::UsernameTaken,
+            Service::AccountDisabled => Self::AccountDisabled,
             Service::RateLimited { retry_after } => Self::RateLimited { retry_after },
             Service::Invalid(reason) => Self::bad_request(reason.to_string()),
             Service::NotFound => Self::NotFound,

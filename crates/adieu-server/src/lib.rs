@@ -9,6 +9,7 @@ pub mod error;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 
+mod admin;
 mod api;
 mod authz;
 mod connections;
@@ -128,12 +129,21 @@ async fn status(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     (code, Json(body))
 }
 
-/// The operators' listener: `/status`, never on the public address.
+/// The operators' listener: `/status` and the admin API, never on the public address.
 pub fn admin_app(state: AppState) -> Router {
+    let timeout = state.config.request_timeout;
+    let body_limit = state.config.body_limit;
     Router::new()
         .route("/status", get(status))
+        .merge(admin::router())
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),

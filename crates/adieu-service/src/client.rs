@@ -18,6 +18,7 @@ impl ClientInfo {
         AuditContext {
             ip: self.ip.clone(),
             user_agent: self.user_agent.clone(),
+            actor: None,
         }
     }
 }

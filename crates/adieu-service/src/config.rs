@@ -46,4 +46,6 @@ pub struct Limits {
     pub login_attempts_per_ip: u32,
     /// Registrations per client IP.
     pub registrations_per_ip: u32,
+    /// Failed admin-key checks per client IP.
+    pub admin_failures_per_ip: u32,
 }

@@ -9,6 +9,9 @@ pub enum Error {
     /// Wrong username or password (identical for both).
     #[error("wrong username or password")]
     InvalidCredentials,
+    /// The right password, but an administrator has disabled the account.
+    #[error("the account is disabled")]
+    AccountDisabled,
     /// The token is malformed, unknown, expired, spent or of an ended session.
     #[error("the token is invalid, expired or revoked")]
     InvalidToken,

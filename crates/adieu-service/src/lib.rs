@@ -2,6 +2,7 @@
 //! API and the web pages. It speaks the domain's language (no HTTP): the server translates
 //! requests into these calls and [`Error`] into answers.
 
+mod admin;
 mod client;
 mod config;
 mod error;
@@ -16,6 +17,7 @@ use adieu_core::token::IssuedToken;
 use adieu_core::{Clock, PasswordHasher, Policy, Session};
 use adieu_store::Storage;
 
+pub use admin::{Admin, MAX_PAGE, UserDetail};
 pub use client::ClientInfo;
 pub use config::{Limits, ServiceConfig};
 pub use error::{Error, Result};
@@ -56,6 +58,8 @@ pub struct Sessions {
     per_ip: RateLimiter,
     /// Registrations per IP.
     registrations: RateLimiter,
+    /// Failed admin-key checks per IP.
+    admin_failures: RateLimiter,
     max_sessions_per_user: u32,
     audit_retention: Duration,
     refresh_delay: Duration,
@@ -84,6 +88,7 @@ impl Sessions {
             per_user: per_minute(limits.login_attempts_per_user_total),
             per_ip: per_minute(limits.login_attempts_per_ip),
             registrations: per_minute(limits.registrations_per_ip),
+            admin_failures: per_minute(limits.admin_failures_per_ip),
             clock: config.clock,
             max_sessions_per_user: config.max_sessions_per_user,
             audit_retention: config.audit_retention,

@@ -65,7 +65,20 @@ impl Sessions {
         self.spend_password_budget(username, client)?;
         if admission.verify(password, stored).await? {
             if let Some(user) = user {
-                return Ok(user);
+                if user.disabled_at.is_none() {
+                    return Ok(user);
+                }
+                // Only the right password learns that the account is disabled; a wrong one
+                // gets the usual answer below.
+                let event = AuditEvent {
+                    at: now,
+                    kind: AuditKind::LoginFailed,
+                    user_id: Some(user.id),
+                    session_id: None,
+                    context: client.audit(),
+                };
+                self.storage.store().audit(&event).await?;
+                return Err(Error::AccountDisabled);
             }
         }
         let event = AuditEvent {
@@ -83,7 +96,7 @@ impl Sessions {
     /// which a guesser elsewhere cannot exhaust for the user) and from everywhere (the
     /// ceiling). Called only once the hash has its place, so that an attempt turned away by
     /// a busy hasher spends nothing.
-    fn spend_password_budget(&self, username: &str, client: &ClientInfo) -> Result<()> {
+    pub(crate) fn spend_password_budget(&self, username: &str, client: &ClientInfo) -> Result<()> {
         let name = username.to_ascii_lowercase();
         let ip = client.ip.as_deref().map(rate_limit_key).unwrap_or_default();
         self.per_user_ip

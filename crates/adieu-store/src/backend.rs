@@ -103,6 +103,7 @@ where
                 .bind(event.session_id.as_deref())
                 .bind(event.context.ip.as_deref())
                 .bind(event.context.user_agent.as_deref())
+                .bind(event.context.actor.as_deref())
                 .execute(&mut **tx)
                 .await?;
             Ok(())

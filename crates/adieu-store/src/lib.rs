@@ -35,6 +35,9 @@ pub enum StoreError {
     /// A user with that name (in any case) exists already.
     #[error("username is taken")]
     UsernameTaken,
+    /// An admin key with that name exists already (revoked keys keep their names).
+    #[error("an admin key with that name exists")]
+    KeyNameTaken,
     /// The URL names no backend we know.
     #[error("unsupported database URL (expected sqlite:// or postgres://)")]
     UnsupportedUrl,
@@ -64,6 +67,10 @@ pub struct User {
     pub username: String,
     /// argon2id PHC string.
     pub password_hash: String,
+    /// When the account was created.
+    pub created_at: UnixMillis,
+    /// Set while an administrator has disabled the account.
+    pub disabled_at: Option<UnixMillis>,
 }
 
 impl std::fmt::Debug for User {
@@ -72,6 +79,8 @@ impl std::fmt::Debug for User {
             .field("id", &self.id)
             .field("username", &self.username)
             .field("password_hash", &"[redacted]")
+            .field("created_at", &self.created_at)
+            .field("disabled_at", &self.disabled_at)
             .finish()
     }
 }
@@ -107,6 +116,8 @@ pub struct AuditContext {
     pub ip: Option<String>,
     /// Client `User-Agent`.
     pub user_agent: Option<String>,
+    /// The admin key (its name) an administrator acted with.
+    pub actor: Option<String>,
 }
 
 /// The audit log's event names.
@@ -130,6 +141,16 @@ pub enum AuditKind {
     PasswordChanged,
     /// A login went past the cap of live sessions per user and ended the oldest.
     SessionLimit,
+    /// An administrator ended sessions of the user.
+    AdminRevoked,
+    /// An administrator disabled the account, ending its sessions.
+    UserDisabled,
+    /// An administrator enabled the account again.
+    UserEnabled,
+    /// The account was deleted (by its owner or an administrator), its sessions first.
+    UserDeleted,
+    /// A session reached its idle or absolute timeout (recorded when the clean-up finds it).
+    SessionExpired,
 }
 
 impl AuditKind {
@@ -145,7 +166,35 @@ impl AuditKind {
             Self::RefreshReuseDetected => "refresh_reuse_detected",
             Self::PasswordChanged => "password_changed",
             Self::SessionLimit => "session_limit",
+            Self::AdminRevoked => "admin_revoked",
+            Self::UserDisabled => "user_disabled",
+            Self::UserEnabled => "user_enabled",
+            Self::UserDeleted => "user_deleted",
+            Self::SessionExpired => "session_expired",
         }
+    }
+
+    /// Every kind, for validating a filter.
+    pub const ALL: [Self; 14] = [
+        Self::Register,
+        Self::Login,
+        Self::LoginFailed,
+        Self::Logout,
+        Self::LogoutAll,
+        Self::SessionRevoked,
+        Self::RefreshReuseDetected,
+        Self::PasswordChanged,
+        Self::SessionLimit,
+        Self::AdminRevoked,
+        Self::UserDisabled,
+        Self::UserEnabled,
+        Self::UserDeleted,
+        Self::SessionExpired,
+    ];
+
+    /// Reads a stored name back.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 }
 
@@ -162,6 +211,81 @@ pub struct AuditEvent {
     pub session_id: Option<String>,
     /// From where.
     pub context: AuditContext,
+}
+
+/// One audit log entry as stored, for the admin API and a user's own activity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Order of insertion.
+    pub id: i64,
+    /// When.
+    pub at: UnixMillis,
+    /// What (an [`AuditKind`] name).
+    pub kind: String,
+    /// Whose account.
+    pub user_id: Option<String>,
+    /// Which session.
+    pub session_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The admin key's name, when an administrator did it.
+    pub actor: Option<String>,
+}
+
+/// Which audit events to read: newest first, at most `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only this user's.
+    pub user_id: Option<String>,
+    /// Only this kind.
+    pub kind: Option<AuditKind>,
+    /// Only at or after this time.
+    pub since: Option<UnixMillis>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// One user in the admin API's list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserSummary {
+    /// Id.
+    pub id: String,
+    /// Name.
+    pub username: String,
+    /// When the account was created.
+    pub created_at: UnixMillis,
+    /// Set while disabled.
+    pub disabled_at: Option<UnixMillis>,
+    /// Sessions neither revoked nor past their idle or absolute deadline.
+    pub active_sessions: u64,
+}
+
+/// A page of users: names containing `query` (any case), after `after` in name order.
+#[derive(Debug, Clone, Default)]
+pub struct UserQuery {
+    /// A part of the name; empty for everyone.
+    pub query: String,
+    /// The last name of the previous page.
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+    /// Sessions last active before this are idle, so not counted as active.
+    pub idle_before: UnixMillis,
+    /// Sessions created before this are past their absolute lifetime.
+    pub created_before: UnixMillis,
+}
+
+/// An admin key as listed: never its secret, which only its creator saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminKey {
+    /// Its name, unique.
+    pub name: String,
+    /// When it was created.
+    pub created_at: UnixMillis,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<UnixMillis>,
 }
 
 /// Which session, if any, a user-wide revocation spares.
@@ -295,6 +419,45 @@ pub trait Store: Send + Sync + 'static {
 
     /// The audit log of a user, oldest first (for tests and admin tools).
     async fn audit_log(&self, user_id: &str) -> Result<Vec<(String, Option<String>)>>;
+
+    /// Sets or clears (`disabled: false`) the account's disabled mark and logs it, as
+    /// `revocation` says (`UserDisabled` or `UserEnabled`). Disabling also ends every session
+    /// of the user in the same transaction, and no login can start one afterwards. Returns
+    /// the ids ended, or `None` if there is no such user.
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>>;
+
+    /// Ends every session of the user, then deletes the user, their sessions, tokens and
+    /// audit events, keeping one `user_deleted` event with the id and the actor only; all in
+    /// one transaction. Returns the ids ended, or `None` if there is no such user.
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>>;
+
+    /// A page of users with their active session counts, in name order.
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>>;
+
+    /// Audit events, newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+
+    /// Stores a new admin key's hash under `name`, or fails with
+    /// [`StoreError::KeyNameTaken`].
+    async fn create_admin_key(&self, name: &str, hash: &TokenHash, now: UnixMillis) -> Result<()>;
+
+    /// Every admin key, revoked ones included, by name.
+    async fn admin_keys(&self) -> Result<Vec<AdminKey>>;
+
+    /// Revokes the key `name`; returns whether it was live.
+    async fn revoke_admin_key(&self, name: &str, now: UnixMillis) -> Result<bool>;
+
+    /// The name of the live admin key with this hash.
+    async fn admin_key(&self, hash: &TokenHash) -> Result<Option<String>>;
 
     /// Leaves the cluster on shutdown, so that no logout waits for this node's lease.
     async fn close(&self) {}

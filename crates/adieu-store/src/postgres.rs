@@ -72,7 +72,7 @@ impl Backend for PostgresStore {
 
     /// The user's password hash, with the row locked against a concurrent password change.
     const USER_HASH_LOCKED: &'static str =
-        "SELECT password_hash FROM users WHERE id = $1 FOR SHARE";
+        "SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL FOR SHARE";
 
     fn reader(&self) -> &PgPool {
         &self.pool

@@ -6,10 +6,43 @@ const SESSION_COLUMNS: &str = "s.id, s.user_id, u.username, s.kind, s.created_at
 pub(crate) const INSERT_USER: &str =
     "INSERT INTO users (id, username, password_hash, created_at) VALUES ($1, $2, $3, $4)";
 
-pub(crate) const USER_BY_NAME: &str =
-    "SELECT id, username, password_hash FROM users WHERE lower(username) = lower($1)";
+pub(crate) const USER_BY_NAME: &str = "SELECT id, username, password_hash, created_at, \
+     disabled_at FROM users WHERE lower(username) = lower($1)";
 
-pub(crate) const USER_BY_ID: &str = "SELECT id, username, password_hash FROM users WHERE id = $1";
+pub(crate) const USER_BY_ID: &str =
+    "SELECT id, username, password_hash, created_at, disabled_at FROM users WHERE id = $1";
+
+/// A page of users, each with the sessions neither revoked (nor idle since `$4`, nor created
+/// before `$5`). `$1` is a LIKE pattern on the lowercased name, `$2` the last name of the
+/// previous page (or empty), `$3` the page size.
+pub(crate) const LIST_USERS: &str = "SELECT u.id, u.username, u.created_at, u.disabled_at, \
+     (SELECT COUNT(*) FROM sessions s WHERE s.user_id = u.id AND s.revoked_at IS NULL \
+      AND s.last_active_at >= $4 AND s.created_at >= $5) AS active_sessions \
+     FROM users u WHERE lower(u.username) LIKE $1 ESCAPE '\\' AND lower(u.username) > lower($2) \
+     ORDER BY lower(u.username) LIMIT $3";
+
+pub(crate) const SET_DISABLED: &str = "UPDATE users SET disabled_at = $2 WHERE id = $1";
+
+/// Audit events, newest first; every filter is optional (NULL).
+pub(crate) const AUDIT_EVENTS: &str = "SELECT id, at, event, user_id, session_id, ip, \
+     user_agent, actor FROM audit_events \
+     WHERE ($1 IS NULL OR user_id = $1) AND ($2 IS NULL OR event = $2) \
+     AND ($3 IS NULL OR at >= $3) ORDER BY id DESC LIMIT $4";
+
+pub(crate) const DELETE_USER_AUDIT: &str = "DELETE FROM audit_events WHERE user_id = $1";
+pub(crate) const DELETE_USER_TOKENS: &str =
+    "DELETE FROM tokens WHERE session_id IN (SELECT id FROM sessions WHERE user_id = $1)";
+pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM sessions WHERE user_id = $1";
+pub(crate) const DELETE_USER: &str = "DELETE FROM users WHERE id = $1";
+
+pub(crate) const INSERT_ADMIN_KEY: &str =
+    "INSERT INTO admin_keys (name, hash, created_at) VALUES ($1, $2, $3)";
+pub(crate) const ADMIN_KEYS: &str =
+    "SELECT name, created_at, revoked_at FROM admin_keys ORDER BY name";
+pub(crate) const REVOKE_ADMIN_KEY: &str =
+    "UPDATE admin_keys SET revoked_at = $2 WHERE name = $1 AND revoked_at IS NULL";
+pub(crate) const ADMIN_KEY_BY_HASH: &str =
+    "SELECT name FROM admin_keys WHERE hash = $1 AND revoked_at IS NULL";
 
 pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
      (id, user_id, kind, created_at, last_active_at, user_agent, ip) \
@@ -19,7 +52,7 @@ pub(crate) const INSERT_TOKEN: &str = "INSERT INTO tokens \
      (hash, session_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
 
 pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
-     (at, event, user_id, session_id, ip, user_agent) VALUES ($1, $2, $3, $4, $5, $6)";
+     (at, event, user_id, session_id, ip, user_agent, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)";
 
 pub(crate) const AUDIT_LOG: &str =
     "SELECT event, session_id FROM audit_events WHERE user_id = $1 ORDER BY id";
@@ -84,9 +117,12 @@ pub(crate) const UPDATE_PASSWORD: &str = "UPDATE users SET password_hash = $2 WH
 
 /// `$1`: sessions created before this are past their absolute lifetime; `$2`: sessions
 /// last active before this are idle.
+/// Deletes a batch of ended sessions (their tokens go by cascade), and says which of them
+/// ended by a timeout rather than a revocation.
 pub(crate) const DELETE_ENDED_SESSIONS: &str = "DELETE FROM sessions WHERE id IN \
      (SELECT id FROM sessions WHERE revoked_at IS NOT NULL OR created_at < $1 \
-      OR last_active_at < $2 LIMIT $3)";
+      OR last_active_at < $2 LIMIT $3) \
+     RETURNING id, user_id, created_at, last_active_at, revoked_at";
 
 /// Ends the user's live sessions beyond the `$3` newest others than `$4` (the one just
 /// created, always kept).

@@ -70,7 +70,8 @@ impl Backend for SqliteStore {
 
     /// The user's password hash. The single writer connection already serialises every
     /// write transaction, so no row lock is needed.
-    const USER_HASH_LOCKED: &'static str = "SELECT password_hash FROM users WHERE id = $1";
+    const USER_HASH_LOCKED: &'static str =
+        "SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL";
 
     fn reader(&self) -> &SqlitePool {
         &self.read

@@ -20,7 +20,7 @@ use crate::{
 ///
 /// Token lookups, activity updates and every method that ends sessions or rotates tokens
 /// (`create_session`, `rotate_refresh`, `revoke_session`, `revoke_user_sessions`,
-/// `change_password`) must be called on this type, not on [`store`](Self::store): only here
+/// `change_password`, `set_user_disabled`, `delete_user`) must be called on this type, not on [`store`](Self::store): only here
 /// do they keep the cache coherent.
 #[derive(Clone)]
 pub struct Storage {
@@ -240,6 +240,52 @@ impl Storage {
             evict_ids,
         )
         .await
+    }
+
+    /// [`Store::set_user_disabled`], then evicts the sessions it ended.
+    pub async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>> {
+        let (store, user_id, revocation) =
+            (self.store.clone(), user_id.to_owned(), revocation.clone());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move {
+                store
+                    .set_user_disabled(&user_id, disabled, &revocation)
+                    .await
+            },
+            evict_some_ids,
+        )
+        .await
+    }
+
+    /// [`Store::delete_user`], then evicts the sessions it ended.
+    pub async fn delete_user(
+        &self,
+        user_id: &str,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>> {
+        let (store, user_id, revocation) =
+            (self.store.clone(), user_id.to_owned(), revocation.clone());
+        revoke_then_evict(
+            self.cache.clone(),
+            async move { store.delete_user(&user_id, &revocation).await },
+            evict_some_ids,
+        )
+        .await
+    }
+}
+
+/// [`evict_ids`] for the calls that answer `None` for an unknown user.
+fn evict_some_ids(cache: &TokenCache, result: &Result<Option<Vec<String>>>) {
+    match result {
+        Ok(Some(ids)) => cache.evict_sessions(ids),
+        Ok(None) => {}
+        Err(_) => cache.clear(),
     }
 }
 

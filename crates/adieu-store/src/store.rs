@@ -15,10 +15,14 @@ use async_trait::async_trait;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::backend::Backend;
-use crate::rows::{SessionRow, TokenRow, UserRow, is_unique_violation};
+use crate::rows::{
+    AdminKeyRow, AuditRow, EndedSessionRow, SessionRow, TokenRow, UserRow, UserSummaryRow,
+    is_unique_violation,
+};
 use crate::{
-    AuditContext, AuditEvent, AuditKind, Health, Keep, NewToken, RefreshOutcome, Result,
-    Revocation, Store, StoreError, TokenRecord, User, sql,
+    AdminKey, AuditContext, AuditEvent, AuditKind, AuditQuery, AuditRecord, Health, Keep, NewToken,
+    RefreshOutcome, Result, Revocation, Store, StoreError, TokenRecord, User, UserQuery,
+    UserSummary, sql,
 };
 
 #[async_trait]
@@ -32,7 +36,12 @@ where
     for<'q> Option<&'q str>: Encode<'q, DB>,
     for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
     for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<i64>: Encode<'q, DB>,
     UserRow: for<'r> FromRow<'r, DB::Row>,
+    UserSummaryRow: for<'r> FromRow<'r, DB::Row>,
+    AuditRow: for<'r> FromRow<'r, DB::Row>,
+    AdminKeyRow: for<'r> FromRow<'r, DB::Row>,
+    EndedSessionRow: for<'r> FromRow<'r, DB::Row>,
     SessionRow: for<'r> FromRow<'r, DB::Row>,
     TokenRow: for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
@@ -84,6 +93,8 @@ where
             id,
             username: username.to_owned(),
             password_hash: password_hash.to_owned(),
+            created_at: now,
+            disabled_at: None,
         })
     }
 
@@ -136,6 +147,7 @@ where
         let context = AuditContext {
             ip: session.ip.clone(),
             user_agent: session.user_agent.clone(),
+            actor: None,
         };
         let event = AuditEvent {
             at: session.created_at,
@@ -372,6 +384,161 @@ where
             .await?)
     }
 
+    async fn set_user_disabled(
+        &self,
+        user_id: &str,
+        disabled: bool,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>> {
+        let (kind, now) = (revocation.kind, revocation.now);
+        let mut tx = self.writer().begin().await?;
+        // The update locks the user's row: a login waiting to create a session sees the mark
+        // once this commits, and creates none.
+        let done = sqlx::query(sql::SET_DISABLED)
+            .bind(user_id)
+            .bind(disabled.then_some(now))
+            .execute(&mut *tx)
+            .await?;
+        if Self::rows_affected(&done) == 0 {
+            return Ok(None);
+        }
+        let (ids, pending) = if disabled {
+            self.revoke_user_in(&mut tx, user_id, &Keep::None, kind, now)
+                .await?
+        } else {
+            (Vec::new(), None)
+        };
+        let event = AuditEvent {
+            at: now,
+            kind,
+            user_id: Some(user_id.to_owned()),
+            session_id: None,
+            context: revocation.context.clone(),
+        };
+        Self::insert_audit(&mut tx, &event).await?;
+        tx.commit().await?;
+        self.confirm(pending).await?;
+        Ok(Some(ids))
+    }
+
+    async fn delete_user(
+        &self,
+        user_id: &str,
+        revocation: &Revocation,
+    ) -> Result<Option<Vec<String>>> {
+        let (kind, now) = (revocation.kind, revocation.now);
+        let mut tx = self.writer().begin().await?;
+        // Marking the account disabled first locks its row for the rest of the transaction,
+        // so no login creates a session that the deletion would miss.
+        let done = sqlx::query(sql::SET_DISABLED)
+            .bind(user_id)
+            .bind(Some(now))
+            .execute(&mut *tx)
+            .await?;
+        if Self::rows_affected(&done) == 0 {
+            return Ok(None);
+        }
+        let (ids, pending) = self
+            .revoke_user_in(&mut tx, user_id, &Keep::None, kind, now)
+            .await?;
+        for statement in [
+            sql::DELETE_USER_AUDIT,
+            sql::DELETE_USER_TOKENS,
+            sql::DELETE_USER_SESSIONS,
+            sql::DELETE_USER,
+        ] {
+            sqlx::query(statement)
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        // The one trace kept: that this id was deleted, and by which admin key if any. No
+        // name, address or device.
+        let event = AuditEvent {
+            at: now,
+            kind: AuditKind::UserDeleted,
+            user_id: Some(user_id.to_owned()),
+            session_id: None,
+            context: AuditContext {
+                actor: revocation.context.actor.clone(),
+                ..AuditContext::default()
+            },
+        };
+        Self::insert_audit(&mut tx, &event).await?;
+        tx.commit().await?;
+        self.confirm(pending).await?;
+        Ok(Some(ids))
+    }
+
+    async fn list_users(&self, query: &UserQuery) -> Result<Vec<UserSummary>> {
+        // A LIKE pattern that matches the query literally, wherever it is in the name.
+        let mut pattern = String::from("%");
+        for c in query.query.to_lowercase().chars() {
+            if matches!(c, '%' | '_' | '\\') {
+                pattern.push('\\');
+            }
+            pattern.push(c);
+        }
+        pattern.push('%');
+        let rows: Vec<UserSummaryRow> = sqlx::query_as(sql::LIST_USERS)
+            .bind(pattern.as_str())
+            .bind(query.after.as_deref().unwrap_or(""))
+            .bind(i64::from(query.limit))
+            .bind(query.idle_before)
+            .bind(query.created_before)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(sql::AUDIT_EVENTS)
+            .bind(query.user_id.as_deref())
+            .bind(query.kind.map(AuditKind::as_str))
+            .bind(query.since)
+            .bind(i64::from(query.limit))
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn create_admin_key(&self, name: &str, hash: &TokenHash, now: UnixMillis) -> Result<()> {
+        let inserted = sqlx::query(sql::INSERT_ADMIN_KEY)
+            .bind(name)
+            .bind(hash.as_bytes().as_slice())
+            .bind(now)
+            .execute(self.writer())
+            .await;
+        match inserted {
+            Err(e) if is_unique_violation(&e) => Err(StoreError::KeyNameTaken),
+            other => other.map(|_| ()).map_err(Into::into),
+        }
+    }
+
+    async fn admin_keys(&self) -> Result<Vec<AdminKey>> {
+        let rows: Vec<AdminKeyRow> = sqlx::query_as(sql::ADMIN_KEYS)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn revoke_admin_key(&self, name: &str, now: UnixMillis) -> Result<bool> {
+        let done = sqlx::query(sql::REVOKE_ADMIN_KEY)
+            .bind(name)
+            .bind(now)
+            .execute(self.writer())
+            .await?;
+        Ok(Self::rows_affected(&done) > 0)
+    }
+
+    async fn admin_key(&self, hash: &TokenHash) -> Result<Option<String>> {
+        // A key revoked on another node must stop at once here too: always the database.
+        Ok(sqlx::query_scalar(sql::ADMIN_KEY_BY_HASH)
+            .bind(hash.as_bytes().as_slice())
+            .fetch_optional(self.reader())
+            .await?)
+    }
+
     async fn close(&self) {
         self.release_lease().await;
     }
@@ -384,13 +551,29 @@ where
     ) -> Result<u64> {
         let absolute = now - millis(policy.absolute_timeout);
         let idle = now - millis(policy.idle_timeout);
-        let done = sqlx::query(sql::DELETE_ENDED_SESSIONS)
+        let mut tx = self.writer().begin().await?;
+        let deleted: Vec<EndedSessionRow> = sqlx::query_as(sql::DELETE_ENDED_SESSIONS)
             .bind(absolute)
             .bind(idle)
             .bind(i64::from(batch))
-            .execute(self.writer())
+            .fetch_all(&mut *tx)
             .await?;
-        Ok(Self::rows_affected(&done))
+        // A session nobody revoked ended by a timeout: its owner's activity says so, at the
+        // moment it ended.
+        for row in deleted.iter().filter(|r| r.revoked_at.is_none()) {
+            let ended_at = (row.last_active_at + millis(policy.idle_timeout))
+                .min(policy.absolute_expiry(row.created_at));
+            let event = AuditEvent {
+                at: ended_at.min(now),
+                kind: AuditKind::SessionExpired,
+                user_id: Some(row.user_id.clone()),
+                session_id: Some(row.id.clone()),
+                context: AuditContext::default(),
+            };
+            Self::insert_audit(&mut tx, &event).await?;
+        }
+        tx.commit().await?;
+        Ok(deleted.len() as u64)
     }
 
     async fn delete_audit_before(&self, before: UnixMillis, batch: u32) -> Result<u64> {

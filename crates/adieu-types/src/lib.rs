@@ -16,6 +16,8 @@ pub const ACCESS_TOKEN_PREFIX: &str = "adieu_at_";
 pub const REFRESH_TOKEN_PREFIX: &str = "adieu_rt_";
 /// Prefix of every browser session cookie value.
 pub const COOKIE_TOKEN_PREFIX: &str = "adieu_ck_";
+/// Prefix of every admin API key.
+pub const ADMIN_KEY_PREFIX: &str = "adieu_ak_";
 
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant
 /// time.
@@ -187,6 +189,116 @@ pub struct SessionsResponse {
     pub sessions: Vec<SessionInfo>,
 }
 
+/// `DELETE /api/account` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccountRequest {
+    /// The account's password, to confirm.
+    pub password: Secret,
+}
+
+/// The answer of every call that ends sessions of a user as a whole: `DELETE /api/account`
+/// and the admin API's logout, disable, enable and delete.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserActionResponse {
+    /// `logged_out`, `disabled`, `enabled` or `deleted`.
+    pub status: String,
+    /// How many sessions ended.
+    pub revoked_sessions: u64,
+}
+
+/// One event in `GET /api/activity`: what happened to the caller's account.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityEvent {
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What: `login`, `login_failed`, `logout`, `logout_all`, `session_revoked`,
+    /// `refresh_reuse_detected`, `password_changed`, `session_limit`, `session_expired`,
+    /// `admin_revoked`, `user_disabled`, `user_enabled` or `register`.
+    pub event: String,
+    /// The same in words, for people.
+    pub description: String,
+    /// The session concerned, if any.
+    pub session_id: Option<String>,
+    /// The device (`User-Agent`) the request came from.
+    pub user_agent: Option<String>,
+    /// The IP the request came from.
+    pub ip: Option<String>,
+    /// Whether an administrator did it.
+    pub by_administrator: bool,
+}
+
+/// `GET /api/activity` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityResponse {
+    /// The caller's own events, newest first.
+    pub events: Vec<ActivityEvent>,
+}
+
+/// One user in the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUser {
+    /// Id, as the admin calls take it.
+    pub id: String,
+    /// Name.
+    pub username: String,
+    /// When the account was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    /// Whether logins are refused.
+    pub disabled: bool,
+    /// Sessions neither ended nor past their deadlines.
+    pub active_sessions: u64,
+}
+
+/// `GET /admin/users` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUsersResponse {
+    /// A page of users, in name order.
+    pub users: Vec<AdminUser>,
+    /// Pass as `after` for the next page; absent on the last one.
+    pub next: Option<String>,
+}
+
+/// `GET /admin/users/{id}` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdminUserDetail {
+    /// The user.
+    pub user: AdminUser,
+    /// Their active sessions, newest first (`current` is always false here).
+    pub sessions: Vec<SessionInfo>,
+}
+
+/// One audit event in `GET /admin/audit`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEventInfo {
+    /// Order of insertion.
+    pub id: i64,
+    /// When.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// What (see [`ActivityEvent::event`], plus `user_deleted`).
+    pub event: String,
+    /// Whose account.
+    pub user_id: Option<String>,
+    /// Which session.
+    pub session_id: Option<String>,
+    /// Client IP.
+    pub ip: Option<String>,
+    /// Client `User-Agent`.
+    pub user_agent: Option<String>,
+    /// The admin key's name, when an administrator did it.
+    pub actor: Option<String>,
+}
+
+/// `GET /admin/audit` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditResponse {
+    /// Events, newest first.
+    pub events: Vec<AuditEventInfo>,
+}
+
 /// Stable machine-readable error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -205,6 +317,8 @@ pub enum ErrorCode {
     MethodNotAllowed,
     /// Too many attempts or the server is saturated; see `Retry-After`.
     RateLimited,
+    /// The right password, but an administrator has disabled the account.
+    AccountDisabled,
     /// Anything else; details are only in the server log.
     Internal,
 }
@@ -220,6 +334,7 @@ impl ErrorCode {
             Self::NotFound => "not_found",
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
+            Self::AccountDisabled => "account_disabled",
             Self::Internal => "internal",
         }
     }
@@ -275,6 +390,7 @@ mod tests {
             ErrorCode::UsernameTaken,
             ErrorCode::NotFound,
             ErrorCode::RateLimited,
+            ErrorCode::AccountDisabled,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -1,5 +1,6 @@
-//! `GET /account` and `POST /account/password`: change the password, which ends every other
-//! session as the API does.
+//! `GET /account`, `POST /account/password` and `POST /account/delete`: change the password,
+//! which ends every other session as the API does, or delete the account, which ends them
+//! all and then removes its data.
 //!
 //! The POST answers with a redirect whatever happens (post/redirect/get), so that every
 //! signed-in page is a GET that the back/forward-cache guard may safely reload.
@@ -11,7 +12,7 @@ use axum::Router;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Redirect;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -20,6 +21,7 @@ use super::csrf::SameOrigin;
 use super::error::PageError;
 use super::extract::{PageForm, WebSession, posted_session};
 use super::layout::{Current, Nav, NoticeKind, logout_all_form, logout_form, notice, page};
+use super::logged_out;
 use crate::AppState;
 use crate::extract::Client;
 
@@ -27,12 +29,23 @@ pub(super) fn router() -> Router<AppState> {
     Router::new()
         .route("/account", get(show))
         .route("/account/password", post(change_password))
+        .route("/account/delete", post(delete_account))
 }
 
 #[derive(Deserialize, Default)]
 struct AccountQuery {
     changed: Option<String>,
     error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct DeleteForm {
+    #[serde(default)]
+    csrf: String,
+    password: Secret,
+    /// The confirmation box; absent when unticked.
+    #[serde(default)]
+    confirm: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +72,12 @@ async fn show(web: WebSession, query: Result<Query<AccountQuery>, QueryRejection
             "The new password must be {MIN_PASSWORD_CHARS} to {MAX_PASSWORD_CHARS} characters long. Nothing was changed."
         ),
         "busy" => "The server is busy. Nothing was changed; please try again.".to_owned(),
+        "wrong_delete_password" => {
+            "The password was not right. Your account was not deleted.".to_owned()
+        }
+        "not_confirmed" => {
+            "Tick the box to confirm. Your account was not deleted.".to_owned()
+        }
         _ => "Your password could not be changed.".to_owned(),
     });
     page(
@@ -103,6 +122,25 @@ async fn show(web: WebSession, query: Result<Query<AccountQuery>, QueryRejection
                         (logout_all_form(&csrf))
                     }
                 }
+                section.card.danger-zone aria-labelledby="delete-account" {
+                    h2 #delete-account { "Delete account" }
+                    p.card-note { "Ends every session on every device, then deletes your account, its sessions and its history. This cannot be undone." }
+                    form method="post" action="/account/delete" {
+                        input type="hidden" name="csrf" value=(csrf);
+                        div.field {
+                            label for="delete_password" { "Password" }
+                            input #delete_password type="password" name="password"
+                                autocomplete="current-password" required;
+                        }
+                        div.field {
+                            label {
+                                input #delete_confirm type="checkbox" name="confirm" value="yes" required;
+                                " I want to delete my account and everything in it"
+                            }
+                        }
+                        button.button.danger type="submit" { "Delete account" }
+                    }
+                }
             }
         },
     )
@@ -133,4 +171,29 @@ async fn change_password(
         Err(other) => return Err(other.into()),
     };
     Ok(Redirect::to(to))
+}
+
+async fn delete_account(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    Client(client): Client,
+    headers: HeaderMap,
+    PageForm(form): PageForm<DeleteForm>,
+) -> Result<Response, PageError> {
+    let web = posted_session(&state, &headers, &form.csrf).await?;
+    if form.confirm.as_deref() != Some("yes") {
+        return Ok(Redirect::to("/account?error=not_confirmed").into_response());
+    }
+    let outcome = state
+        .sessions
+        .delete_account(&web.session, &form.password, &client)
+        .await;
+    let to = match outcome {
+        // Every session has ended, this one too: the browser forgets it as at a logout.
+        Ok(_) => return Ok(logged_out(&state.config, "/login?logged_out=deleted")),
+        Err(Error::InvalidCredentials) => "/account?error=wrong_delete_password",
+        Err(Error::RateLimited { .. }) => "/account?error=busy",
+        Err(other) => return Err(other.into()),
+    };
+    Ok(Redirect::to(to).into_response())
 }

@@ -23,6 +23,8 @@ pub(crate) enum PageError {
     NotFound,
     /// Malformed form data.
     BadRequest(String),
+    /// The account is disabled.
+    Disabled,
     /// Too many attempts.
     RateLimited {
         /// Seconds for `Retry-After`.
@@ -43,6 +45,7 @@ impl From<Error> for PageError {
             Error::Invalid(reason) => Self::BadRequest(reason.to_string()),
             Error::InvalidCredentials => Self::BadRequest("wrong username or password".into()),
             Error::UsernameTaken => Self::BadRequest("that username is taken".into()),
+            Error::AccountDisabled => Self::Disabled,
             internal @ (Error::Storage(_) | Error::Hashing(_)) => Self::Internal(internal),
         }
     }
@@ -69,6 +72,12 @@ impl IntoResponse for PageError {
                 "There is nothing here, or it is not yours.".to_owned(),
             ),
             Self::BadRequest(message) => (StatusCode::BAD_REQUEST, "Bad request", message),
+            Self::Disabled => (
+                StatusCode::FORBIDDEN,
+                "Account disabled",
+                "An administrator has disabled this account. Ask them to enable it again."
+                    .to_owned(),
+            ),
             Self::RateLimited { retry_after } => {
                 let response = render(
                     StatusCode::TOO_MANY_REQUESTS,

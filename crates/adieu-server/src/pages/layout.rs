@@ -66,6 +66,8 @@ pub(crate) enum Current {
     Home,
     /// `/account`.
     Account,
+    /// `/activity`.
+    Activity,
     /// Any other page.
     Other,
 }
@@ -97,6 +99,7 @@ pub(crate) fn page(title: &str, nav: Option<&Nav<'_>>, content: Markup) -> Marku
                         @if let Some(nav) = nav {
                             nav.menu aria-label="Main" {
                                 a href="/" aria-current=[(nav.current == Current::Home).then_some("page")] { "Sessions" }
+                                a href="/activity" aria-current=[(nav.current == Current::Activity).then_some("page")] { "Activity" }
                                 a href="/account" aria-current=[(nav.current == Current::Account).then_some("page")] { "Account" }
                             }
                             div.whoami {

@@ -60,6 +60,7 @@ async fn show(
     }
     let message = match query.logged_out.as_deref() {
         Some("all") => Some("You have been logged out of all devices."),
+        Some("deleted") => Some("Your account has been deleted, and every session of it ended."),
         Some(_) => Some("You have been logged out."),
         None => None,
     };

@@ -5,6 +5,7 @@
 //! embedded; nothing is loaded from elsewhere. Every POST passes the [`csrf`] checks.
 
 mod account;
+mod activity;
 pub(crate) mod cookie;
 mod csrf;
 mod error;
@@ -38,6 +39,7 @@ pub(crate) fn router(config: &Config) -> Router<AppState> {
         .merge(logout::router())
         .merge(sessions::router())
         .merge(account::router())
+        .merge(activity::router())
         .layer(SetResponseHeaderLayer::overriding(
             header::CONTENT_SECURITY_POLICY,
             layout::content_security_policy(config),

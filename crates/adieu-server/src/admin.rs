@@ -1,0 +1,255 @@
+//! The admin API, on the operators' listener only (`--admin-listen`): every call carries an
+//! admin key (`Authorization: Bearer adieu_ak_…`), and every action is in the audit log under
+//! the key's name.
+//!
+//! The calls that end sessions (logout, disable, delete, a session's revocation) answer only
+//! once no node accepts those sessions, as a logout does.
+
+use adieu_service::{Admin, UserDetail};
+use adieu_store::{AuditKind, AuditQuery, UserSummary};
+use adieu_types::{
+    AdminUser, AdminUserDetail, AdminUsersResponse, AuditEventInfo, AuditResponse,
+    UserActionResponse,
+};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::AppState;
+use crate::api::{session_info, timestamp};
+use crate::error::{Error, Result};
+use crate::extract::{Bearer, Client};
+
+/// Routes of the admin API.
+pub(crate) fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin/users", get(list_users))
+        .route("/admin/users/{id}", get(show_user).delete(delete_user))
+        .route("/admin/users/{id}/logout", post(logout_user))
+        .route("/admin/users/{id}/disable", post(disable_user))
+        .route("/admin/users/{id}/enable", post(enable_user))
+        .route("/admin/sessions/{id}", delete(revoke_session))
+        .route("/admin/audit", get(audit))
+}
+
+/// The administrator behind a valid admin key.
+struct AdminKey(Admin);
+
+impl FromRequestParts<AppState> for AdminKey {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        let Ok(Client(client)) = Client::from_request_parts(parts, state).await;
+        // A malformed header counts as a failed attempt like a wrong key.
+        let presented = Bearer::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|Bearer(token)| token);
+        let admin = state.sessions.admin(presented.as_deref(), &client).await?;
+        Ok(Self(admin))
+    }
+}
+
+/// Query parameters whose rejections are answered in our error format, with a fixed text
+/// (serde's would echo what the client sent).
+struct ApiQuery<T>(T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Error;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| Self(value))
+            .map_err(|_: QueryRejection| {
+                Error::bad_request(
+                    "the query parameters are not the documented ones, each of its type",
+                )
+            })
+    }
+}
+
+/// The users shown by one call unless `limit` says otherwise.
+const DEFAULT_PAGE: u32 = 50;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct UsersQuery {
+    #[serde(default)]
+    query: String,
+    limit: Option<u32>,
+    after: Option<String>,
+}
+
+fn admin_user(u: UserSummary) -> AdminUser {
+    AdminUser {
+        created_at: timestamp(u.created_at),
+        disabled: u.disabled_at.is_some(),
+        active_sessions: u.active_sessions,
+        id: u.id,
+        username: u.username,
+    }
+}
+
+async fn list_users(
+    State(state): State<AppState>,
+    AdminKey(_admin): AdminKey,
+    ApiQuery(q): ApiQuery<UsersQuery>,
+) -> Result<Json<AdminUsersResponse>> {
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > adieu_service::MAX_PAGE {
+        return Err(Error::bad_request(format!(
+            "limit must be between 1 and {}",
+            adieu_service::MAX_PAGE
+        )));
+    }
+    let users = state
+        .sessions
+        .list_users(&q.query, q.after.as_deref(), limit)
+        .await?;
+    // A full page may have a successor; the last name is where it starts.
+    let next = (users.len() == limit as usize)
+        .then(|| users.last().map(|u| u.username.clone()))
+        .flatten();
+    Ok(Json(AdminUsersResponse {
+        users: users.into_iter().map(admin_user).collect(),
+        next,
+    }))
+}
+
+async fn show_user(
+    State(state): State<AppState>,
+    AdminKey(_admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<AdminUserDetail>> {
+    let UserDetail { user, sessions } = state.sessions.user_detail(&id).await?;
+    let policy = *state.sessions.policy();
+    Ok(Json(AdminUserDetail {
+        user: admin_user(user),
+        sessions: sessions
+            .into_iter()
+            .map(|s| session_info(s, &policy, None))
+            .collect(),
+    }))
+}
+
+fn action(status: &str, revoked_sessions: u64) -> Json<UserActionResponse> {
+    Json(UserActionResponse {
+        status: status.into(),
+        revoked_sessions,
+    })
+}
+
+async fn logout_user(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<UserActionResponse>> {
+    let n = state.sessions.admin_logout_user(&admin, &id).await?;
+    Ok(action("logged_out", n))
+}
+
+async fn disable_user(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<UserActionResponse>> {
+    let n = state.sessions.set_disabled(&admin, &id, true).await?;
+    Ok(action("disabled", n))
+}
+
+async fn enable_user(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<UserActionResponse>> {
+    let n = state.sessions.set_disabled(&admin, &id, false).await?;
+    Ok(action("enabled", n))
+}
+
+async fn delete_user(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<Json<UserActionResponse>> {
+    let n = state.sessions.admin_delete_user(&admin, &id).await?;
+    Ok(action("deleted", n))
+}
+
+async fn revoke_session(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state.sessions.admin_revoke_session(&admin, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditParams {
+    user_id: Option<String>,
+    kind: Option<String>,
+    /// RFC 3339.
+    since: Option<String>,
+    limit: Option<u32>,
+}
+
+async fn audit(
+    State(state): State<AppState>,
+    AdminKey(_admin): AdminKey,
+    ApiQuery(q): ApiQuery<AuditParams>,
+) -> Result<Json<AuditResponse>> {
+    let kind = match q.kind.as_deref() {
+        None | Some("") => None,
+        Some(name) => Some(AuditKind::from_name(name).ok_or_else(|| {
+            let known: Vec<&str> = AuditKind::ALL.iter().map(|k| k.as_str()).collect();
+            Error::bad_request(format!("kind must be one of: {}", known.join(", ")))
+        })?),
+    };
+    let since = match q.since.as_deref() {
+        None | Some("") => None,
+        Some(text) => {
+            let at = OffsetDateTime::parse(text, &Rfc3339).map_err(|_| {
+                Error::bad_request("since must be an RFC 3339 time, like 2026-12-01T00:00:00Z")
+            })?;
+            Some(i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX))
+        }
+    };
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > adieu_service::MAX_PAGE {
+        return Err(Error::bad_request(format!(
+            "limit must be between 1 and {}",
+            adieu_service::MAX_PAGE
+        )));
+    }
+    let events = state
+        .sessions
+        .audit_events(AuditQuery {
+            user_id: q.user_id.filter(|id| !id.is_empty()),
+            kind,
+            since,
+            limit,
+        })
+        .await?
+        .into_iter()
+        .map(|e| AuditEventInfo {
+            id: e.id,
+            at: timestamp(e.at),
+            event: e.kind,
+            user_id: e.user_id,
+            session_id: e.session_id,
+            ip: e.ip,
+            user_agent: e.user_agent,
+            actor: e.actor,
+        })
+        .collect();
+    Ok(Json(AuditResponse { events }))
+}
