@@ -80,6 +80,12 @@ where
     /// Gives up this node's lease on shutdown, if it holds one.
     fn release_lease(&self) -> impl Future<Output = ()> + Send;
 
+    /// After a user's data was deleted: makes sure no copy of it stays readable where the
+    /// backend keeps old pages (SQLite's WAL). Nothing to do by default.
+    fn forget_deleted(&self) -> impl Future<Output = Result<()>> + Send {
+        async { Ok(()) }
+    }
+
     /// After the commit: confirms what the transaction published, if anything.
     fn confirm(&self, pending: Option<Self::Pending>) -> impl Future<Output = Result<()>> + Send {
         async move {

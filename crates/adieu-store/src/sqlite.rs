@@ -34,6 +34,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
+            // Deleted rows are overwritten, not left in free pages: a deleted account must
+            // not be readable from the file afterwards.
+            .pragma("secure_delete", "ON")
             .busy_timeout(Duration::from_secs(5));
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         let write = SqlitePoolOptions::new()
@@ -108,4 +111,13 @@ impl Backend for SqliteStore {
 
     /// No lease to give up.
     async fn release_lease(&self) {}
+
+    /// Copies the WAL into the main file and truncates it: the WAL still holds the pages as
+    /// they were before the deletion, which `secure_delete` does not reach.
+    async fn forget_deleted(&self) -> Result<()> {
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
 }

@@ -467,6 +467,7 @@ where
         Self::insert_audit(&mut tx, &event).await?;
         tx.commit().await?;
         self.confirm(pending).await?;
+        self.forget_deleted().await?;
         Ok(Some(ids))
     }
 

@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod admin;
 mod attacks;
 mod input;
 mod logout;
@@ -35,6 +36,17 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends! {
+    admin::admin_calls_need_a_live_key_and_exist_only_on_the_operators_listener,
+    admin::failed_admin_keys_are_rate_limited_per_ip,
+    admin::users_are_listed_in_pages_and_shown_with_their_sessions,
+    admin::an_admin_logout_ends_every_session_of_the_user_and_is_audited_with_the_key,
+    admin::an_admin_ends_one_session_of_anyone,
+    admin::a_disabled_account_refuses_its_tokens_its_cookie_and_new_logins,
+    admin::an_admin_deletes_a_user_and_only_one_event_remains,
+    admin::the_audit_log_is_filtered_by_user_kind_and_time,
+    admin::a_user_deletes_their_own_account_with_their_password,
+    admin::each_user_sees_only_their_own_activity,
+    admin::a_session_that_times_out_shows_in_its_owners_activity,
     attacks::a_login_past_the_session_cap_ends_the_oldest_session,
     attacks::audit_events_past_their_retention_are_deleted,
     attacks::one_ip_guessing_a_password_cannot_lock_the_user_out_elsewhere,
