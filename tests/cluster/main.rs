@@ -3,6 +3,7 @@
 
 mod node;
 
+mod admin;
 mod crash;
 mod faults;
 mod forward_auth;
