@@ -6,6 +6,7 @@ mod helpers;
 mod attacks;
 mod input;
 mod logout;
+mod metrics;
 mod refresh;
 mod sessions;
 mod storage;
