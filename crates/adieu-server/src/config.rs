@@ -66,6 +66,8 @@ pub struct Config {
     pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// How often ended sessions are deleted from the database.
     pub cleanup_interval: Duration,
+    /// How often the live sessions are counted for `adieu_active_sessions`.
+    pub active_sessions_interval: Duration,
     /// Mark the session cookie `Secure` and name it with the `__Host-` prefix.
     pub secure_cookies: bool,
     /// Value of `Clear-Site-Data` on browser logout; empty to send none.
@@ -96,7 +98,7 @@ impl std::fmt::Debug for Config {
 }
 
 impl Config {
-    /// What the session service is told.
+    /// What the session service is told, with metrics of its own: build it once per server.
     pub fn service(&self) -> ServiceConfig {
         ServiceConfig {
             policy: self.policy,
@@ -111,6 +113,7 @@ impl Config {
             max_sessions_per_user: self.max_sessions_per_user,
             audit_retention: self.audit_retention,
             refresh_delay: self.refresh_delay,
+            metrics: Arc::default(),
         }
     }
 }
@@ -182,6 +185,7 @@ impl Default for Config {
             redirect_hosts: Vec::new(),
             trusted_proxies: crate::forwarded::TrustedProxies::default(),
             cleanup_interval: Duration::from_secs(600),
+            active_sessions_interval: Duration::from_secs(15),
             secure_cookies: true,
             clear_site_data: r#""cache", "cookies", "storage""#.into(),
             clock: Arc::new(SystemClock),

@@ -15,6 +15,7 @@ mod authz;
 mod connections;
 mod extract;
 pub mod forwarded;
+mod metrics;
 mod pages;
 
 use std::future::Future;
@@ -28,7 +29,7 @@ use adieu_store::CacheStatus;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::{Json, Router, middleware};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -47,12 +48,15 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Whether the last periodic database check succeeded.
     database_ok: Arc<AtomicBool>,
+    /// Everything `/metrics` reports.
+    metrics: Arc<metrics::Metrics>,
 }
 
 /// The whole application as a router, without a listener.
 pub fn app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit;
+    let tracked = state.clone();
     Router::new()
         .route("/healthz", get(healthz))
         .merge(api::router())
@@ -77,6 +81,9 @@ pub fn app(state: AppState) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // Outermost of all, so that a timeout's 408 is counted and timed too. A layer of the
+        // router still runs after routing, so it sees the matched route's template.
+        .layer(middleware::from_fn_with_state(tracked, metrics::track))
 }
 
 /// Readiness, answered from memory: a background task checks the database every second, so
@@ -129,12 +136,14 @@ async fn status(State(state): State<AppState>) -> (StatusCode, Json<serde_json::
     (code, Json(body))
 }
 
-/// The operators' listener: `/status` and the admin API, never on the public address.
+/// The operators' listener: `/status`, `/metrics` and the admin API, never on the public
+/// address.
 pub fn admin_app(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let body_limit = state.config.body_limit;
     Router::new()
         .route("/status", get(status))
+        .route("/metrics", get(metrics::scrape))
         .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -228,7 +237,13 @@ impl Server {
                 "the connection idle timeout must be longer than the request timeout".into(),
             ));
         }
-        let storage = adieu_store::connect(&config.database_url, &config.store).await?;
+        let service = config.service();
+        // The service's metrics also time how long revocations wait for the other nodes.
+        let store_options = adieu_store::StoreOptions {
+            observer: Some(service.metrics.clone()),
+            ..config.store.clone()
+        };
+        let storage = adieu_store::connect(&config.database_url, &store_options).await?;
         let hasher =
             PasswordHasher::new(config.argon2, config.hash_concurrency, config.hash_queue)?;
         let listener =
@@ -246,7 +261,8 @@ impl Server {
             ),
             None => None,
         };
-        let sessions = Arc::new(Sessions::new(storage, hasher, config.service()));
+        let sessions = Arc::new(Sessions::new(storage, hasher, service));
+        let metrics = Arc::new(metrics::Metrics::new(&sessions));
         Ok(Self {
             listener,
             admin,
@@ -254,6 +270,7 @@ impl Server {
                 sessions,
                 config: Arc::new(config),
                 database_ok: Arc::new(AtomicBool::new(true)),
+                metrics,
             },
         })
     }
@@ -283,6 +300,7 @@ impl Server {
         let state = self.state;
         let cleanup = tokio::spawn(cleanup_loop(state.clone()));
         let health = tokio::spawn(health_loop(state.clone()));
+        let active = tokio::spawn(active_sessions_loop(state.clone()));
         let limits = connections::Limits {
             header_timeout: state.config.header_timeout,
             idle_timeout: state.config.connection_idle_timeout,
@@ -309,8 +327,22 @@ impl Server {
         }
         cleanup.abort();
         health.abort();
+        active.abort();
         state.sessions.storage().store().close().await;
         served
+    }
+}
+
+/// Keeps the `adieu_active_sessions` gauge current with one count query per interval, so
+/// that scrapes never reach the database.
+async fn active_sessions_loop(state: AppState) {
+    let mut every = tokio::time::interval(state.config.active_sessions_interval);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = state.sessions.count_active_sessions().await {
+            tracing::warn!(error = %e, "could not count the active sessions");
+        }
     }
 }
 

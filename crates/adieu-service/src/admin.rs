@@ -127,6 +127,8 @@ impl Sessions {
                 &self.by(admin, AuditKind::AdminRevoked),
             )
             .await?;
+        self.metrics
+            .sessions_ended(AuditKind::AdminRevoked, ids.len());
         tracing::info!(user.id = %user.id, admin = %admin.key_name, count = ids.len(), "admin ended every session of a user");
         Ok(ids.len() as u64)
     }
@@ -144,6 +146,7 @@ impl Sessions {
             .set_user_disabled(user_id, disabled, &self.by(admin, kind))
             .await?
             .ok_or(Error::NotFound)?;
+        self.metrics.sessions_ended(kind, ids.len());
         tracing::info!(user.id = %user_id, admin = %admin.key_name, disabled, count = ids.len(), "account disabled or enabled");
         Ok(ids.len() as u64)
     }
@@ -156,6 +159,8 @@ impl Sessions {
             .delete_user(user_id, &self.by(admin, AuditKind::UserDeleted))
             .await?
             .ok_or(Error::NotFound)?;
+        self.metrics
+            .sessions_ended(AuditKind::UserDeleted, ids.len());
         tracing::info!(user.id = %user_id, admin = %admin.key_name, count = ids.len(), "account deleted by an administrator");
         Ok(ids.len() as u64)
     }
@@ -174,6 +179,7 @@ impl Sessions {
         if !revoked {
             return Err(Error::NotFound);
         }
+        self.metrics.sessions_ended(AuditKind::AdminRevoked, 1);
         tracing::info!(session.id = %session_id, admin = %admin.key_name, "admin ended a session");
         Ok(())
     }
@@ -228,6 +234,8 @@ impl Sessions {
             .delete_user(&user.id, &revocation)
             .await?
             .ok_or(Error::InvalidToken)?;
+        self.metrics
+            .sessions_ended(AuditKind::UserDeleted, ids.len());
         tracing::info!(user.id = %user.id, count = ids.len(), "account deleted by its owner");
         Ok(ids.len() as u64)
     }

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use adieu_core::{Clock, Policy};
 
+use crate::Metrics;
+
 /// The session service's configuration; the server builds it from its own.
 #[derive(Clone)]
 pub struct ServiceConfig {
@@ -21,6 +23,9 @@ pub struct ServiceConfig {
     /// Delay before a refresh is processed. Always zero in production; tests use it to hold a
     /// refresh in flight while they race a logout against it.
     pub refresh_delay: Duration,
+    /// Where the service counts what it does; the server registers it, and gives it to
+    /// storage as the observer of revocations.
+    pub metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for ServiceConfig {

@@ -7,6 +7,7 @@ mod client;
 mod config;
 mod error;
 mod login;
+mod metrics;
 mod sessions;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use admin::{Admin, MAX_PAGE, UserDetail};
 pub use client::ClientInfo;
 pub use config::{Limits, ServiceConfig};
 pub use error::{Error, Result};
+pub use metrics::{LoginResult, Metrics};
 
 /// What a login or refresh hands to an API client.
 #[derive(Debug)]
@@ -63,6 +65,7 @@ pub struct Sessions {
     max_sessions_per_user: u32,
     audit_retention: Duration,
     refresh_delay: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl std::fmt::Debug for Sessions {
@@ -93,6 +96,7 @@ impl Sessions {
             max_sessions_per_user: config.max_sessions_per_user,
             audit_retention: config.audit_retention,
             refresh_delay: config.refresh_delay,
+            metrics: config.metrics,
         }
     }
 
@@ -104,6 +108,11 @@ impl Sessions {
     /// The password hasher, for its counters.
     pub fn hasher(&self) -> &PasswordHasher {
         &self.hasher
+    }
+
+    /// What the service has counted.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
     }
 
     /// The policy in force.

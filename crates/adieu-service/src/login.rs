@@ -8,7 +8,7 @@ use adieu_store::{AuditEvent, AuditKind, NewToken, User};
 use adieu_types::Secret;
 
 use crate::client::rate_limit_key;
-use crate::{ApiTokens, ClientInfo, Error, Result, Sessions, WebLogin};
+use crate::{ApiTokens, ClientInfo, Error, LoginResult, Result, Sessions, WebLogin};
 
 impl Sessions {
     /// Creates an account. The cheap refusals come first (bad input, too many registrations
@@ -171,13 +171,37 @@ impl Sessions {
             return Err(Error::InvalidCredentials);
         };
         if !ended.is_empty() {
+            self.metrics
+                .sessions_ended(AuditKind::SessionLimit, ended.len());
             tracing::info!(user.id = %user.id, ended = ended.len(), "oldest sessions ended: too many");
         }
         Ok(())
     }
 
+    /// Counts a login attempt by how it ended.
+    fn count_login<T>(&self, outcome: Result<T>) -> Result<T> {
+        let result = match &outcome {
+            Ok(_) => Some(LoginResult::Success),
+            Err(e) => LoginResult::of_error(e),
+        };
+        if let Some(result) = result {
+            self.metrics.login(result);
+        }
+        outcome
+    }
+
     /// Logs in through the API: a new session with an access and a refresh token.
     pub async fn login_api(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<ApiTokens> {
+        let outcome = self.try_login_api(username, password, client).await;
+        self.count_login(outcome)
+    }
+
+    async fn try_login_api(
         &self,
         username: &str,
         password: &Secret,
@@ -198,6 +222,16 @@ impl Sessions {
 
     /// Logs in from a browser: a new session (never a reused id) with a cookie token.
     pub async fn login_web(
+        &self,
+        username: &str,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<WebLogin> {
+        let outcome = self.try_login_web(username, password, client).await;
+        self.count_login(outcome)
+    }
+
+    async fn try_login_web(
         &self,
         username: &str,
         password: &Secret,
@@ -246,6 +280,8 @@ impl Sessions {
             .storage
             .change_password(&user.id, &hash, &current.id, self.now(), &client.audit())
             .await?;
+        self.metrics
+            .sessions_ended(AuditKind::PasswordChanged, ended.len());
         tracing::info!(user.id = %user.id, ended = ended.len(), "password changed");
         Ok(ended.len() as u64)
     }

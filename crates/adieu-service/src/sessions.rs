@@ -14,6 +14,17 @@ impl Sessions {
     /// Answers from the node's coherent cache or the database: once a revocation has
     /// answered, no node accepts the session, so the very next request is refused.
     pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
+        let checked = self.check(kind, presented).await;
+        match &checked {
+            Ok(_) => self.metrics.token_check(true),
+            Err(Error::InvalidToken) => self.metrics.token_check(false),
+            // A storage failure says nothing about the token.
+            Err(_) => {}
+        }
+        checked
+    }
+
+    async fn check(&self, kind: TokenKind, presented: &str) -> Result<Session> {
         let hash = token::parse(kind, presented).map_err(|_| Error::InvalidToken)?;
         let now = self.now();
         let mut record = self.storage.token(&hash).await?;
@@ -74,6 +85,7 @@ impl Sessions {
             .revoke_session(session_id, kind, self.now(), &client.audit())
             .await?;
         if revoked {
+            self.metrics.sessions_ended(kind, 1);
             tracing::info!(session.id = %session_id, reason = kind.as_str(), "session ended");
         }
         Ok(revoked)
@@ -94,6 +106,7 @@ impl Sessions {
                 },
             )
             .await?;
+        self.metrics.sessions_ended(AuditKind::LogoutAll, ids.len());
         tracing::info!(user.id = %current.user_id, count = ids.len(), "all sessions ended");
         Ok(ids.len() as u64)
     }
@@ -159,11 +172,25 @@ impl Sessions {
                 session_id,
                 user_id,
             } => {
+                self.metrics.refresh_reuse();
+                self.metrics
+                    .sessions_ended(AuditKind::RefreshReuseDetected, 1);
                 tracing::warn!(session.id = %session_id, user.id = %user_id, "refresh token reused: session revoked");
                 Err(Error::InvalidToken)
             }
             RefreshOutcome::Invalid => Err(Error::InvalidToken),
         }
+    }
+
+    /// Counts the live sessions of all users (one query) and records the count.
+    pub async fn count_active_sessions(&self) -> Result<u64> {
+        let count = self
+            .storage
+            .store()
+            .count_active_sessions(&self.policy, self.now())
+            .await?;
+        self.metrics.set_active_sessions(count);
+        Ok(count)
     }
 
     /// Deletes audit events older than the retention, in batches; returns how many went.

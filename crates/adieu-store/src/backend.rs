@@ -14,13 +14,14 @@
 //! repeats it; nothing else needs to.
 
 use std::future::Future;
+use std::time::Instant;
 
 use adieu_core::{Session, UnixMillis};
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
 
 use crate::rows::{SessionRow, TokenRow, UserRow};
 use crate::sql;
-use crate::{AuditEvent, AuditKind, Health, Keep, NewToken, Result};
+use crate::{AuditEvent, AuditKind, Health, Keep, NewToken, Result, StoreObserver};
 
 /// A database backend for the generic [`Store`](crate::Store) implementation.
 ///
@@ -38,6 +39,7 @@ where
     SessionRow: for<'r> FromRow<'r, <Self::Db as Database>::Row>,
     TokenRow: for<'r> FromRow<'r, <Self::Db as Database>::Row>,
     (String,): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
+    (i64,): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
     (String, i64): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
     (String, String): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
     (String, Option<String>): for<'r> FromRow<'r, <Self::Db as Database>::Row>,
@@ -86,13 +88,22 @@ where
         async { Ok(()) }
     }
 
-    /// After the commit: confirms what the transaction published, if anything.
+    /// Who is told how long confirmations took, if anyone.
+    fn observer(&self) -> Option<&dyn StoreObserver>;
+
+    /// After the commit: confirms what the transaction published, if anything, and tells
+    /// the observer how long that took.
     fn confirm(&self, pending: Option<Self::Pending>) -> impl Future<Output = Result<()>> + Send {
         async move {
-            match pending {
-                Some(pending) => self.confirm_revoked(pending).await,
-                None => Ok(()),
+            let Some(pending) = pending else {
+                return Ok(());
+            };
+            let committed = Instant::now();
+            let confirmed = self.confirm_revoked(pending).await;
+            if let (Ok(()), Some(observer)) = (&confirmed, self.observer()) {
+                observer.revocation_confirmed(committed.elapsed());
             }
+            confirmed
         }
     }
 

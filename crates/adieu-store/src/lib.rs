@@ -414,6 +414,10 @@ pub trait Store: Send + Sync + 'static {
     /// The user's unrevoked sessions, newest first; the caller filters expired ones.
     async fn user_sessions(&self, user_id: &str) -> Result<Vec<Session>>;
 
+    /// How many sessions of all users are live at `now` under `policy`: one query, for the
+    /// metrics' periodic count.
+    async fn count_active_sessions(&self, policy: &Policy, now: UnixMillis) -> Result<u64>;
+
     /// Appends to the audit log on its own (for events with no other write).
     async fn audit(&self, event: &AuditEvent) -> Result<()>;
 
@@ -488,6 +492,15 @@ pub struct Health {
     pub cache: Option<(CacheStatus, u64, u64)>,
 }
 
+/// Told by the store what the caller cannot see from outside, such as how long the other
+/// nodes took to hear a revocation. Set once, in [`StoreOptions::observer`].
+pub trait StoreObserver: std::fmt::Debug + Send + Sync + 'static {
+    /// A revocation was committed and, `waited` later, every node had heard it (the last
+    /// acknowledgement, or the lease of a silent node run out). With SQLite there is no other
+    /// node, and `waited` is the time from the commit to the return.
+    fn revocation_confirmed(&self, waited: Duration);
+}
+
 /// How to open storage.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
@@ -498,6 +511,8 @@ pub struct StoreOptions {
     /// PostgreSQL: how long a node's cache lease lasts without renewal. It bounds how long
     /// a logout waits for a node that has died.
     pub lease: Duration,
+    /// Told how long each revocation waited for the other nodes.
+    pub observer: Option<Arc<dyn StoreObserver>>,
 }
 
 impl Default for StoreOptions {
@@ -506,6 +521,7 @@ impl Default for StoreOptions {
             cache: true,
             cache_capacity: 100_000,
             lease: Duration::from_secs(2),
+            observer: None,
         }
     }
 }
@@ -519,7 +535,8 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<Storage> {
         ));
     }
     if url.starts_with("sqlite:") {
-        let store = Arc::new(SqliteStore::connect(url).await?);
+        let store = SqliteStore::connect(url).await?;
+        let store = Arc::new(store.observed_by(options.observer.clone()));
         // One node owns every write, so its own evictions keep the cache coherent.
         let cache = options
             .cache
@@ -531,6 +548,7 @@ pub async fn connect(url: &str, options: &StoreOptions) -> Result<Storage> {
             .cache
             .then(|| Arc::new(TokenCache::leased(options.cache_capacity)));
         let store = PostgresStore::connect(url, options.lease, cache.clone()).await?;
+        let store = store.observed_by(options.observer.clone());
         Ok(Storage::new(Arc::new(store), cache))
     } else {
         Err(StoreError::UnsupportedUrl)

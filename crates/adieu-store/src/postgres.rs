@@ -12,11 +12,11 @@ use adieu_core::{Clock, SystemClock};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions, PgQueryResult};
 use sqlx::{PgPool, Postgres, Transaction};
 
-use crate::Result;
 use crate::backend::Backend;
 use crate::cache::TokenCache;
 use crate::cluster::{Cluster, Pending};
 use crate::migrate::{self, POSTGRES};
+use crate::{Result, StoreObserver};
 
 /// Arbitrary key of the advisory lock that serialises migrations of starting nodes.
 const MIGRATION_LOCK: i64 = 0x000a_d1e0_5e55;
@@ -26,6 +26,7 @@ const MIGRATION_LOCK: i64 = 0x000a_d1e0_5e55;
 pub struct PostgresStore {
     pool: PgPool,
     cluster: Arc<Cluster>,
+    observer: Option<Arc<dyn StoreObserver>>,
 }
 
 impl PostgresStore {
@@ -50,7 +51,18 @@ impl PostgresStore {
         migrate::run(&mut tx, POSTGRES, SystemClock.now()).await?;
         tx.commit().await?;
         let cluster = Cluster::start(pool.clone(), options, lease, cache).await?;
-        Ok(Self { pool, cluster })
+        Ok(Self {
+            pool,
+            cluster,
+            observer: None,
+        })
+    }
+
+    /// The same store, telling `observer` how long its revocations waited for the other
+    /// nodes.
+    pub fn observed_by(mut self, observer: Option<Arc<dyn StoreObserver>>) -> Self {
+        self.observer = observer;
+        self
     }
 
     /// This node's id in the cluster.
@@ -108,6 +120,10 @@ impl Backend for PostgresStore {
     }
 
     /// Gives up the lease, so that no logout waits for a node that has shut down.
+    fn observer(&self) -> Option<&dyn StoreObserver> {
+        self.observer.as_deref()
+    }
+
     async fn release_lease(&self) {
         self.cluster.leave().await;
     }

@@ -131,6 +131,11 @@ pub(crate) const END_SESSIONS_OVER_LIMIT: &str = "UPDATE sessions SET revoked_at
      (SELECT id FROM sessions WHERE user_id = $1 AND revoked_at IS NULL AND id <> $4 \
       ORDER BY created_at DESC, id DESC LIMIT $3) RETURNING id";
 
+/// Live sessions: unrevoked, created after `$1` (the absolute cut-off) and last active after
+/// `$2` (the idle cut-off), as `Session::is_active` decides.
+pub(crate) const COUNT_ACTIVE_SESSIONS: &str = "SELECT COUNT(*) FROM sessions \
+     WHERE revoked_at IS NULL AND created_at > $1 AND last_active_at > $2";
+
 /// `$1`: events older than this go; at most `$2` at a time.
 pub(crate) const DELETE_OLD_AUDIT: &str = "DELETE FROM audit_events WHERE id IN \
      (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)";

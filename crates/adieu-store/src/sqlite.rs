@@ -6,6 +6,7 @@
 //! logout's 200 survives a crash.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use adieu_core::{Clock, SystemClock};
@@ -15,15 +16,16 @@ use sqlx::sqlite::{
 };
 use sqlx::{Sqlite, SqlitePool, Transaction};
 
-use crate::Result;
 use crate::backend::Backend;
 use crate::migrate::{self, SQLITE};
+use crate::{Result, StoreObserver};
 
 /// Store on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     read: SqlitePool,
     write: SqlitePool,
+    observer: Option<Arc<dyn StoreObserver>>,
 }
 
 impl SqliteStore {
@@ -52,9 +54,18 @@ impl SqliteStore {
                 .connect_with(options.read_only(true))
                 .await?
         };
-        let store = Self { read, write };
+        let store = Self {
+            read,
+            write,
+            observer: None,
+        };
         store.migrate().await?;
         Ok(store)
+    }
+
+    /// The same store, telling `observer` how long its revocations took to confirm.
+    pub fn observed_by(self, observer: Option<Arc<dyn StoreObserver>>) -> Self {
+        Self { observer, ..self }
     }
 
     async fn migrate(&self) -> Result<()> {
@@ -110,6 +121,10 @@ impl Backend for SqliteStore {
     }
 
     /// No lease to give up.
+    fn observer(&self) -> Option<&dyn StoreObserver> {
+        self.observer.as_deref()
+    }
+
     async fn release_lease(&self) {}
 
     /// Copies the WAL into the main file and truncates it: the WAL still holds the pages as

@@ -302,6 +302,7 @@ fn evict_ids(cache: &TokenCache, result: &Result<Vec<String>>) {
 mod tests {
     use std::time::Duration;
 
+    use adieu_core::policy::millis;
     use adieu_core::token::{self, IssuedToken};
     use adieu_core::{SessionKind, TokenKind};
 
@@ -320,10 +321,17 @@ mod tests {
     const NOW: i64 = 1_000_000;
 
     async fn fixture() -> Fixture {
+        observed_fixture(None).await
+    }
+
+    async fn observed_fixture(observer: Option<Arc<dyn crate::StoreObserver>>) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}", dir.path().join("t.db").display());
         let cache = Arc::new(TokenCache::always(100));
-        let sqlite = SqliteStore::connect(&url).await.unwrap();
+        let sqlite = SqliteStore::connect(&url)
+            .await
+            .unwrap()
+            .observed_by(observer);
         let store = Storage::new(Arc::new(sqlite), Some(cache.clone()));
         let ctx = AuditContext::default();
         let user = store
@@ -398,6 +406,58 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         panic!("the cache still answers with the unrevoked session");
+    }
+
+    #[tokio::test]
+    async fn only_live_sessions_are_counted_as_active() {
+        let f = fixture().await;
+        let policy = Policy::default();
+        let count = |now| {
+            let store = f.store.store().clone();
+            async move { store.count_active_sessions(&policy, now).await.unwrap() }
+        };
+        assert_eq!(count(NOW).await, 1);
+        assert_eq!(count(NOW + millis(policy.idle_timeout)).await, 0, "idle");
+        f.store
+            .revoke_session(
+                &f.session.id,
+                AuditKind::Logout,
+                NOW,
+                &AuditContext::default(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(count(NOW).await, 0, "revoked");
+    }
+
+    #[derive(Debug, Default)]
+    struct Confirmations(std::sync::atomic::AtomicUsize);
+
+    impl crate::StoreObserver for Confirmations {
+        fn revocation_confirmed(&self, _waited: Duration) {
+            self.0.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn the_observer_hears_of_every_confirmed_revocation() {
+        let confirmations = Arc::new(Confirmations::default());
+        let f = observed_fixture(Some(confirmations.clone())).await;
+        let ctx = AuditContext::default();
+        f.store
+            .revoke_session(&f.session.id, AuditKind::Logout, NOW, &ctx)
+            .await
+            .unwrap();
+        assert_eq!(confirmations.0.load(std::sync::atomic::Ordering::SeqCst), 1);
+        // A session ended before is announced and confirmed again.
+        f.store
+            .revoke_session(&f.session.id, AuditKind::Logout, NOW, &ctx)
+            .await
+            .unwrap();
+        assert_eq!(confirmations.0.load(std::sync::atomic::Ordering::SeqCst), 2);
+        // Reads confirm nothing.
+        f.store.store().user_by_name("alice").await.unwrap();
+        assert_eq!(confirmations.0.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 
     #[tokio::test]

@@ -45,6 +45,7 @@ where
     SessionRow: for<'r> FromRow<'r, DB::Row>,
     TokenRow: for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
+    (i64,): for<'r> FromRow<'r, DB::Row>,
     (String, i64): for<'r> FromRow<'r, DB::Row>,
     (String, String): for<'r> FromRow<'r, DB::Row>,
     (String, Option<String>): for<'r> FromRow<'r, DB::Row>,
@@ -368,6 +369,15 @@ where
             .fetch_all(self.reader())
             .await?;
         rows.into_iter().map(TryInto::try_into).collect()
+    }
+
+    async fn count_active_sessions(&self, policy: &Policy, now: UnixMillis) -> Result<u64> {
+        let (count,): (i64,) = sqlx::query_as(sql::COUNT_ACTIVE_SESSIONS)
+            .bind(now - millis(policy.absolute_timeout))
+            .bind(now - millis(policy.idle_timeout))
+            .fetch_one(self.reader())
+            .await?;
+        u64::try_from(count).map_err(|_| StoreError::Corrupt("negative count"))
     }
 
     async fn audit(&self, event: &AuditEvent) -> Result<()> {

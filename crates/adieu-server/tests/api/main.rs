@@ -7,6 +7,7 @@ mod admin;
 mod attacks;
 mod input;
 mod logout;
+mod metrics;
 mod refresh;
 mod sessions;
 mod storage;
