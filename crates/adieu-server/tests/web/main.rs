@@ -6,6 +6,7 @@
 
 mod helpers;
 
+mod account;
 mod cookies;
 mod csrf;
 mod logout;

@@ -13,6 +13,7 @@ async fn every_page_is_no_store_framing_proof_and_loads_nothing_from_elsewhere()
         ("/register", false),
         ("/", true),
         ("/account", true),
+        ("/activity", true),
         ("/logout", true),
     ] {
         let r = app.get(path, signed_in.then_some(cookie.as_str())).await;
@@ -42,7 +43,7 @@ async fn every_page_is_no_store_framing_proof_and_loads_nothing_from_elsewhere()
 async fn every_signed_in_page_has_a_logout_button_and_the_back_forward_cache_guard() {
     let app = TestApp::spawn().await;
     let cookie = app.register("alice").await;
-    for path in ["/", "/account", "/logout"] {
+    for path in ["/", "/account", "/activity", "/logout"] {
         let html = app.get(path, Some(&cookie)).await.text().await.unwrap();
         assert!(
             html.contains(r#"method="post" action="/logout""#),
