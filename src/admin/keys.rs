@@ -82,7 +82,7 @@ pub(crate) async fn run(args: KeysArgs) -> anyhow::Result<ExitCode> {
                 Ok(()) => {
                     eprintln!(
                         "adieu: admin key {name:?} created in {database}. It is shown only \
-                         once, below: keep it now (in a file only you can read, say)."
+                         once, on standard output: keep it now (in a file only you can read)."
                     );
                     say(&format!("{}\n", issued.secret.expose()));
                     Ok(ExitCode::SUCCESS)
