@@ -58,6 +58,6 @@ mod tests {
             ["longer".to_owned(), "b".to_owned(), String::new()],
         ];
         let text = render(["X", "Y", "Z"], &rows);
-        assert_eq!(text, "X       Y\na       long cell\nlonger  b\n");
+        assert_eq!(text, "X       Y          Z\na       long cell\nlonger  b\n");
     }
 }
