@@ -1,9 +1,11 @@
 //! `adieu admin`: the operators' commands. `keys` works on the database directly, since it
-//! makes the credential that everything else needs; `users`, `sessions` and `audit` call the
+//! makes the credential that everything else needs; `users`, `sessions`, `audit` and
+//! `clients` call the
 //! admin API on the operators' listener (`adieu serve --admin-listen ADDR`) with an admin key.
 
 mod api;
 mod audit;
+mod clients;
 mod keys;
 mod users;
 
@@ -28,6 +30,8 @@ enum AdminCommand {
     Sessions(users::SessionsArgs),
     /// Read the audit log, newest first
     Audit(audit::AuditArgs),
+    /// Create, list and delete the OAuth clients that may introspect tokens
+    Clients(clients::ClientsArgs),
 }
 
 /// Runs one `adieu admin` command.
@@ -37,5 +41,6 @@ pub(crate) async fn run(args: AdminArgs) -> anyhow::Result<ExitCode> {
         AdminCommand::Users(args) => users::run(args).await,
         AdminCommand::Sessions(args) => users::sessions(args).await,
         AdminCommand::Audit(args) => audit::run(args).await,
+        AdminCommand::Clients(args) => clients::run(args).await,
     }
 }

@@ -372,3 +372,46 @@ async fn account_delete_confirms_by_password_and_wipes_the_device_and_activity_l
     assert!(run.stderr.contains("not logged in"), "{run:?}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_operator_creates_lists_and_deletes_oauth_clients() {
+    let op = Operator::start().await;
+    let created = op.admin_json(&["clients", "create", "billing api"]).await;
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    let secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert!(secret.starts_with("adieu_cs_"), "{created}");
+    // The secret works at the introspection endpoint of the same server.
+    let login = op.server.user("alice").await;
+    let r = op
+        .server
+        .client
+        .post(op.server.url("/oauth2/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", login.access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["active"], true, "{body}");
+    let listed = op.admin_json(&["clients", "list"]).await;
+    assert_eq!(listed["clients"][0]["client_id"], id.as_str());
+    assert!(!listed.to_string().contains(&secret), "never listed again");
+    let table = op.admin(&["clients", "list"], "").await;
+    assert!(table.stdout.starts_with("CLIENT ID"), "{table:?}");
+    assert!(table.stdout.contains("billing api"), "{table:?}");
+    let run = op.admin(&["clients", "delete", &id], "").await;
+    assert_eq!(run.code, 0, "{run:?}");
+    let again = op.admin(&["clients", "delete", &id], "").await;
+    assert_eq!(again.code, 1, "{again:?}");
+    assert_one_clear_line(&again);
+    let r = op
+        .server
+        .client
+        .post(op.server.url("/oauth2/introspect"))
+        .basic_auth(&id, Some(&secret))
+        .form(&[("token", login.access.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::UNAUTHORIZED);
+}
