@@ -44,6 +44,14 @@
 //! refused client credentials and `warn` otherwise; tokens are never logged, and the
 //! guard's `Debug` shows the client secret as `[redacted]`.
 //!
+//! # Placing the layer
+//!
+//! `Router::layer` guards the routes added before it and the fallback, so an unknown path
+//! is a 401 too and tells nothing about which paths exist; `Router::route_layer` guards only
+//! the routes, and unknown paths stay 404. Routes added after the layer are open: take
+//! [`AdieuUser`] only in handlers behind it. A CORS layer belongs *outside* the guard (added
+//! after it), since browsers send preflight requests without credentials.
+//!
 //! # No cache, on purpose
 //!
 //! Adieu's promise is that a logout ends a session at once. A guard that remembered "this
