@@ -26,7 +26,7 @@ enum AdminCall {
 }
 
 /// Creates an admin key in the database, as `adieu admin keys create` does.
-async fn admin_key(database_url: &str) -> String {
+pub(crate) async fn admin_key(database_url: &str) -> String {
     let storage = adieu_store::connect(
         database_url,
         &StoreOptions {

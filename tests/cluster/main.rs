@@ -7,4 +7,5 @@ mod admin;
 mod crash;
 mod faults;
 mod forward_auth;
+mod oauth;
 mod promise;

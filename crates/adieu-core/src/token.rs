@@ -4,7 +4,8 @@
 use std::fmt;
 
 use adieu_types::{
-    ACCESS_TOKEN_PREFIX, ADMIN_KEY_PREFIX, COOKIE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Secret,
+    ACCESS_TOKEN_PREFIX, ADMIN_KEY_PREFIX, CLIENT_SECRET_PREFIX, COOKIE_TOKEN_PREFIX,
+    REFRESH_TOKEN_PREFIX, Secret,
 };
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -114,6 +115,16 @@ pub fn issue_admin_key() -> IssuedToken {
 /// Checks the shape of a presented admin key and hashes it.
 pub fn parse_admin_key(presented: &str) -> Result<TokenHash, Malformed> {
     parse_with_prefix(ADMIN_KEY_PREFIX, presented)
+}
+
+/// Mints a new OAuth client secret.
+pub fn issue_client_secret() -> IssuedToken {
+    issue_with_prefix(CLIENT_SECRET_PREFIX)
+}
+
+/// Checks the shape of a presented client secret and hashes it.
+pub fn parse_client_secret(presented: &str) -> Result<TokenHash, Malformed> {
+    parse_with_prefix(CLIENT_SECRET_PREFIX, presented)
 }
 
 fn issue_with_prefix(prefix: &str) -> IssuedToken {

@@ -8,8 +8,8 @@
 use adieu_service::{Admin, UserDetail};
 use adieu_store::{AuditKind, AuditQuery, UserSummary};
 use adieu_types::{
-    AdminUser, AdminUserDetail, AdminUsersResponse, AuditEventInfo, AuditResponse,
-    UserActionResponse,
+    AdminUser, AdminUserDetail, AdminUsersResponse, AuditEventInfo, AuditResponse, ClientInfo,
+    ClientsResponse, NewClientRequest, NewClientResponse, UserActionResponse,
 };
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
@@ -25,7 +25,7 @@ use time::format_description::well_known::Rfc3339;
 use crate::AppState;
 use crate::api::{session_info, timestamp};
 use crate::error::{Error, Result};
-use crate::extract::{Bearer, Client};
+use crate::extract::{ApiJson, Bearer, Client};
 
 /// Routes of the admin API.
 pub(crate) fn router() -> Router<AppState> {
@@ -37,6 +37,8 @@ pub(crate) fn router() -> Router<AppState> {
         .route("/admin/users/{id}/enable", post(enable_user))
         .route("/admin/sessions/{id}", delete(revoke_session))
         .route("/admin/audit", get(audit))
+        .route("/admin/clients", get(list_clients).post(create_client))
+        .route("/admin/clients/{id}", delete(delete_client))
 }
 
 /// The administrator behind a valid admin key.
@@ -252,4 +254,48 @@ async fn audit(
         })
         .collect();
     Ok(Json(AuditResponse { events }))
+}
+
+async fn create_client(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    ApiJson(body): ApiJson<NewClientRequest>,
+) -> Result<(StatusCode, Json<NewClientResponse>)> {
+    let created = state.sessions.create_client(&admin, &body.name).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(NewClientResponse {
+            client_id: created.client.id,
+            client_secret: created.secret,
+            name: created.client.name,
+            created_at: timestamp(created.client.created_at),
+        }),
+    ))
+}
+
+async fn list_clients(
+    State(state): State<AppState>,
+    AdminKey(_admin): AdminKey,
+) -> Result<Json<ClientsResponse>> {
+    let clients = state
+        .sessions
+        .clients()
+        .await?
+        .into_iter()
+        .map(|c| ClientInfo {
+            client_id: c.id,
+            name: c.name,
+            created_at: timestamp(c.created_at),
+        })
+        .collect();
+    Ok(Json(ClientsResponse { clients }))
+}
+
+async fn delete_client(
+    State(state): State<AppState>,
+    AdminKey(admin): AdminKey,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state.sessions.delete_client(&admin, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

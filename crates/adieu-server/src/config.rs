@@ -36,6 +36,8 @@ pub struct Config {
     pub registrations_per_ip: u32,
     /// Failed admin-key checks allowed per client IP per minute (0 disables).
     pub admin_failures_per_ip: u32,
+    /// Failed OAuth client authentications allowed per client IP per minute (0 disables).
+    pub client_failures_per_ip: u32,
     /// Live sessions a user may hold; a login beyond it ends the oldest.
     pub max_sessions_per_user: u32,
     /// How long audit events are kept.
@@ -109,6 +111,7 @@ impl Config {
                 login_attempts_per_ip: self.login_attempts_per_ip,
                 registrations_per_ip: self.registrations_per_ip,
                 admin_failures_per_ip: self.admin_failures_per_ip,
+                client_failures_per_ip: self.client_failures_per_ip,
             },
             max_sessions_per_user: self.max_sessions_per_user,
             audit_retention: self.audit_retention,
@@ -172,6 +175,7 @@ impl Default for Config {
             login_attempts_per_ip: 60,
             registrations_per_ip: 10,
             admin_failures_per_ip: 10,
+            client_failures_per_ip: 10,
             max_sessions_per_user: 100,
             audit_retention: Duration::from_secs(90 * 24 * 3600),
             body_limit: 64 * 1024,
@@ -322,6 +326,7 @@ mod tests {
         assert_eq!(c.login_attempts_per_ip, 60);
         assert_eq!(c.registrations_per_ip, 10);
         assert_eq!(c.admin_failures_per_ip, 10);
+        assert_eq!(c.client_failures_per_ip, 10);
         assert_eq!(c.max_sessions_per_user, 100);
         assert_eq!(c.audit_retention, Duration::from_secs(90 * 24 * 3600));
         assert_eq!(c.header_timeout, Duration::from_secs(30));

@@ -31,6 +31,9 @@ pub enum Error {
     /// The right password, but an administrator has disabled the account.
     #[error("this account is disabled")]
     AccountDisabled,
+    /// OAuth client credentials that are missing, unknown or wrong.
+    #[error("client authentication failed")]
+    InvalidClient,
     /// Nothing of that id belongs to the caller.
     #[error("not found")]
     NotFound,
@@ -68,6 +71,7 @@ impl Error {
             Self::InvalidToken { .. } => ErrorCode::InvalidToken,
             Self::UsernameTaken => ErrorCode::UsernameTaken,
             Self::AccountDisabled => ErrorCode::AccountDisabled,
+            Self::InvalidClient => ErrorCode::InvalidClient,
             Self::NotFound => ErrorCode::NotFound,
             Self::MethodNotAllowed => ErrorCode::MethodNotAllowed,
             Self::RateLimited { .. } => ErrorCode::RateLimited,
@@ -79,7 +83,9 @@ impl Error {
     pub fn status_code(&self) -> StatusCode {
         match self {
             Self::InvalidRequest { status, .. } => *status,
-            Self::InvalidCredentials | Self::InvalidToken { .. } => StatusCode::UNAUTHORIZED,
+            Self::InvalidCredentials | Self::InvalidToken { .. } | Self::InvalidClient => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::UsernameTaken => StatusCode::CONFLICT,
             Self::AccountDisabled => StatusCode::FORBIDDEN,
             Self::NotFound => StatusCode::NOT_FOUND,
@@ -99,6 +105,8 @@ impl From<adieu_service::Error> for Error {
             Service::InvalidToken => Self::InvalidToken { presented: true },
             Service::UsernameTaken => Self::UsernameTaken,
             Service::AccountDisabled => Self::AccountDisabled,
+            Service::InvalidClient => Self::InvalidClient,
+            Service::InvalidInput(message) => Self::bad_request(message),
             Service::RateLimited { retry_after } => Self::RateLimited { retry_after },
             Service::Invalid(reason) => Self::bad_request(reason.to_string()),
             Service::NotFound => Self::NotFound,
@@ -130,6 +138,12 @@ impl IntoResponse for Error {
             }
             Self::RateLimited { retry_after } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+            }
+            Self::InvalidClient => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="adieu""#),
+                );
             }
             _ => {}
         }

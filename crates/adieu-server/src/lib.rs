@@ -16,6 +16,7 @@ mod connections;
 mod extract;
 pub mod forwarded;
 mod metrics;
+mod oauth;
 mod pages;
 
 use std::future::Future;
@@ -61,6 +62,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(healthz))
         .merge(api::router())
         .merge(authz::router())
+        .merge(oauth::router())
         .merge(pages::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -261,6 +263,12 @@ impl Server {
             ),
             None => None,
         };
+        // The address actually bound (port 0 picks one): the issuer of the OAuth metadata
+        // when no public URL is configured.
+        let mut config = config;
+        if let Ok(bound) = listener.local_addr() {
+            config.listen = bound;
+        }
         let sessions = Arc::new(Sessions::new(storage, hasher, service));
         let metrics = Arc::new(metrics::Metrics::new(&sessions));
         Ok(Self {

@@ -29,7 +29,7 @@ pub struct Admin {
 }
 
 impl Admin {
-    fn audit(&self) -> AuditContext {
+    pub(crate) fn audit(&self) -> AuditContext {
         AuditContext {
             actor: Some(self.key_name.clone()),
             ..self.client.audit()

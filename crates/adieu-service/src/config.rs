@@ -53,4 +53,6 @@ pub struct Limits {
     pub registrations_per_ip: u32,
     /// Failed admin-key checks per client IP.
     pub admin_failures_per_ip: u32,
+    /// Failed OAuth client authentications per client IP.
+    pub client_failures_per_ip: u32,
 }

@@ -12,6 +12,12 @@ pub enum Error {
     /// The right password, but an administrator has disabled the account.
     #[error("the account is disabled")]
     AccountDisabled,
+    /// OAuth client credentials that are missing, unknown or wrong.
+    #[error("client authentication failed")]
+    InvalidClient,
+    /// Input that the rules refuse; the text says why.
+    #[error("{0}")]
+    InvalidInput(String),
     /// The token is malformed, unknown, expired, spent or of an ended session.
     #[error("the token is invalid, expired or revoked")]
     InvalidToken,

@@ -8,6 +8,7 @@ mod config;
 mod error;
 mod login;
 mod metrics;
+mod oauth;
 mod sessions;
 
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use client::ClientInfo;
 pub use config::{Limits, ServiceConfig};
 pub use error::{Error, Result};
 pub use metrics::{LoginResult, Metrics};
+pub use oauth::{MAX_CLIENT_NAME, NewClient};
 
 /// What a login or refresh hands to an API client.
 #[derive(Debug)]
@@ -62,6 +64,8 @@ pub struct Sessions {
     registrations: RateLimiter,
     /// Failed admin-key checks per IP.
     admin_failures: RateLimiter,
+    /// Failed OAuth client authentications per IP.
+    client_failures: RateLimiter,
     max_sessions_per_user: u32,
     audit_retention: Duration,
     refresh_delay: Duration,
@@ -92,6 +96,7 @@ impl Sessions {
             per_ip: per_minute(limits.login_attempts_per_ip),
             registrations: per_minute(limits.registrations_per_ip),
             admin_failures: per_minute(limits.admin_failures_per_ip),
+            client_failures: per_minute(limits.client_failures_per_ip),
             clock: config.clock,
             max_sessions_per_user: config.max_sessions_per_user,
             audit_retention: config.audit_retention,

@@ -14,6 +14,12 @@ impl Sessions {
     /// Answers from the node's coherent cache or the database: once a revocation has
     /// answered, no node accepts the session, so the very next request is refused.
     pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
+        Ok(self.live_token(kind, presented).await?.session)
+    }
+
+    /// Like [`authenticate`](Self::authenticate), with the token's own record (its kind,
+    /// issue and expiry times), for introspection.
+    pub async fn live_token(&self, kind: TokenKind, presented: &str) -> Result<TokenRecord> {
         let checked = self.check(kind, presented).await;
         match &checked {
             Ok(_) => self.metrics.token_check(true),
@@ -24,7 +30,7 @@ impl Sessions {
         checked
     }
 
-    async fn check(&self, kind: TokenKind, presented: &str) -> Result<Session> {
+    async fn check(&self, kind: TokenKind, presented: &str) -> Result<TokenRecord> {
         let hash = token::parse(kind, presented).map_err(|_| Error::InvalidToken)?;
         let now = self.now();
         let mut record = self.storage.token(&hash).await?;
@@ -39,7 +45,7 @@ impl Sessions {
         if record.session.activity_due(&self.policy, now) {
             self.storage.touch_session(&record.session.id, now).await?;
         }
-        Ok(record.session)
+        Ok(record)
     }
 
     fn is_live(&self, record: &TokenRecord, kind: TokenKind, now: i64) -> bool {

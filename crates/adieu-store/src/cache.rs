@@ -37,6 +37,9 @@ struct State {
     generation: u64,
     entries: HashMap<TokenHash, TokenRecord>,
     by_session: HashMap<String, Vec<TokenHash>>,
+    /// The secret hashes of OAuth clients, by `client_id`. A client's deletion is evicted as
+    /// the pseudo-session `client:<id>`, like a revocation.
+    clients: HashMap<String, TokenHash>,
 }
 
 /// A bounded map from token hash to token record, kept coherent with revocations.
@@ -75,6 +78,7 @@ impl TokenCache {
                 generation: 0,
                 entries: HashMap::new(),
                 by_session: HashMap::new(),
+                clients: HashMap::new(),
             }),
             capacity: capacity.max(1),
             hits: AtomicU64::new(0),
@@ -141,11 +145,36 @@ impl TokenCache {
         }
     }
 
-    /// Forgets every token of these sessions.
+    /// The secret hash of an OAuth client, if cached and the cache may serve now.
+    pub fn client(&self, client_id: &str) -> Option<TokenHash> {
+        let state = self.lock();
+        if !state.is_serving(Instant::now()) {
+            return None;
+        }
+        state.clients.get(client_id).copied()
+    }
+
+    /// Caches a client's secret hash read from the database, under the same rules as a
+    /// token: not if an eviction happened since `generation`, nor while not serving.
+    pub fn insert_client(&self, generation: u64, client_id: &str, hash: TokenHash) {
+        let mut state = self.lock();
+        if state.generation != generation || !state.is_serving(Instant::now()) {
+            return;
+        }
+        if state.clients.len() >= self.capacity {
+            state.clients.clear();
+        }
+        state.clients.insert(client_id.to_owned(), hash);
+    }
+
+    /// Forgets every token of these sessions (and the clients named `client:<id>`).
     pub fn evict_sessions<S: AsRef<str>>(&self, session_ids: &[S]) {
         let mut state = self.lock();
         state.generation += 1;
         for id in session_ids {
+            if let Some(client_id) = id.as_ref().strip_prefix("client:") {
+                state.clients.remove(client_id);
+            }
             if let Some(hashes) = state.by_session.remove(id.as_ref()) {
                 for hash in hashes {
                     state.entries.remove(&hash);
@@ -237,6 +266,7 @@ impl State {
         self.generation += 1;
         self.entries.clear();
         self.by_session.clear();
+        self.clients.clear();
     }
 
     /// Drops about `n` sessions' entries to make room (which ones does not matter: a miss
@@ -261,6 +291,7 @@ mod tests {
 
     fn record(session: &str, kind: TokenKind) -> TokenRecord {
         TokenRecord {
+            issued_at: 0,
             kind,
             expires_at: i64::MAX,
             spent_at: None,

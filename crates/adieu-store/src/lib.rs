@@ -103,6 +103,8 @@ pub struct TokenRecord {
     pub kind: TokenKind,
     /// The token's own expiry (the session may end sooner).
     pub expires_at: UnixMillis,
+    /// When the token was issued.
+    pub issued_at: UnixMillis,
     /// For refresh tokens: when it was exchanged.
     pub spent_at: Option<UnixMillis>,
     /// The session it belongs to, with its owner's name.
@@ -151,6 +153,10 @@ pub enum AuditKind {
     UserDeleted,
     /// A session reached its idle or absolute timeout (recorded when the clean-up finds it).
     SessionExpired,
+    /// An administrator created an OAuth client.
+    ClientCreated,
+    /// An administrator deleted an OAuth client.
+    ClientDeleted,
 }
 
 impl AuditKind {
@@ -171,11 +177,13 @@ impl AuditKind {
             Self::UserEnabled => "user_enabled",
             Self::UserDeleted => "user_deleted",
             Self::SessionExpired => "session_expired",
+            Self::ClientCreated => "client_created",
+            Self::ClientDeleted => "client_deleted",
         }
     }
 
     /// Every kind, for validating a filter.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 16] = [
         Self::Register,
         Self::Login,
         Self::LoginFailed,
@@ -190,6 +198,8 @@ impl AuditKind {
         Self::UserEnabled,
         Self::UserDeleted,
         Self::SessionExpired,
+        Self::ClientCreated,
+        Self::ClientDeleted,
     ];
 
     /// Reads a stored name back.
@@ -275,6 +285,17 @@ pub struct UserQuery {
     pub idle_before: UnixMillis,
     /// Sessions created before this are past their absolute lifetime.
     pub created_before: UnixMillis,
+}
+
+/// A confidential client of the OAuth endpoints, as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthClient {
+    /// `client_id`, public.
+    pub id: String,
+    /// What the operator called it.
+    pub name: String,
+    /// When it was created.
+    pub created_at: UnixMillis,
 }
 
 /// An admin key as listed: never its secret, which only its creator saw.
@@ -462,6 +483,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// The name of the live admin key with this hash.
     async fn admin_key(&self, hash: &TokenHash) -> Result<Option<String>>;
+
+    /// Stores a new client with the hash of its secret.
+    async fn create_client(
+        &self,
+        client: &OAuthClient,
+        secret_hash: &TokenHash,
+        context: &AuditContext,
+    ) -> Result<()>;
+
+    /// Every client, oldest first.
+    async fn clients(&self) -> Result<Vec<OAuthClient>>;
+
+    /// Deletes a client; returns whether it existed. Returns once no node accepts it any
+    /// more (the deletion travels as a revocation, see [`Storage::delete_client`]).
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<bool>;
+
+    /// The hash of a client's secret, from the database. ([`Storage::client_secret`]
+    /// answers from the cache when it may.)
+    async fn client_secret(&self, client_id: &str) -> Result<Option<TokenHash>>;
 
     /// Leaves the cluster on shutdown, so that no logout waits for this node's lease.
     async fn close(&self) {}

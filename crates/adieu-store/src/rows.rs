@@ -2,7 +2,7 @@
 
 use adieu_core::{Session, SessionKind, TokenKind};
 
-use crate::{AdminKey, AuditRecord, StoreError, TokenRecord, User, UserSummary};
+use crate::{AdminKey, AuditRecord, OAuthClient, StoreError, TokenRecord, User, UserSummary};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct UserRow {
@@ -125,6 +125,7 @@ impl TryFrom<SessionRow> for Session {
 pub(crate) struct TokenRow {
     token_kind: String,
     token_expires_at: i64,
+    token_created_at: i64,
     spent_at: Option<i64>,
     #[sqlx(flatten)]
     session: SessionRow,
@@ -137,6 +138,7 @@ impl TryFrom<TokenRow> for TokenRecord {
         Ok(Self {
             kind: TokenKind::from_db(&row.token_kind).ok_or(StoreError::Corrupt("token kind"))?,
             expires_at: row.token_expires_at,
+            issued_at: row.token_created_at,
             spent_at: row.spent_at,
             session: row.session.try_into()?,
         })
@@ -156,4 +158,21 @@ pub(crate) struct EndedSessionRow {
     pub(crate) created_at: i64,
     pub(crate) last_active_at: i64,
     pub(crate) revoked_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ClientRow {
+    id: String,
+    name: String,
+    created_at: i64,
+}
+
+impl From<ClientRow> for OAuthClient {
+    fn from(row: ClientRow) -> Self {
+        Self {
+            id: row.id,
+            name: row.name,
+            created_at: row.created_at,
+        }
+    }
 }

@@ -59,7 +59,8 @@ pub(crate) const AUDIT_LOG: &str =
 
 pub(crate) fn token_by_hash() -> String {
     format!(
-        "SELECT t.kind AS token_kind, t.expires_at AS token_expires_at, t.spent_at, \
+        "SELECT t.kind AS token_kind, t.expires_at AS token_expires_at, \
+         t.created_at AS token_created_at, t.spent_at, \
          {SESSION_COLUMNS} FROM tokens t \
          JOIN sessions s ON s.id = t.session_id JOIN users u ON u.id = s.user_id \
          WHERE t.hash = $1"
@@ -139,3 +140,16 @@ pub(crate) const COUNT_ACTIVE_SESSIONS: &str = "SELECT COUNT(*) FROM sessions \
 /// `$1`: events older than this go; at most `$2` at a time.
 pub(crate) const DELETE_OLD_AUDIT: &str = "DELETE FROM audit_events WHERE id IN \
      (SELECT id FROM audit_events WHERE at < $1 LIMIT $2)";
+
+pub(crate) const INSERT_CLIENT: &str =
+    "INSERT INTO oauth_clients (id, name, secret_hash, created_at) VALUES ($1, $2, $3, $4)";
+pub(crate) const CLIENTS: &str =
+    "SELECT id, name, created_at FROM oauth_clients ORDER BY created_at, id";
+pub(crate) const DELETE_CLIENT: &str = "DELETE FROM oauth_clients WHERE id = $1";
+pub(crate) const CLIENT_SECRET: &str = "SELECT secret_hash FROM oauth_clients WHERE id = $1";
+
+/// What a client's deletion is announced as to the other nodes: a revocation of this
+/// pseudo-session, which their caches evict like any other, and acknowledge.
+pub(crate) fn client_key(client_id: &str) -> String {
+    format!("client:{client_id}")
+}

@@ -20,7 +20,8 @@ use crate::{
 ///
 /// Token lookups, activity updates and every method that ends sessions or rotates tokens
 /// (`create_session`, `rotate_refresh`, `revoke_session`, `revoke_user_sessions`,
-/// `change_password`, `set_user_disabled`, `delete_user`) must be called on this type, not on [`store`](Self::store): only here
+/// `change_password`, `set_user_disabled`, `delete_user`), and client lookups and deletions
+/// (`client_secret`, `delete_client`), must be called on this type, not on [`store`](Self::store): only here
 /// do they keep the cache coherent.
 #[derive(Clone)]
 pub struct Storage {
@@ -259,6 +260,41 @@ impl Storage {
                     .await
             },
             evict_some_ids,
+        )
+        .await
+    }
+
+    /// The hash of an OAuth client's secret: from the cache when it may, else the database
+    /// (and cached, unless an eviction raced the read).
+    pub async fn client_secret(&self, client_id: &str) -> Result<Option<TokenHash>> {
+        let Some(cache) = &self.cache else {
+            return self.store.client_secret(client_id).await;
+        };
+        if let Some(hash) = cache.client(client_id) {
+            return Ok(Some(hash));
+        }
+        let generation = cache.generation();
+        let hash = self.store.client_secret(client_id).await?;
+        if let Some(hash) = hash {
+            cache.insert_client(generation, client_id, hash);
+        }
+        Ok(hash)
+    }
+
+    /// [`Store::delete_client`] (which, with PostgreSQL, returns once every node has evicted
+    /// the client), then evicts it here.
+    pub async fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<bool> {
+        let (store, id, context) = (self.store.clone(), client_id.to_owned(), context.clone());
+        let evicted = crate::sql::client_key(client_id);
+        revoke_then_evict(
+            self.cache.clone(),
+            async move { store.delete_client(&id, now, &context).await },
+            move |cache, _| cache.evict_sessions(&[evicted]),
         )
         .await
     }

@@ -16,13 +16,13 @@ use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Type};
 
 use crate::backend::Backend;
 use crate::rows::{
-    AdminKeyRow, AuditRow, EndedSessionRow, SessionRow, TokenRow, UserRow, UserSummaryRow,
-    is_unique_violation,
+    AdminKeyRow, AuditRow, ClientRow, EndedSessionRow, SessionRow, TokenRow, UserRow,
+    UserSummaryRow, is_unique_violation,
 };
 use crate::{
     AdminKey, AuditContext, AuditEvent, AuditKind, AuditQuery, AuditRecord, Health, Keep, NewToken,
-    RefreshOutcome, Result, Revocation, Store, StoreError, TokenRecord, User, UserQuery,
-    UserSummary, sql,
+    OAuthClient, RefreshOutcome, Result, Revocation, Store, StoreError, TokenRecord, User,
+    UserQuery, UserSummary, sql,
 };
 
 #[async_trait]
@@ -42,6 +42,8 @@ where
     AuditRow: for<'r> FromRow<'r, DB::Row>,
     AdminKeyRow: for<'r> FromRow<'r, DB::Row>,
     EndedSessionRow: for<'r> FromRow<'r, DB::Row>,
+    ClientRow: for<'r> FromRow<'r, DB::Row>,
+    (Vec<u8>,): for<'r> FromRow<'r, DB::Row>,
     SessionRow: for<'r> FromRow<'r, DB::Row>,
     TokenRow: for<'r> FromRow<'r, DB::Row>,
     (String,): for<'r> FromRow<'r, DB::Row>,
@@ -548,6 +550,80 @@ where
             .bind(hash.as_bytes().as_slice())
             .fetch_optional(self.reader())
             .await?)
+    }
+
+    async fn create_client(
+        &self,
+        client: &OAuthClient,
+        secret_hash: &TokenHash,
+        context: &AuditContext,
+    ) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        sqlx::query(sql::INSERT_CLIENT)
+            .bind(client.id.as_str())
+            .bind(client.name.as_str())
+            .bind(secret_hash.as_bytes().as_slice())
+            .bind(client.created_at)
+            .execute(&mut *tx)
+            .await?;
+        let event = AuditEvent {
+            at: client.created_at,
+            kind: AuditKind::ClientCreated,
+            user_id: None,
+            session_id: None,
+            context: context.clone(),
+        };
+        Self::insert_audit(&mut tx, &event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn clients(&self) -> Result<Vec<OAuthClient>> {
+        let rows: Vec<ClientRow> = sqlx::query_as(sql::CLIENTS)
+            .fetch_all(self.reader())
+            .await?;
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    async fn delete_client(
+        &self,
+        client_id: &str,
+        now: UnixMillis,
+        context: &AuditContext,
+    ) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let done = sqlx::query(sql::DELETE_CLIENT)
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?;
+        if Self::rows_affected(&done) == 0 {
+            return Ok(false);
+        }
+        let event = AuditEvent {
+            at: now,
+            kind: AuditKind::ClientDeleted,
+            user_id: None,
+            session_id: None,
+            context: context.clone(),
+        };
+        Self::insert_audit(&mut tx, &event).await?;
+        let pending = self
+            .publish_revoked(&mut tx, &[sql::client_key(client_id)])
+            .await?;
+        tx.commit().await?;
+        self.confirm(Some(pending)).await?;
+        Ok(true)
+    }
+
+    async fn client_secret(&self, client_id: &str) -> Result<Option<TokenHash>> {
+        let row: Option<(Vec<u8>,)> = sqlx::query_as(sql::CLIENT_SECRET)
+            .bind(client_id)
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|(bytes,)| {
+            TokenHash::from_slice(&bytes).ok_or(StoreError::Corrupt("client secret hash"))
+        })
+        .transpose()
     }
 
     async fn close(&self) {

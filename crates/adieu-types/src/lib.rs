@@ -18,6 +18,8 @@ pub const REFRESH_TOKEN_PREFIX: &str = "adieu_rt_";
 pub const COOKIE_TOKEN_PREFIX: &str = "adieu_ck_";
 /// Prefix of every admin API key.
 pub const ADMIN_KEY_PREFIX: &str = "adieu_ak_";
+/// Prefix of every OAuth client secret.
+pub const CLIENT_SECRET_PREFIX: &str = "adieu_cs_";
 
 /// A secret string: redacted in `Debug`/`Display`, zeroized on drop, compared in constant
 /// time.
@@ -299,6 +301,87 @@ pub struct AuditResponse {
     pub events: Vec<AuditEventInfo>,
 }
 
+/// `POST /admin/clients` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewClientRequest {
+    /// What to call the client (the resource server), 1 to 100 printable characters.
+    pub name: String,
+}
+
+/// `POST /admin/clients` answer: the only time the secret is shown.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewClientResponse {
+    /// The client's public id.
+    pub client_id: String,
+    /// Its secret, for HTTP Basic or the form fields of the OAuth endpoints.
+    pub client_secret: Secret,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// One client in `GET /admin/clients`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientInfo {
+    /// The client's public id.
+    pub client_id: String,
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+/// `GET /admin/clients` answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientsResponse {
+    /// Every client, oldest first.
+    pub clients: Vec<ClientInfo>,
+}
+
+/// `POST /oauth2/introspect` answer (RFC 7662 §2.2). An inactive token is `{"active":false}`
+/// and nothing more.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IntrospectionResponse {
+    /// Whether the token is live now.
+    pub active: bool,
+    /// `access_token` or `refresh_token`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<String>,
+    /// The user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    /// The user's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The session id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// When the token was issued, in seconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    /// When it expires at the latest, in seconds since the epoch (its session may end
+    /// sooner: ask again rather than trust this).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    /// Who says so: Adieu's public URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+}
+
+/// The error body of the OAuth endpoints (RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client` or `temporarily_unavailable`.
+    pub error: String,
+    /// What was wrong, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+}
+
 /// Stable machine-readable error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -319,6 +402,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The right password, but an administrator has disabled the account.
     AccountDisabled,
+    /// OAuth client credentials that are missing, unknown or wrong.
+    InvalidClient,
     /// Anything else; details are only in the server log.
     Internal,
 }
@@ -335,6 +420,7 @@ impl ErrorCode {
             Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited => "rate_limited",
             Self::AccountDisabled => "account_disabled",
+            Self::InvalidClient => "invalid_client",
             Self::Internal => "internal",
         }
     }
@@ -391,6 +477,7 @@ mod tests {
             ErrorCode::NotFound,
             ErrorCode::RateLimited,
             ErrorCode::AccountDisabled,
+            ErrorCode::InvalidClient,
             ErrorCode::Internal,
         ] {
             let json = serde_json::to_string(&code).unwrap();

@@ -46,6 +46,8 @@ impl From<Error> for PageError {
             Error::InvalidCredentials => Self::BadRequest("wrong username or password".into()),
             Error::UsernameTaken => Self::BadRequest("that username is taken".into()),
             Error::AccountDisabled => Self::Disabled,
+            Error::InvalidClient => Self::BadRequest("client authentication failed".into()),
+            Error::InvalidInput(message) => Self::BadRequest(message),
             internal @ (Error::Storage(_) | Error::Hashing(_)) => Self::Internal(internal),
         }
     }

@@ -33,7 +33,7 @@ impl AdminApp {
         Self { app, key }
     }
 
-    fn admin_url(&self, path: &str) -> String {
+    pub(crate) fn admin_url(&self, path: &str) -> String {
         format!(
             "http://{}{path}",
             self.app.admin_addr.expect("an admin listener")
@@ -41,7 +41,7 @@ impl AdminApp {
     }
 
     /// An admin call with the key.
-    async fn call(&self, method: Method, path: &str) -> reqwest::Response {
+    pub(crate) async fn call(&self, method: Method, path: &str) -> reqwest::Response {
         self.app
             .client
             .request(method, self.admin_url(path))
@@ -51,7 +51,7 @@ impl AdminApp {
             .expect("the admin listener answers")
     }
 
-    async fn ok<T: serde::de::DeserializeOwned>(&self, method: Method, path: &str) -> T {
+    pub(crate) async fn ok<T: serde::de::DeserializeOwned>(&self, method: Method, path: &str) -> T {
         let r = self.call(method, path).await;
         assert_eq!(r.status(), StatusCode::OK, "{path}");
         r.json().await.expect("a JSON answer")

@@ -6,8 +6,10 @@ mod helpers;
 mod admin;
 mod attacks;
 mod input;
+mod libraries;
 mod logout;
 mod metrics;
+mod oauth;
 mod refresh;
 mod sessions;
 mod storage;
@@ -60,6 +62,13 @@ on_both_backends! {
     input::login_attempts_are_rate_limited_per_username_and_per_ip,
     input::a_saturated_hasher_answers_429_with_retry_after_instead_of_queueing,
     logout::after_logout_every_credential_of_the_session_is_refused,
+    oauth::clients_are_created_listed_and_deleted_with_only_a_hash_stored,
+    oauth::a_live_token_is_active_with_its_identity_and_anything_else_is_only_inactive,
+    oauth::a_disabled_users_tokens_are_inactive,
+    oauth::introspection_needs_client_credentials_by_exactly_one_method,
+    oauth::failed_client_authentications_are_rate_limited,
+    oauth::revoking_either_token_ends_the_whole_session_and_unknown_tokens_get_200,
+    oauth::the_metadata_says_where_the_endpoints_are,
     logout::logout_is_idempotent_and_says_nothing_about_the_token,
     logout::logout_with_an_expired_access_token_still_ends_the_session,
     logout::logout_with_the_refresh_token_in_the_body_ends_the_session,
