@@ -181,7 +181,6 @@ async fn create_admin_key(server: &TestServer) -> String {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn a_live_access_token_reaches_the_handler_with_its_user() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -199,7 +198,6 @@ async fn a_live_access_token_reaches_the_handler_with_its_user() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn after_a_logout_the_very_next_request_with_its_token_is_refused() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -214,7 +212,6 @@ async fn after_a_logout_the_very_next_request_with_its_token_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn a_request_without_a_well_shaped_bearer_token_is_refused_before_adieu_is_asked() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -241,7 +238,6 @@ async fn a_request_without_a_well_shaped_bearer_token_is_refused_before_adieu_is
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn tokens_that_are_not_live_access_tokens_are_refused() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -262,7 +258,6 @@ async fn tokens_that_are_not_live_access_tokens_are_refused() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn an_expired_access_token_is_refused() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -274,7 +269,6 @@ async fn an_expired_access_token_is_refused() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn when_adieu_is_down_nothing_gets_through() {
     let mut adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard()).await;
@@ -288,7 +282,6 @@ async fn when_adieu_is_down_nothing_gets_through() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn a_guard_with_a_wrong_client_secret_lets_nothing_through() {
     let adieu = Adieu::spawn().await;
     let api = Api::spawn(adieu.guard_with_secret("not-the-secret")).await;
@@ -299,7 +292,6 @@ async fn a_guard_with_a_wrong_client_secret_lets_nothing_through() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn a_guard_with_an_unknown_client_id_lets_nothing_through() {
     let adieu = Adieu::spawn().await;
     let guard = AdieuGuard::builder(adieu.server.url("/oauth2/introspect"))
@@ -314,7 +306,6 @@ async fn a_guard_with_an_unknown_client_id_lets_nothing_through() {
 }
 
 #[tokio::test]
-#[ignore = "needs Adieu's POST /oauth2/introspect and POST /admin/clients"]
 async fn introspect_answers_for_one_token_outside_a_tower_stack() {
     let adieu = Adieu::spawn().await;
     let guard = adieu.guard();
