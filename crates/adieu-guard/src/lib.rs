@@ -83,7 +83,7 @@
 //! # A client for the API, with an admin key (`adieu admin keys create`).
 //! curl -s -X POST 127.0.0.1:9090/admin/clients -H "authorization: Bearer $ADMIN_KEY" \
 //!      -H 'content-type: application/json' -d '{"name":"hello-api"}'
-//! # {"client_id":"…","client_secret":"…","name":"hello-api"}
+//! # {"client_id":"…","client_secret":"…","name":"hello-api","created_at":"…"}
 //!
 //! ADIEU_INTROSPECTION_URL=http://127.0.0.1:8080/oauth2/introspect \
 //! ADIEU_CLIENT_ID=… ADIEU_CLIENT_SECRET=… LISTEN=127.0.0.1:3000 \
