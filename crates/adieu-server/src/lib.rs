@@ -40,17 +40,29 @@ pub use config::Config;
 pub use error::{Error, Result};
 pub use pages::cookie::name as session_cookie_name;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one `Arc`, since axum clones the state for every request
+/// (one reference count to touch rather than one per part).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares; its fields read through the state itself (`state.sessions`).
+pub struct Shared {
     /// The session service.
     pub sessions: Arc<Sessions>,
     /// The configuration the server started with.
     pub config: Arc<Config>,
     /// Whether the last periodic database check succeeded.
-    database_ok: Arc<AtomicBool>,
+    database_ok: AtomicBool,
     /// Everything `/metrics` reports.
     metrics: Arc<metrics::Metrics>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The whole application as a router, without a listener.
@@ -274,12 +286,12 @@ impl Server {
         Ok(Self {
             listener,
             admin,
-            state: AppState {
+            state: AppState(Arc::new(Shared {
                 sessions,
                 config: Arc::new(config),
-                database_ok: Arc::new(AtomicBool::new(true)),
+                database_ok: AtomicBool::new(true),
                 metrics,
-            },
+            })),
         })
     }
 
