@@ -9,6 +9,7 @@ mod input;
 mod logout;
 mod metrics;
 mod oauth;
+mod openapi;
 mod refresh;
 mod sessions;
 mod storage;
