@@ -1,15 +1,17 @@
-//! The client commands: `register`, `login`, `whoami`, `sessions`, `logout`.
+//! The client commands: `register`, `login`, `whoami`, `sessions`, `logout`, `activity` and
+//! `account delete`.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use adieu_client::{Client, LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, Secret, SessionInfo};
+use crate::Usage;
+use crate::profile::{Profile, ProfileArgs};
+use crate::table::{self, or_dash, when};
+use adieu_client::{
+    ActivityEvent, Client, LocalOnlyReason, LogoutAllOutcome, LogoutOutcome, Secret, SessionInfo,
+};
 use anyhow::{Context, anyhow, bail};
 use clap::{Args, Subcommand};
-use time::OffsetDateTime;
-use time::macros::format_description;
-
-use crate::profile::{Profile, ProfileArgs};
 
 /// Flags of `adieu login` and `adieu register`.
 #[derive(Debug, Args)]
@@ -69,6 +71,42 @@ pub(crate) struct LogoutArgs {
     /// Retry now the revocations left pending by earlier logouts
     #[arg(long)]
     retry: bool,
+    #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+/// Flags of `adieu activity`.
+#[derive(Debug, Args)]
+pub(crate) struct ActivityArgs {
+    /// Print JSON instead of a table
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    profile: ProfileArgs,
+}
+
+/// Flags of `adieu account`.
+#[derive(Debug, Args)]
+pub(crate) struct AccountArgs {
+    #[command(subcommand)]
+    action: AccountAction,
+}
+
+#[derive(Debug, Subcommand)]
+enum AccountAction {
+    /// Delete your account: every session of it ends, on every device, and it cannot log in
+    /// again
+    Delete(DeleteAccountArgs),
+}
+
+#[derive(Debug, Args)]
+struct DeleteAccountArgs {
+    /// Read the password from the first line of standard input instead of asking for it
+    #[arg(long)]
+    password_stdin: bool,
+    /// Do not ask for confirmation (needed when standard input is not a terminal)
+    #[arg(long)]
+    yes: bool,
     #[command(flatten)]
     profile: ProfileArgs,
 }
@@ -161,7 +199,7 @@ pub(crate) async fn sessions(args: SessionsArgs) -> anyhow::Result<ExitCode> {
         let json = serde_json::json!({ "sessions": sessions });
         say(&format!("{json:#}\n"));
     } else {
-        say(&table(&sessions));
+        say(&sessions_table(&sessions));
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -184,6 +222,73 @@ pub(crate) async fn logout(args: LogoutArgs) -> anyhow::Result<ExitCode> {
     }
     let outcome = client.logout().await?;
     Ok(report(&outcome))
+}
+
+/// `adieu activity`.
+pub(crate) async fn activity(args: ActivityArgs) -> anyhow::Result<ExitCode> {
+    let profile = Profile::open(&args.profile)?;
+    let client = profile.client(&profile.require_server()?, true).await?;
+    let events = client.activity().await.map_err(explain)?;
+    if args.json {
+        let json = serde_json::json!({ "events": events });
+        say(&format!("{json:#}\n"));
+    } else {
+        say(&activity_table(&events));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `adieu account delete`.
+pub(crate) async fn account(args: AccountArgs) -> anyhow::Result<ExitCode> {
+    let AccountAction::Delete(args) = args.action;
+    let profile = Profile::open(&args.profile)?;
+    let client = profile.client(&profile.require_server()?, true).await?;
+    let Some(me) = client.session() else {
+        return Err(explain(adieu_client::Error::NotLoggedIn));
+    };
+    let server = client.server().to_string();
+    if !args.yes
+        && !confirm(&format!(
+            "Delete the account {} at {server}? Every session of it ends and it cannot be \
+             undone.",
+            me.username
+        ))?
+    {
+        say("Nothing was deleted.\n");
+        return Ok(ExitCode::FAILURE);
+    }
+    let password = password(args.password_stdin, false)?;
+    let deleted = client
+        .delete_account(&password)
+        .await
+        .map_err(explain)
+        .with_context(|| format!("deleting the account {} at {server}", me.username))?;
+    say(&format!(
+        "Deleted the account {} at {server}. The server has ended its {} session(s); this \
+         device is logged out.\n",
+        me.username, deleted.revoked_sessions
+    ));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks `question` on the terminal; true for "y" or "yes". Without a terminal to ask on it
+/// refuses, as a usage error: pass `--yes`.
+pub(crate) fn confirm(question: &str) -> anyhow::Result<bool> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Usage::error(
+            "standard input is not a terminal to confirm on; pass --yes to go ahead",
+        ));
+    }
+    eprint!("{question} [y/N] ");
+    let mut line = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the answer")?;
+    Ok(matches!(
+        line.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 async fn retry(client: &Client) -> anyhow::Result<ExitCode> {
@@ -292,7 +397,7 @@ fn report_all(outcome: &LogoutAllOutcome) -> ExitCode {
 }
 
 /// The sessions as a table, the current one marked.
-fn table(sessions: &[SessionInfo]) -> String {
+fn sessions_table(sessions: &[SessionInfo]) -> String {
     let rows: Vec<[String; 6]> = sessions
         .iter()
         .map(|s| {
@@ -301,28 +406,15 @@ fn table(sessions: &[SessionInfo]) -> String {
                 s.id.clone(),
                 when(s.created_at),
                 when(s.last_active_at),
-                s.ip.clone().unwrap_or_else(|| "-".into()),
-                s.user_agent.clone().unwrap_or_else(|| "-".into()),
+                or_dash(s.ip.as_deref()),
+                or_dash(s.user_agent.as_deref()),
             ]
         })
         .collect();
-    let header = ["", "ID", "CREATED", "LAST ACTIVE", "IP", "USER AGENT"].map(str::to_owned);
-    let mut widths = [0; 6];
-    for row in std::iter::once(&header).chain(&rows) {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
-    }
-    let mut text = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let line: Vec<String> = row
-            .iter()
-            .zip(widths)
-            .map(|(cell, width)| format!("{cell:width$}"))
-            .collect();
-        text.push_str(line.join("  ").trim_end());
-        text.push('\n');
-    }
+    let mut text = table::render(
+        ["", "ID", "CREATED", "LAST ACTIVE", "IP", "USER AGENT"],
+        &rows,
+    );
     text.push_str(&format!(
         "{} active session(s); * = this device\n",
         sessions.len()
@@ -330,11 +422,28 @@ fn table(sessions: &[SessionInfo]) -> String {
     text
 }
 
-fn when(at: OffsetDateTime) -> String {
-    at.format(format_description!(
-        "[year]-[month]-[day] [hour]:[minute] UTC"
-    ))
-    .unwrap_or_else(|_| at.to_string())
+/// The account's events as a table, newest first.
+fn activity_table(events: &[ActivityEvent]) -> String {
+    let rows: Vec<[String; 5]> = events
+        .iter()
+        .map(|e| {
+            let what = if e.by_administrator {
+                format!("{} (by an administrator)", e.description)
+            } else {
+                e.description.clone()
+            };
+            [
+                table::when_exactly(e.at),
+                what,
+                or_dash(e.session_id.as_deref()),
+                or_dash(e.ip.as_deref()),
+                or_dash(e.user_agent.as_deref()),
+            ]
+        })
+        .collect();
+    let mut text = table::render(["WHEN", "WHAT", "SESSION", "IP", "USER AGENT"], &rows);
+    text.push_str(&format!("{} event(s), newest first\n", events.len()));
+    text
 }
 
 /// Adds a hint to the errors that mean "log in first".
@@ -411,7 +520,7 @@ fn password(from_stdin: bool, confirm: bool) -> anyhow::Result<Secret> {
 }
 
 /// Writes to standard output; a closed pipe (`adieu sessions | head -1`) is not an error.
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     let mut out = std::io::stdout().lock();
     let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
 }

@@ -1,8 +1,10 @@
 //! `adieu`: serve the session service, or use it from the command line.
 
+mod admin;
 mod commands;
 mod profile;
 mod serve;
+mod table;
 
 use std::process::ExitCode;
 
@@ -32,6 +34,13 @@ enum Command {
     Sessions(commands::SessionsArgs),
     /// Log out: wipe this device's credentials and end the session on the server.
     Logout(commands::LogoutArgs),
+    /// What happened to your account: logins, logouts, revocations, an administrator's actions.
+    Activity(commands::ActivityArgs),
+    /// Your account as a whole.
+    Account(commands::AccountArgs),
+    /// Operate a server: admin keys (on the database), users, sessions and the audit log (on
+    /// the operators' listener).
+    Admin(admin::AdminArgs),
 }
 
 fn main() -> ExitCode {
@@ -51,13 +60,40 @@ fn main() -> ExitCode {
             Command::Whoami(args) => commands::whoami(args).await,
             Command::Sessions(args) => commands::sessions(args).await,
             Command::Logout(args) => commands::logout(args).await,
+            Command::Activity(args) => commands::activity(args).await,
+            Command::Account(args) => commands::account(args).await,
+            Command::Admin(args) => admin::run(args).await,
         }
     });
     match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("adieu: {e:#}");
-            ExitCode::FAILURE
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }
+
+/// A command used wrongly in a way that clap cannot see (a missing admin key, a confirmation
+/// with no terminal to ask on): exit code 2, as clap's own usage errors.
+#[derive(Debug)]
+pub(crate) struct Usage(String);
+
+impl Usage {
+    /// The error, ready to return.
+    pub(crate) fn error(what: impl Into<String>) -> anyhow::Error {
+        anyhow::Error::new(Self(what.into()))
+    }
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}

@@ -20,14 +20,27 @@ struct Run {
 
 /// Runs `adieu ARGS` with its configuration in `config`, feeding `stdin`.
 async fn adieu(config: &Path, args: &[&str], stdin: &str) -> Run {
+    adieu_with(config, args, stdin, &[]).await
+}
+
+/// [`adieu`] with these environment variables set too.
+async fn adieu_with(config: &Path, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> Run {
     let config = config.to_owned();
     let args: Vec<String> = args.iter().map(|&a| a.to_owned()).collect();
     let stdin = stdin.to_owned();
+    let env: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
             .args(&args)
             .env("ADIEU_CONFIG_DIR", &config)
             .env_remove("ADIEU_SERVER")
+            .env_remove("ADIEU_ADMIN_URL")
+            .env_remove("ADIEU_ADMIN_KEY")
+            .env_remove("ADIEU_DATABASE_URL")
+            .envs(env)
             .env("NO_COLOR", "1")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -393,3 +406,7 @@ async fn the_remembered_server_is_written_privately_and_atomically() -> TestResu
     assert!(leftovers.is_empty(), "{leftovers:?}");
     Ok(())
 }
+
+// The operators' and the account commands, in a file of their own in this one test binary.
+#[path = "cli/operating.rs"]
+mod operating;

@@ -83,6 +83,18 @@ pub(crate) fn post(path: &str, auth: Option<&HeaderValue>, json: Bytes) -> Reque
     request(Method::POST, NODE_HOST, path, auth, json)
 }
 
+/// A form POST (`application/x-www-form-urlencoded`) with this `Authorization`.
+pub(crate) fn post_form(path: &str, auth: &HeaderValue, form: Bytes) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(HOST, NODE_HOST)
+        .header(AUTHORIZATION, auth.clone())
+        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Full::new(form))
+        .expect("a static, valid request")
+}
+
 /// The `Host` of requests sent straight to a node.
 const NODE_HOST: &str = "127.0.0.1";
 
@@ -152,6 +164,22 @@ pub(crate) async fn closed_loop_get_at(
     duration: Duration,
 ) -> anyhow::Result<LoadResult> {
     let auths: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
+    let (host, path) = (host.to_owned(), path.to_owned());
+    closed_loop(addr, connections, duration, move |i| {
+        let auth = (!auths.is_empty()).then(|| &auths[i % auths.len()]);
+        get_at(&host, &path, auth)
+    })
+    .await
+}
+
+/// `connections` connections send the request `make(i)` (for connection `i`) back to back
+/// for `duration`.
+pub(crate) async fn closed_loop(
+    addr: SocketAddr,
+    connections: usize,
+    duration: Duration,
+    make: impl Fn(usize) -> Request<Full<Bytes>> + Clone + Send + 'static,
+) -> anyhow::Result<LoadResult> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
         conns.push(Conn::connect(addr).await?);
@@ -160,14 +188,12 @@ pub(crate) async fn closed_loop_get_at(
     let deadline = start + duration;
     let mut workers = tokio::task::JoinSet::new();
     for (i, mut conn) in conns.into_iter().enumerate() {
-        let auth = (!auths.is_empty()).then(|| auths[i % auths.len()].clone());
-        let path = path.to_owned();
-        let host = host.to_owned();
+        let make = make.clone();
         workers.spawn(async move {
             let mut result = LoadResult::default();
             while Instant::now() < deadline {
                 let sent = Instant::now();
-                match conn.send(get_at(&host, &path, auth.as_ref())).await {
+                match conn.send(make(i)).await {
                     Ok(answer) if answer.status.is_success() => {
                         result.ok += 1;
                         result.latencies.push(sent.elapsed());

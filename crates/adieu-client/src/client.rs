@@ -6,8 +6,9 @@ mod logout;
 use std::sync::{Arc, OnceLock};
 
 use adieu_types::{
-    Credentials, MeResponse, PasswordChangeRequest, PasswordChangeResponse, RegisterResponse,
-    Secret, SessionInfo, SessionsResponse, TokenResponse,
+    ActivityEvent, ActivityResponse, Credentials, DeleteAccountRequest, MeResponse,
+    PasswordChangeRequest, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo,
+    SessionsResponse, TokenResponse, UserActionResponse,
 };
 use reqwest::{Method, RequestBuilder, Url};
 
@@ -248,6 +249,37 @@ impl Client {
         };
         let request = self.request(Method::POST, "api/password")?.json(&body);
         read_json(self.send_authorized(request).await?).await
+    }
+
+    /// `GET /api/activity`: what happened to the account (logins, logouts, revocations,
+    /// password changes, an administrator's actions), newest first.
+    pub async fn activity(&self) -> Result<Vec<ActivityEvent>> {
+        let request = self.request(Method::GET, "api/activity")?;
+        let list: ActivityResponse = read_json(self.send_authorized(request).await?).await?;
+        Ok(list.events)
+    }
+
+    /// `DELETE /api/account`: deletes the account, confirmed by its `password`; the server ends
+    /// every session of it. Once the server has confirmed, this device is wiped as by
+    /// [`Client::logout`] (the fence, then the credentials out of the store and memory); there
+    /// is nothing left to revoke.
+    ///
+    /// A wrong password is an [`Error::Api`] with status 401 and code `invalid_credentials`,
+    /// and changes nothing here: the session and its tokens stay as they were (the password is
+    /// sent once, and no refresh is made for that refusal). Any other failure also leaves this
+    /// device as it was. An `Err` from the store after the server's confirmation means the
+    /// account is gone but the (dead) tokens could not be erased.
+    pub async fn delete_account(&self, password: &Secret) -> Result<UserActionResponse> {
+        let body = DeleteAccountRequest {
+            password: password.clone(),
+        };
+        let request = self.request(Method::DELETE, "api/account")?.json(&body);
+        let response = self.send_authorized_token_refusals(request).await?;
+        let deleted: UserActionResponse = read_json(response).await?;
+        let (taken, _, saved) = self.take_session();
+        drop(taken);
+        saved?;
+        Ok(deleted)
     }
 
     fn state(&self) -> &SharedState {

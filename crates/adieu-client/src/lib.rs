@@ -102,7 +102,10 @@ mod state;
 pub mod store;
 mod url_policy;
 
-pub use adieu_types::{MeResponse, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo};
+pub use adieu_types::{
+    ActivityEvent, MeResponse, PasswordChangeResponse, RegisterResponse, Secret, SessionInfo,
+    UserActionResponse,
+};
 pub use builder::ClientBuilder;
 pub use client::{Client, SessionSummary};
 pub use error::{Error, Result};

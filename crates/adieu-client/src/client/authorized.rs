@@ -14,6 +14,33 @@ impl Client {
     /// returned as is. The request must go to this client's server; its body must not be a
     /// stream (it may be sent twice).
     pub async fn send_authorized(&self, request: RequestBuilder) -> Result<Response> {
+        self.send_authorized_if(request, |_| true).await
+    }
+
+    /// [`Client::send_authorized`] for a call that the server may refuse with a 401 of its own
+    /// besides the token's (a wrong password, say): only a 401 that refuses the Bearer token
+    /// (`WWW-Authenticate: Bearer …`) is refreshed and retried. Any other 401 is returned as
+    /// is, with the credentials untouched and the password tried once.
+    pub(crate) async fn send_authorized_token_refusals(
+        &self,
+        request: RequestBuilder,
+    ) -> Result<Response> {
+        self.send_authorized_if(request, |response| {
+            response
+                .headers()
+                .get(reqwest::header::WWW_AUTHENTICATE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("Bearer"))
+        })
+        .await
+    }
+
+    /// [`Client::send_authorized`], refreshing on the 401s that `refresh_on` accepts.
+    async fn send_authorized_if(
+        &self,
+        request: RequestBuilder,
+        refresh_on: impl Fn(&Response) -> bool,
+    ) -> Result<Response> {
         let probe = request
             .try_clone()
             .ok_or_else(|| {
@@ -39,7 +66,7 @@ impl Client {
             .send()
             .await
             .map_err(Error::transport)?;
-        if first.status() != StatusCode::UNAUTHORIZED {
+        if first.status() != StatusCode::UNAUTHORIZED || !refresh_on(&first) {
             return Ok(first);
         }
         drop(first);

@@ -6,6 +6,7 @@ mod helpers;
 mod admin;
 mod attacks;
 mod input;
+mod libraries;
 mod logout;
 mod metrics;
 mod oauth;

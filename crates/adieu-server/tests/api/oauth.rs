@@ -34,7 +34,7 @@ impl OAuthApp {
         }
     }
 
-    fn app(&self) -> &TestApp {
+    pub(crate) fn app(&self) -> &TestApp {
         &self.admin.app
     }
 
