@@ -70,6 +70,47 @@ impl Api {
             .await
     }
 
+    /// `POST /admin/clients` on a node's operators' listener: the new client's id and secret.
+    pub(crate) async fn create_client(
+        &self,
+        admin: SocketAddr,
+        key: &str,
+    ) -> anyhow::Result<(String, String)> {
+        let response = self
+            .client
+            .post(format!("http://{admin}/admin/clients"))
+            .bearer_auth(key)
+            .json(&serde_json::json!({ "name": "bench" }))
+            .send()
+            .await?;
+        if response.status() != StatusCode::CREATED {
+            bail!("creating a client answered {}", response.status());
+        }
+        let created: adieu_types::NewClientResponse = response.json().await?;
+        Ok((created.client_id, created.client_secret.expose().to_owned()))
+    }
+
+    /// `POST /oauth2/introspect` with a client's Basic credentials, expecting 200.
+    pub(crate) async fn introspect(
+        &self,
+        addr: SocketAddr,
+        client_id: &str,
+        secret: &str,
+        token: &str,
+    ) -> anyhow::Result<serde_json::Value> {
+        let response = self
+            .client
+            .post(format!("http://{addr}/oauth2/introspect"))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("token", token)])
+            .send()
+            .await?;
+        if response.status() != StatusCode::OK {
+            bail!("introspection answered {}", response.status());
+        }
+        Ok(response.json().await?)
+    }
+
     /// The cache state (`off`, `serving` or `resyncing`) from `GET /status` on a node's
     /// operators' listener, expecting 200 (503 while the node is not ready).
     pub(crate) async fn cache_state(&self, admin: SocketAddr) -> anyhow::Result<String> {

@@ -55,14 +55,14 @@ struct Cli {
     /// Measure SQLite only.
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. `hangup` or `proxy` alone updates its section of an
+    /// Parts to run, comma-separated. `hangup`, `proxy` or `introspect` alone updates its section of an
     /// existing report and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
     /// `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
         value_delimiter = ',',
-        default_value = "logins,checks,logouts,scale,hangup,proxy"
+        default_value = "logins,checks,logouts,scale,hangup,proxy,introspect"
     )]
     only: Vec<Part>,
     /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions.
@@ -131,6 +131,8 @@ enum Part {
     Hangup,
     /// Measurement 6: an app behind nginx, protected by Adieu versus not.
     Proxy,
+    /// Measurement 7: RFC 7662 introspection versus /api/me.
+    Introspect,
 }
 
 impl Cli {
@@ -427,6 +429,18 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             }
         }
     }
+    if parts.contains(&Part::Introspect) {
+        eprintln!("measurement 7: introspection versus /api/me");
+        watcher.part("introspect");
+        match measure::introspect::introspection(&mut ctx).await {
+            Ok(rows) => report.introspection = rows,
+            Err(e) => {
+                eprintln!("warning: introspection not measured: {e:#}");
+                ctx.notes
+                    .push(format!("Not measured: introspection: {e:#}."));
+            }
+        }
+    }
     report.load = watcher.finish();
     report.notes.append(&mut ctx.notes);
     report.notes.push(format!(
@@ -438,6 +452,7 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     let text = match std::fs::read_to_string(&cli.out) {
         Ok(existing) if parts == &[Part::Hangup] => report.splice_hangup(&existing),
         Ok(existing) if parts == &[Part::Proxy] => report.splice_proxy(&existing),
+        Ok(existing) if parts == &[Part::Introspect] => report.splice_introspection(&existing),
         _ => report.render(),
     };
     std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;

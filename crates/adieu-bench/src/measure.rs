@@ -18,6 +18,7 @@ use hyper::body::Bytes;
 use tokio::sync::{Semaphore, mpsc};
 
 pub(crate) mod hangup;
+pub(crate) mod introspect;
 pub(crate) mod proxy;
 
 use crate::api::{self, Api};

@@ -38,6 +38,8 @@ pub(crate) struct Report {
     pub(crate) scale: Vec<ScaleRow>,
     pub(crate) hangup: Option<HangupRow>,
     pub(crate) proxy: Option<ProxyRow>,
+    /// Measurement 7, one row per backend.
+    pub(crate) introspection: Vec<IntrospectRow>,
     /// Caveats found while measuring, and parts that could not be measured.
     pub(crate) notes: Vec<String>,
 }
@@ -235,6 +237,30 @@ impl ProxyCpu {
     }
 }
 
+/// Measurement 7 for one backend.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct IntrospectRow {
+    pub(crate) label: String,
+    pub(crate) runs: Vec<IntrospectRun>,
+}
+
+/// `/api/me` then `/oauth2/introspect` (or the other way round), same tokens, same load.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct IntrospectRun {
+    pub(crate) me_per_sec: f64,
+    pub(crate) introspect_per_sec: f64,
+    pub(crate) me_latency: Option<Latency>,
+    pub(crate) introspect_latency: Option<Latency>,
+    /// Non-2xx answers and transport errors, both endpoints.
+    pub(crate) errors: u64,
+}
+
+impl IntrospectRun {
+    pub(crate) fn ratio(&self) -> f64 {
+        self.introspect_per_sec / self.me_per_sec
+    }
+}
+
 /// PASS or MISS, never rounded in our favour: the raw median is compared.
 fn verdict(pass: bool) -> &'static str {
     if pass { "**PASS**" } else { "**MISS**" }
@@ -276,6 +302,9 @@ impl Report {
         self.render_scale(&mut out);
         self.render_hangup(&mut out);
         self.render_proxy(&mut out);
+        if !self.introspection.is_empty() {
+            self.render_introspection(&mut out);
+        }
         self.render_notes(&mut out, "## Notes\n\n");
         out
     }
@@ -289,6 +318,54 @@ impl Report {
     /// Measurement 6 alone, spliced likewise.
     pub(crate) fn splice_proxy(&self, existing: &str) -> String {
         self.splice_alone(existing, PROXY_HEADING, Self::render_proxy)
+    }
+
+    /// Measurement 7 alone, spliced likewise.
+    pub(crate) fn splice_introspection(&self, existing: &str) -> String {
+        self.splice_alone(existing, INTROSPECT_HEADING, Self::render_introspection)
+    }
+
+    fn render_introspection(&self, out: &mut String) {
+        let _ = write!(
+            out,
+            "{INTROSPECT_HEADING}
+
+             One node with the cache on, four access tokens of real logins, and one client made              on the admin API. *Introspection*: `POST /oauth2/introspect` with the client's              HTTP Basic credentials and `token=…` as a form, which a resource server sends for              every request it serves. *`/api/me`*: `GET` with the same tokens. Same load as              measurement 1, one after the other, alternating which goes first.\n\n\
+             | server | `/api/me` req/s | introspection req/s | ratio (target ≥ {INTROSPECT_RATIO_TARGET:.2}) | `/api/me` p50 / p99 ms | introspection p50 / p99 ms | errors | verdict |\n\
+             |---|---|---|---|---|---|---|---|\n"
+        );
+        for row in &self.introspection {
+            let r = &row.runs;
+            let ratio = Spread::of(r.iter().map(IntrospectRun::ratio));
+            let lat = |f: fn(&IntrospectRun) -> Option<Latency>, p99: bool| {
+                spread(
+                    Spread::of_millis(
+                        r.iter()
+                            .filter_map(f)
+                            .map(|l| if p99 { l.p99 } else { l.p50 }),
+                    ),
+                    2,
+                    "",
+                )
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {} | {} / {} | {} / {} | {} | {} |",
+                row.label,
+                spread(Spread::of(r.iter().map(|x| x.me_per_sec)), 0, ""),
+                spread(Spread::of(r.iter().map(|x| x.introspect_per_sec)), 0, ""),
+                spread(ratio, 2, ""),
+                lat(|x| x.me_latency, false),
+                lat(|x| x.me_latency, true),
+                lat(|x| x.introspect_latency, false),
+                lat(|x| x.introspect_latency, true),
+                r.iter().map(|x| x.errors).sum::<u64>(),
+                ratio.map_or("not measured", |s| verdict(
+                    s.median >= INTROSPECT_RATIO_TARGET
+                )),
+            );
+        }
+        out.push('\n');
     }
 
     fn splice_alone(
@@ -476,6 +553,18 @@ impl Report {
                 row.label,
                 spread(s, 2, ""),
                 s.map_or("not measured", |s| verdict(s.median >= PROXY_RATIO_TARGET)),
+            );
+        }
+        for row in &self.introspection {
+            let s = Spread::of(row.runs.iter().map(IntrospectRun::ratio));
+            let _ = writeln!(
+                out,
+                "| `/oauth2/introspect` ÷ `/api/me` req/s, {} | ≥ {INTROSPECT_RATIO_TARGET:.2} | {} | {} |",
+                row.label,
+                spread(s, 2, ""),
+                s.map_or("not measured", |s| verdict(
+                    s.median >= INTROSPECT_RATIO_TARGET
+                )),
             );
         }
         for row in &self.logouts {
@@ -880,6 +969,10 @@ impl Report {
 }
 
 const HANGUP_HEADING: &str = "## 5. Clients that hang up in the middle of a hash";
+const INTROSPECT_HEADING: &str =
+    "## 7. Introspection for resource servers: `/oauth2/introspect` versus `/api/me`";
+/// Introspection ÷ `/api/me`.
+const INTROSPECT_RATIO_TARGET: f64 = 0.8;
 const PROXY_HEADING: &str = "## 6. Protecting an app behind nginx: with Adieu versus without";
 
 /// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
