@@ -17,6 +17,7 @@ mod extract;
 pub mod forwarded;
 mod metrics;
 mod oauth;
+pub mod openapi;
 mod pages;
 
 use std::future::Future;
@@ -75,6 +76,7 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(authz::router())
         .merge(oauth::router())
+        .merge(openapi::router())
         .merge(pages::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
@@ -100,15 +102,34 @@ pub fn app(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(tracked, metrics::track))
 }
 
+/// `GET /healthz` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({"status": "ok", "backend": "sqlite"})))]
+struct Health {
+    /// `ok`, or `unavailable` when the database or the notification channel is down.
+    #[schema(pattern = "^(ok|unavailable)$")]
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    backend: &'static str,
+}
+
 /// Readiness, answered from memory: a background task checks the database every second, so
 /// load on this endpoint never reaches the database. The public learns only whether this node
 /// is ready and what it runs on; the details are on the operators' listener (`/status`).
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+#[utoipa::path(
+    get, path = "/healthz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "This node is ready.", body = Health),
+        (status = 503, description = "The database or the notification channel is down.",
+         body = Health, example = json!({"status": "unavailable", "backend": "postgres"})),
+    ),
+)]
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let ready = state.ready();
-    let body = serde_json::json!({
-        "status": if ready { "ok" } else { "unavailable" },
-        "backend": state.sessions.storage().health().backend,
-    });
+    let body = Health {
+        status: if ready { "ok" } else { "unavailable" },
+        backend: state.sessions.storage().health().backend,
+    };
     let code = if ready {
         StatusCode::OK
     } else {
@@ -159,6 +180,7 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics::scrape))
         .merge(admin::router())
+        .merge(openapi::admin_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
