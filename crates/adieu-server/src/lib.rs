@@ -19,6 +19,7 @@ mod metrics;
 mod oauth;
 pub mod openapi;
 mod pages;
+mod timeout;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -31,10 +32,9 @@ use adieu_store::CacheStatus;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use adieu_service::{ClientInfo, Sessions};
 pub use config::Config;
@@ -82,10 +82,7 @@ pub fn app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(timeout::RequestTimeoutLayer::new(timeout))
         // Outermost, so that even a timeout's answer carries them: nothing this server says
         // may be cached, since every answer concerns a credential or a private page, and
         // no answer may be read as anything but its declared type.
@@ -99,7 +96,7 @@ pub fn app(state: AppState) -> Router {
         ))
         // Outermost of all, so that a timeout's 408 is counted and timed too. A layer of the
         // router still runs after routing, so it sees the matched route's template.
-        .layer(middleware::from_fn_with_state(tracked, metrics::track))
+        .layer(metrics::TrackLayer::new(&tracked.metrics))
 }
 
 /// `GET /healthz` answer.
@@ -185,10 +182,7 @@ pub fn admin_app(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(timeout::RequestTimeoutLayer::new(timeout))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
