@@ -142,36 +142,6 @@ impl LoadResult {
     }
 }
 
-/// `connections` connections send `GET path` back to back for `duration`; connection `i`
-/// uses token `i % tokens.len()` (or none when `tokens` is empty).
-pub(crate) async fn closed_loop_get(
-    addr: SocketAddr,
-    path: &str,
-    tokens: &[String],
-    connections: usize,
-    duration: Duration,
-) -> anyhow::Result<LoadResult> {
-    closed_loop_get_at(addr, NODE_HOST, path, tokens, connections, duration).await
-}
-
-/// [`closed_loop_get`] with this `Host` on every request.
-pub(crate) async fn closed_loop_get_at(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    tokens: &[String],
-    connections: usize,
-    duration: Duration,
-) -> anyhow::Result<LoadResult> {
-    let auths: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
-    let (host, path) = (host.to_owned(), path.to_owned());
-    closed_loop(addr, connections, duration, move |i| {
-        let auth = (!auths.is_empty()).then(|| &auths[i % auths.len()]);
-        get_at(&host, &path, auth)
-    })
-    .await
-}
-
 /// `connections` connections send the request `make(i)` (for connection `i`) back to back
 /// for `duration`.
 pub(crate) async fn closed_loop(

@@ -3,9 +3,6 @@
 //!
 //! Every node is a child process killed when the benchmark ends, fails or is interrupted;
 //! every PostgreSQL database it creates is dropped at the end.
-//!
-//! Long, because the flags and the run of every part are here; they move with the planned
-//! split of the measurements into files of their own.
 
 mod api;
 mod http;
@@ -28,9 +25,9 @@ use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
 
 use crate::machine::Machine;
-use crate::measure::{Backend, Ctx, Options, ServerKind};
+use crate::measure::{Ctx, Options};
 use crate::pg::Postgres;
-use crate::report::Report;
+use crate::report::{Report, Section};
 
 /// Measures Adieu's check throughput, logout latency, login throughput, scale, clients
 /// hanging up mid-hash and the cost of protecting an app behind nginx, and writes
@@ -52,12 +49,11 @@ struct Cli {
         hide_env_values = true
     )]
     postgres_url: String,
-    /// Measure SQLite only.
+    /// Measure SQLite only (without it, an unreachable PostgreSQL is an error).
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. `hangup`, `proxy` or `introspect` alone updates its section of an
-    /// existing report and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
-    /// `nginx` on the PATH).
+    /// Parts to run, comma-separated. A part alone updates its section of an existing report
+    /// and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
@@ -133,6 +129,21 @@ enum Part {
     Proxy,
     /// Measurement 7: RFC 7662 introspection versus /api/me.
     Introspect,
+}
+
+impl Part {
+    /// Runs this part: its section of the report.
+    async fn run(self, ctx: &mut Ctx) -> anyhow::Result<Section> {
+        match self {
+            Self::Logins => measure::logins::run(ctx).await,
+            Self::Checks => measure::checks::run(ctx).await,
+            Self::Logouts => measure::logouts::run(ctx).await,
+            Self::Scale => measure::scale::run(ctx).await,
+            Self::Hangup => measure::hangup::run(ctx).await,
+            Self::Proxy => measure::proxy::run(ctx).await,
+            Self::Introspect => measure::introspect::run(ctx).await,
+        }
+    }
 }
 
 impl Cli {
@@ -220,16 +231,12 @@ fn main() -> ExitCode {
 /// happened: aborting drops the task's nodes (which kills them), and the databases are
 /// dropped here.
 async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
+    // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
     let pg = if cli.no_postgres {
         None
     } else {
-        match Postgres::connect(&cli.postgres_url).await {
-            Ok(pg) => Some(pg),
-            Err(e) => {
-                eprintln!("warning: PostgreSQL is not available, measuring SQLite only: {e:#}");
-                None
-            }
-        }
+        let connected = Postgres::connect(&cli.postgres_url).await;
+        Some(connected.context("PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)")?)
     };
     let work = tempfile::Builder::new()
         .prefix("adieu-bench-")
@@ -249,8 +256,7 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
         pg.drop_all().await;
     }
     if keep || result.is_err() {
-        let path = work.keep();
-        eprintln!("working directory kept: {}", path.display());
+        eprintln!("working directory kept: {}", work.keep().display());
     }
     result
 }
@@ -288,34 +294,32 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             adieu.display()
         );
     }
-    let caps = node::Capabilities::probe(&adieu).await?;
     // Before anything is measured: a missing nginx must not cost a whole run first.
     if cli.only.contains(&Part::Proxy) {
-        measure::proxy::check_nginx().await.context(
+        measure::proxy::nginx_version().await.context(
             "the proxy part needs nginx (leave it out with --only if this machine has none)",
         )?;
     }
-    let stale = machine::binary_older_than_source(&adieu);
-    if let Some(why) = &stale {
+    let mut notes = Vec::new();
+    if let Some(why) = machine::binary_older_than_source(&adieu) {
         eprintln!("warning: {why}; rebuild with `cargo build --release --workspace`");
+        notes.push(format!(
+            "**The measured binary may not match the source named above:** {why}."
+        ));
     }
-    let (pg, pg_note) = match pg {
-        Some((pg, version)) => {
-            machine.postgres = Some(version);
-            (Some(pg), None)
-        }
-        None if cli.no_postgres => (None, Some("PostgreSQL was skipped (`--no-postgres`).")),
-        None => (
-            None,
-            Some("PostgreSQL was not reachable, so only SQLite was measured."),
-        ),
-    };
+    if cli.no_postgres {
+        notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
+    }
+    if cli.quick {
+        notes.push("`--quick` smoke run: one short run of each measurement and a small database; these figures are not for comparison.".to_owned());
+    }
+    let (pg, version) = pg.unzip();
+    machine.postgres = version;
     if let Some(limit) = cli.wait_quiet {
         wait_for_quiet(limit).await;
     }
     let opts = cli.options(machine.cores);
-    let api = api::Api::new(cli.request_timeout)?;
-    let ticks = node::clock_ticks_per_sec().await;
+    let ticks_per_sec = watch::clock_ticks_per_sec().await;
     let mut report = Report {
         date: now_utc(),
         command: command_line(),
@@ -323,159 +327,47 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         ..Report::default()
     };
     report.start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
-    let watcher = watch::Watcher::start(ticks);
-    let mut ctx = Ctx::new(
+    let watcher = watch::Watcher::start(ticks_per_sec);
+    let api = api::Api::new(cli.request_timeout)?;
+    let mut ctx = Ctx {
         adieu,
-        caps.clone(),
         pg,
         work,
         api,
         opts,
-        ticks,
-        machine.cores,
-    );
-    if let Some(why) = stale {
-        ctx.notes.push(format!(
-            "**The measured binary may not match the source named above:** {why}."
-        ));
-    }
-    if let Some(note) = pg_note {
-        ctx.notes.push(note.to_owned());
-    }
-    if ctx.pg.is_some() && !caps.cache_flag {
-        ctx.notes.push(
-            "This build of `adieu serve` has no `--cache` flag yet, so PostgreSQL was measured \
-             in the server's only mode, and \"PostgreSQL with the cache\" is not measured."
-                .to_owned(),
-        );
-    }
-    if cli.quick {
-        ctx.notes.push(
-            "`--quick` smoke run: one short run of each measurement and a small database; \
-             these figures are not for comparison."
-                .to_owned(),
-        );
-    }
-
-    let parts = &cli.only;
-    if parts.contains(&Part::Logins) {
-        eprintln!("measurement 3: argon2id limit and logins");
-        watcher.part("logins");
-        for kind in ctx.kinds(false) {
-            match measure::logins(&mut ctx, kind).await {
-                Ok((row, over)) => {
-                    report.logins.push(row);
-                    report.overload.push(over);
-                }
-                Err(e) => not_measured(&mut ctx, "logins", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Checks) {
-        eprintln!("measurement 1: check throughput");
-        watcher.part("checks");
-        for kind in ctx.kinds(true) {
-            match measure::checks(&mut ctx, kind).await {
-                Ok(row) => report.checks.push(row),
-                Err(e) => not_measured(&mut ctx, "check throughput", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Logouts) {
-        eprintln!("measurement 2: logout latency");
-        watcher.part("logouts");
-        for (kind, nodes) in logout_setups(&ctx) {
-            match measure::logouts(&mut ctx, kind, nodes).await {
-                Ok(row) => report.logouts.push(row),
-                Err(e) => not_measured(
-                    &mut ctx,
-                    &format!("logout latency ({nodes} nodes)"),
-                    kind,
-                    &e,
-                ),
-            }
-        }
-    }
-    if parts.contains(&Part::Scale) {
-        eprintln!("measurement 4: scale");
-        watcher.part("scale");
-        for kind in ctx.kinds(false) {
-            match measure::scale(&mut ctx, kind).await {
-                Ok(rows) => report.scale.extend(rows),
-                Err(e) => not_measured(&mut ctx, "scale", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Hangup) {
-        eprintln!("measurement 5: clients hanging up mid-hash");
-        watcher.part("hangup");
-        match measure::hangup::hangup(&mut ctx).await {
-            Ok(row) => report.hangup = Some(row),
+        ticks_per_sec,
+        cores: machine.cores,
+        notes,
+        databases: 0,
+    };
+    for part in cli.only.clone() {
+        let name = format!("{part:?}").to_lowercase();
+        eprintln!("{name}");
+        watcher.part(&name);
+        match part.run(&mut ctx).await {
+            Ok(section) => report.sections.push(section),
             Err(e) => {
-                eprintln!("warning: hang-ups not measured: {e:#}");
-                ctx.notes.push(format!("Not measured: hang-ups: {e:#}."));
+                eprintln!("warning: {name} not measured: {e:#}");
+                ctx.notes.push(format!("Not measured: {name}: {e:#}."));
             }
         }
     }
-    if parts.contains(&Part::Proxy) {
-        eprintln!("measurement 6: an app behind nginx, with and without Adieu");
-        watcher.part("proxy");
-        match measure::proxy::proxy(&mut ctx).await {
-            Ok(row) => report.proxy = Some(row),
-            Err(e) => {
-                eprintln!("warning: the proxy part not measured: {e:#}");
-                ctx.notes
-                    .push(format!("Not measured: an app behind nginx: {e:#}."));
-            }
-        }
-    }
-    if parts.contains(&Part::Introspect) {
-        eprintln!("measurement 7: introspection versus /api/me");
-        watcher.part("introspect");
-        match measure::introspect::introspection(&mut ctx).await {
-            Ok(rows) => report.introspection = rows,
-            Err(e) => {
-                eprintln!("warning: introspection not measured: {e:#}");
-                ctx.notes
-                    .push(format!("Not measured: introspection: {e:#}."));
-            }
-        }
-    }
+    report.sections.sort_by(|a, b| a.heading.cmp(&b.heading));
     report.load = watcher.finish();
-    report.notes.append(&mut ctx.notes);
+    report.notes = ctx.notes;
     report.notes.push(format!(
         "The whole benchmark took {:.0} s.",
         started.elapsed().as_secs_f64()
     ));
     report.machine = machine;
-    // A run of the hang-up or proxy part alone keeps the other figures already in the file.
+    // A run of one part alone keeps the other figures already in the file.
     let text = match std::fs::read_to_string(&cli.out) {
-        Ok(existing) if parts == &[Part::Hangup] => report.splice_hangup(&existing),
-        Ok(existing) if parts == &[Part::Proxy] => report.splice_proxy(&existing),
-        Ok(existing) if parts == &[Part::Introspect] => report.splice_introspection(&existing),
+        Ok(existing) if cli.only.len() == 1 => report.splice_into(&existing),
         _ => report.render(),
     };
     std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;
     eprintln!("wrote {}", cli.out.display());
     Ok(())
-}
-
-/// Single node on every backend; three nodes on PostgreSQL, where several nodes make sense.
-fn logout_setups(ctx: &Ctx) -> Vec<(ServerKind, usize)> {
-    let mut setups = Vec::new();
-    for kind in ctx.kinds(true) {
-        setups.push((kind, 1));
-        if kind.backend == Backend::Postgres && kind.cache != Some(false) {
-            setups.push((kind, 3));
-        }
-    }
-    setups
-}
-
-fn not_measured(ctx: &mut Ctx, what: &str, kind: ServerKind, e: &anyhow::Error) {
-    eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
-    ctx.notes
-        .push(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
 }
 
 /// Waits until other processes use less than a tenth of a core, or until `limit` passes.
