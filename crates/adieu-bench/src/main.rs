@@ -65,45 +65,8 @@ struct Cli {
     /// Flags given explicitly still win. Not for publishing.
     #[arg(long)]
     quick: bool,
-    /// Runs of every measurement; the report shows their median and range.
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
-    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
-    duration: Duration,
-    /// Unmeasured load before measuring.
-    #[arg(long, default_value = "1s", value_parser = duration::parse)]
-    warmup: Duration,
-    /// Keep-alive connections of the check load.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// Logouts per run (measurement 2).
-    #[arg(long, default_value_t = 200)]
-    logouts: usize,
-    /// Length of one login run, below and above the limit (measurement 3).
-    #[arg(long, default_value = "5s", value_parser = duration::parse)]
-    login_duration: Duration,
-    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
-    #[arg(long)]
-    login_clients: Option<usize>,
-    /// Offered login rate above the limit, as a multiple of the limit.
-    #[arg(long, default_value_t = 3.0)]
-    overload_factor: f64,
-    /// Runs above the limit, per server.
-    #[arg(long, default_value_t = 3)]
-    overload_runs: usize,
-    /// Bound on requests in flight above the limit.
-    #[arg(long, default_value_t = 2048)]
-    max_in_flight: usize,
-    /// A login or set-up request that takes longer counts as a timeout.
-    #[arg(long, default_value = "10s", value_parser = duration::parse)]
-    request_timeout: Duration,
-    /// Live-session counts to compare (measurement 4), ascending.
-    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
-    scale_sessions: Vec<u64>,
-    /// Checks per run and kind (hot, cold) in measurement 4.
-    #[arg(long, default_value_t = 500)]
-    scale_samples: usize,
+    #[command(flatten)]
+    opts: Options,
     /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
     #[arg(long, value_parser = duration::parse)]
     wait_quiet: Option<Duration>,
@@ -147,56 +110,48 @@ impl Part {
 }
 
 impl Cli {
-    /// `--quick` shortens everything not given explicitly.
-    fn apply_quick(&mut self, matches: &ArgMatches) {
-        if !self.quick {
-            return;
-        }
-        let default = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
+    /// `--quick` shortens everything not given explicitly; then every figure is made sane.
+    fn settle(&mut self, matches: &ArgMatches) {
+        let o = &mut self.opts;
+        let default =
+            |id: &str| self.quick && matches.value_source(id) == Some(ValueSource::DefaultValue);
         if default("runs") {
-            self.runs = 1;
+            o.runs = 1;
         }
         if default("duration") {
-            self.duration = Duration::from_secs(1);
+            o.duration = Duration::from_secs(1);
         }
         if default("warmup") {
-            self.warmup = Duration::from_millis(300);
+            o.warmup = Duration::from_millis(300);
         }
         if default("logouts") {
-            self.logouts = 30;
+            o.logouts = 30;
         }
         if default("login_duration") {
-            self.login_duration = Duration::from_secs(2);
+            o.login_duration = Duration::from_secs(2);
         }
         if default("overload_runs") {
-            self.overload_runs = 1;
+            o.overload_runs = 1;
         }
         if default("scale_sessions") {
-            self.scale_sessions = self.scale_sessions.iter().map(|&n| n.min(20_000)).collect();
+            o.scale_sessions
+                .iter_mut()
+                .for_each(|n| *n = (*n).min(20_000));
         }
         if default("scale_samples") {
-            self.scale_samples = 100;
+            o.scale_samples = 100;
         }
-    }
-
-    fn options(&self, cores: usize) -> Options {
-        let mut sizes = self.scale_sessions.clone();
-        sizes.sort_unstable();
-        sizes.dedup();
-        sizes.retain(|&n| n > 0);
-        Options {
-            runs: self.runs.max(1),
-            duration: self.duration,
-            warmup: self.warmup,
-            connections: self.connections.max(1),
-            logouts: self.logouts.max(1),
-            login_duration: self.login_duration,
-            login_clients: self.login_clients.unwrap_or(4 * cores).max(1),
-            overload_factor: self.overload_factor,
-            overload_runs: self.overload_runs,
-            max_in_flight: self.max_in_flight.max(1),
-            scale_sizes: sizes,
-            scale_samples: self.scale_samples.max(1),
+        o.scale_sessions.sort_unstable();
+        o.scale_sessions.dedup();
+        o.scale_sessions.retain(|&n| n > 0);
+        for n in [
+            &mut o.runs,
+            &mut o.connections,
+            &mut o.logouts,
+            &mut o.max_in_flight,
+            &mut o.scale_samples,
+        ] {
+            *n = (*n).max(1);
         }
     }
 }
@@ -207,7 +162,7 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    cli.apply_quick(&matches);
+    cli.settle(&matches);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -318,17 +273,17 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     if let Some(limit) = cli.wait_quiet {
         wait_for_quiet(limit).await;
     }
-    let opts = cli.options(machine.cores);
+    let opts = cli.opts.clone();
     let ticks_per_sec = watch::clock_ticks_per_sec().await;
     let mut report = Report {
         date: now_utc(),
         command: command_line(),
-        settings: settings(&cli, &opts),
+        settings: settings(&opts, machine.cores),
         ..Report::default()
     };
     report.start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
     let watcher = watch::Watcher::start(ticks_per_sec);
-    let api = api::Api::new(cli.request_timeout)?;
+    let api = api::Api::new(opts.request_timeout)?;
     let mut ctx = Ctx {
         adieu,
         pg,
@@ -426,15 +381,15 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
-fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
+fn settings(o: &Options, cores: usize) -> Vec<(String, String)> {
     let d = |d: Duration| duration::format(d);
     vec![
         ("runs".into(), o.runs.to_string()),
         ("check load".into(), format!("{} connections for {} per endpoint and run", o.connections, d(o.duration))),
         ("warm-up".into(), d(o.warmup)),
         ("logouts per run".into(), o.logouts.to_string()),
-        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients)),
-        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(cli.request_timeout))),
+        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients(cores))),
+        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(o.request_timeout))),
         ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
         ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)".into()),
     ]
@@ -459,10 +414,10 @@ mod tests {
             .try_get_matches_from(["adieu-bench", "--quick", "--runs", "3"])
             .unwrap();
         let mut cli = Cli::from_arg_matches(&matches).unwrap();
-        cli.apply_quick(&matches);
-        assert_eq!(cli.runs, 3);
-        assert_eq!(cli.duration, Duration::from_secs(1));
-        assert_eq!(cli.scale_sessions, vec![1000, 20_000]);
+        cli.settle(&matches);
+        assert_eq!(cli.opts.runs, 3);
+        assert_eq!(cli.opts.duration, Duration::from_secs(1));
+        assert_eq!(cli.opts.scale_sessions, vec![1000, 20_000]);
     }
 
     #[test]

@@ -74,20 +74,7 @@ async fn on(ctx: &Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Row> {
 pub(crate) fn render(rows: &[Row]) -> Section {
     let per = |i: usize, j: usize| move |r: &Vec<Rate>| r[i].per_sec / r[j].per_sec;
     let body = table(
-        &[
-            "server",
-            "hello req/s",
-            "`/healthz` req/s",
-            "`/api/me` req/s",
-            "`/api/me` ÷ hello",
-            "`/healthz` ÷ hello",
-            "`/api/me` ÷ `/healthz`",
-            "`/api/me` p50 / p99 ms",
-            "server CPU (cores)",
-            "PostgreSQL CPU (cores)",
-            "load generator CPU (cores)",
-            "errors",
-        ],
+        "server | hello req/s | `/healthz` req/s | `/api/me` req/s | `/api/me` ÷ hello | `/healthz` ÷ hello | `/api/me` ÷ `/healthz` | `/api/me` p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors",
         rows.iter().map(|(label, _, r)| {
             let mut row = vec![label.clone()];
             row.extend((0..3).map(|i| col(r, |x| x[i].per_sec, 0)));

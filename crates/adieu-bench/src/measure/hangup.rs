@@ -160,19 +160,10 @@ async fn flood(addr: SocketAddr, client: usize, deadline: Instant) -> (u64, u64)
 pub(crate) fn render(row: Option<&Row>) -> Section {
     let opt = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
     let body = table(
-        &[
-            "server",
-            "hash concurrency",
-            "registrations sent (connection errors)",
-            "RSS idle MiB",
-            "RSS peak MiB",
-            "peak above idle MiB",
-            "bound above idle MiB",
-            &format!("RSS {} s after MiB", AFTER.as_secs()),
-            "threads idle / peak",
-            "one login before / after ms",
-            "within the bound",
-        ],
+        &format!(
+            "server | hash concurrency | registrations sent (connection errors) | RSS idle MiB | RSS peak MiB | peak above idle MiB | bound above idle MiB | RSS {} s after MiB | threads idle / peak | one login before / after ms | within the bound",
+            AFTER.as_secs()
+        ),
         row.map(|h| {
             let above = h
                 .peak_rss_kib

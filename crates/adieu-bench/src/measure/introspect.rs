@@ -111,16 +111,9 @@ async fn on(
 pub(crate) fn render(rows: &[(String, Vec<Vec<Rate>>)]) -> Section {
     let ratio = |r: &[Vec<Rate>]| Spread::of(r.iter().map(|x| x[1].per_sec / x[0].per_sec));
     let body = table(
-        &[
-            "server",
-            "`/api/me` req/s",
-            "introspection req/s",
-            &format!("ratio (target ≥ {TARGET:.2})"),
-            "`/api/me` p50 / p99 ms",
-            "introspection p50 / p99 ms",
-            "errors",
-            "verdict",
-        ],
+        &format!(
+            "server | `/api/me` req/s | introspection req/s | ratio (target ≥ {TARGET:.2}) | `/api/me` p50 / p99 ms | introspection p50 / p99 ms | errors | verdict"
+        ),
         rows.iter().map(|(label, r)| {
             vec![
                 label.clone(),

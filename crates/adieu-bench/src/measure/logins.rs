@@ -128,7 +128,7 @@ async fn on(ctx: &Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Row> {
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
-    Ok((kind.label(), o.login_clients, runs, over))
+    Ok((kind.label(), o.login_clients(ctx.cores), runs, over))
 }
 
 /// One run of the in-process argon2id limits, both without HTTP: the physical limit (one
@@ -207,7 +207,7 @@ fn raw_argon2_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
 async fn login_loop(ctx: &Ctx, node: &Node, user: &str, duration: Duration) -> Run {
     let start = Instant::now();
     let mut workers = tokio::task::JoinSet::new();
-    for _ in 0..ctx.opts.login_clients {
+    for _ in 0..ctx.opts.login_clients(ctx.cores) {
         let (api, addr, user) = (ctx.api.clone(), node.addr, user.to_owned());
         workers.spawn(async move {
             let (mut lat, mut errors) = (Vec::new(), 0u64);
@@ -309,19 +309,7 @@ pub(crate) fn render(rows: &[Row]) -> Section {
         )
     };
     let below = table(
-        &[
-            "server",
-            "clients",
-            "limit /s",
-            "logins/s",
-            "% of the limit",
-            "% of the server's hasher",
-            "p50 / p99 ms",
-            "server CPU (cores)",
-            "PostgreSQL CPU (cores)",
-            "load generator CPU (cores)",
-            "errors",
-        ],
+        "server | clients | limit /s | logins/s | % of the limit | % of the server's hasher | p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors",
         rows.iter().map(|(label, clients, r, _)| {
             let mut row = vec![
                 label.clone(),
@@ -351,19 +339,7 @@ pub(crate) fn render(rows: &[Row]) -> Section {
     };
     let p99 = |l: &[Duration]| Latency::of(l).map_or("–".to_owned(), |l| ms(l.p99));
     let above = table(
-        &[
-            "server",
-            "offered/s",
-            "sent",
-            "200",
-            "429 (with Retry-After)",
-            "other",
-            "timeouts",
-            "connection errors",
-            "200/s",
-            "200 p99 ms",
-            "429 p99 ms",
-        ],
+        "server | offered/s | sent | 200 | 429 (with Retry-After) | other | timeouts | connection errors | 200/s | 200 p99 ms | 429 p99 ms",
         rows.iter()
             .flat_map(|(label, _, _, over)| over.iter().map(move |x| (label, x)))
             .map(|(label, x)| {

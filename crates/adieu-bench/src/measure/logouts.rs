@@ -123,14 +123,7 @@ pub(crate) fn render(rows: &[(String, Vec<Run>)]) -> Section {
     let max = |l: &[Duration]| l.iter().copied().max();
     let sum = |r: &[Run], f: fn(&Run) -> u64| r.iter().map(f).sum::<u64>();
     let body = table(
-        &[
-            "set-up",
-            "p50 ms",
-            "p99 ms",
-            "slowest ms",
-            "logouts",
-            "accepted after the 200",
-        ],
+        "set-up | p50 ms | p99 ms | slowest ms | logouts | accepted after the 200",
         rows.iter().map(|(label, r)| {
             let n = sum(r, |x| x.latencies.len() as u64);
             let after = format!("{} of {}", sum(r, |x| x.accepted), sum(r, |x| x.checks));

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use adieu_core::duration;
 use anyhow::{Context, bail};
 use http_body_util::Full;
 use hyper::Request;
@@ -27,20 +28,54 @@ use crate::pg::Postgres;
 use crate::stats::Latency;
 
 /// How long and how hard to measure.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Options {
+    /// Runs of every measurement; the report shows their median and range.
+    #[arg(long, default_value_t = 5)]
     pub(crate) runs: usize,
+    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
+    #[arg(long, default_value = "3s", value_parser = duration::parse)]
     pub(crate) duration: Duration,
+    /// Unmeasured load before measuring.
+    #[arg(long, default_value = "1s", value_parser = duration::parse)]
     pub(crate) warmup: Duration,
+    /// Keep-alive connections of the check load.
+    #[arg(long, default_value_t = 32)]
     pub(crate) connections: usize,
+    /// Logouts per run (measurement 2).
+    #[arg(long, default_value_t = 200)]
     pub(crate) logouts: usize,
+    /// Length of one login run, below and above the limit (measurement 3).
+    #[arg(long, default_value = "5s", value_parser = duration::parse)]
     pub(crate) login_duration: Duration,
-    pub(crate) login_clients: usize,
+    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
+    #[arg(long)]
+    pub(crate) login_clients: Option<usize>,
+    /// Offered login rate above the limit, as a multiple of the limit.
+    #[arg(long, default_value_t = 3.0)]
     pub(crate) overload_factor: f64,
+    /// Runs above the limit, per server.
+    #[arg(long, default_value_t = 3)]
     pub(crate) overload_runs: usize,
+    /// Bound on requests in flight above the limit.
+    #[arg(long, default_value_t = 2048)]
     pub(crate) max_in_flight: usize,
-    pub(crate) scale_sizes: Vec<u64>,
+    /// A login or set-up request that takes longer counts as a timeout.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    pub(crate) request_timeout: Duration,
+    /// Live-session counts to compare (measurement 4), ascending.
+    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
+    pub(crate) scale_sessions: Vec<u64>,
+    /// Checks per run and kind (hot, cold) in measurement 4.
+    #[arg(long, default_value_t = 500)]
     pub(crate) scale_samples: usize,
+}
+
+impl Options {
+    /// Clients logging in back to back: 4 per core unless given.
+    pub(crate) fn login_clients(&self, cores: usize) -> usize {
+        self.login_clients.unwrap_or(4 * cores).max(1)
+    }
 }
 
 /// The storage a node runs on.

@@ -206,16 +206,9 @@ async fn nginx(
 pub(crate) fn render(label: &str, nginx: &str, runs: &[Vec<Rate>]) -> Section {
     let ratio = Spread::of(runs.iter().map(|r| r[1].per_sec / r[0].per_sec));
     let body = table(
-        &[
-            "server",
-            "unprotected req/s",
-            "protected req/s",
-            &format!("ratio (target ≥ {TARGET:.2})"),
-            "unprotected p50 / p99 ms",
-            "protected p50 / p99 ms",
-            "errors",
-            "verdict",
-        ],
+        &format!(
+            "server | unprotected req/s | protected req/s | ratio (target ≥ {TARGET:.2}) | unprotected p50 / p99 ms | protected p50 / p99 ms | errors | verdict"
+        ),
         [vec![
             label.to_owned(),
             col(runs, |r| r[0].per_sec, 0),
@@ -247,14 +240,7 @@ pub(crate) fn render(label: &str, nginx: &str, runs: &[Vec<Rate>]) -> Section {
     let us_all = |load: usize| (0..3).map(|p| us(load, p)).sum::<Option<f64>>();
     let f = |v: Option<f64>| v.map_or("–".to_owned(), |v| format!("{v:.1}"));
     let cpu = table(
-        &[
-            "load",
-            "nginx",
-            "Adieu",
-            "app and load generator",
-            "all",
-            "cores busy",
-        ],
+        "load | nginx | Adieu | app and load generator | all | cores busy",
         [("unprotected", 0), ("protected", 1)].map(|(name, load)| {
             let busy = col(runs, |r| r[load].cores.iter().sum(), 2);
             vec![

@@ -46,7 +46,7 @@ async fn sizes(ctx: &mut Ctx, kind: ServerKind) -> anyhow::Result<Vec<Row>> {
     let seeder = Seeder::open(&db.url).await?;
     let (mut rows, mut seeded) = (Vec::new(), 0);
     let mut rng = u64::from_le_bytes(adieu_core::random_bytes::<8>());
-    for &size in &ctx.opts.scale_sizes {
+    for &size in &ctx.opts.scale_sessions {
         let started = Instant::now();
         seeder.seed(seeded, size).await?;
         eprintln!(
@@ -188,16 +188,7 @@ pub(crate) fn render(rows: &[Row]) -> Section {
         format!("{} / {}", of(|l| l.p50), of(|l| l.p99))
     };
     let body = table(
-        &[
-            "server",
-            "live sessions",
-            "hot p50 / p99 ms",
-            "cold p50 / p99 ms",
-            "RSS before checks MiB",
-            "RSS after checks MiB",
-            "database MiB",
-            "errors",
-        ],
+        "server | live sessions | hot p50 / p99 ms | cold p50 / p99 ms | RSS before checks MiB | RSS after checks MiB | database MiB | errors",
         rows.iter().map(|r| {
             let db = r
                 .db_bytes
