@@ -23,6 +23,7 @@ use adieu_core::duration;
 use anyhow::{Context, bail};
 use clap::parser::ValueSource;
 use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use tokio::signal::unix::SignalKind;
 
 use crate::machine::Machine;
 use crate::measure::{Ctx, Options};
@@ -216,21 +217,12 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
+/// Ctrl-C or SIGTERM.
 async fn interrupted() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+    let mut terminate = tokio::signal::unix::signal(SignalKind::terminate()).ok();
     tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        _ = tokio::signal::ctrl_c() => {},
+        Some(()) = async { terminate.as_mut()?.recv().await } => {},
     }
 }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hyper::Method;
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 
@@ -72,11 +73,9 @@ async fn on(
         );
     }
     let key = String::from_utf8(out.stdout)?.trim().to_owned();
-    let (client_id, secret) = ctx.api.create_client(node.admin, &key).await?;
-    let answer = ctx
-        .api
-        .introspect(node.addr, &client_id, &secret, &tokens[0])
-        .await?;
+    let client = ctx.api.create_client(node.admin, &key).await?;
+    let answer = ctx.api.introspect(node.addr, &client, &tokens[0]).await?;
+    let (client_id, secret) = client;
     if answer["active"] != true {
         bail!("introspection does not say the token is active: {answer}");
     }
@@ -100,7 +99,13 @@ async fn on(
             "/oauth2/introspect",
             node.addr,
             Arc::new(move |i| {
-                http::post_form("/oauth2/introspect", &basic, forms[i % forms.len()].clone())
+                http::request(
+                    Method::POST,
+                    http::NODE_HOST,
+                    "/oauth2/introspect",
+                    Some(&basic),
+                    Some(forms[i % forms.len()].clone()),
+                )
             }),
         ),
     ];

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use hyper::body::Bytes;
+use hyper::Method;
 
 use super::{Backend, Ctx, Database, ServerKind, stop_all};
 use crate::http::{self, Conn};
@@ -79,7 +79,13 @@ async fn on(
             }
             let started = Instant::now();
             let a = conns[0]
-                .send(http::post("/api/logout", Some(&auth), Bytes::new()))
+                .send(http::request(
+                    Method::POST,
+                    http::NODE_HOST,
+                    "/api/logout",
+                    Some(&auth),
+                    None,
+                ))
                 .await?;
             r.latencies.push(started.elapsed());
             if !a.status.is_success() {

@@ -248,14 +248,7 @@ impl Ctx {
         self.api.register(node.addr, user).await?;
         let mut tokens = Vec::with_capacity(n);
         for _ in 0..n {
-            tokens.push(
-                self.api
-                    .login(node.addr, user)
-                    .await?
-                    .access_token
-                    .expose()
-                    .to_owned(),
-            );
+            tokens.push(self.api.login(node.addr, user).await?);
         }
         Ok(tokens)
     }

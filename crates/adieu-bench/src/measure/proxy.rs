@@ -20,7 +20,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
 use super::{Ctx, MakeRequest, Rate, ServerKind, compare, stop_all};
-use crate::http::{Conn, bearer, get_at};
+use crate::http::{Conn, bearer, request};
 use crate::node::{Node, Process};
 use crate::report::{Section, col, lat, ratio_target, spread, table};
 use crate::stats::Spread;
@@ -28,6 +28,11 @@ use crate::watch;
 
 /// The app behind nginx and Adieu reaches this fraction of the same app behind nginx alone.
 pub(crate) const TARGET: f64 = 0.6;
+/// A GET of the app, through nginx.
+fn get_at(auth: Option<&hyper::header::HeaderValue>) -> hyper::Request<Full<Bytes>> {
+    request(hyper::Method::GET, APP_HOST, "/", auth, None)
+}
+
 /// The host the example protects.
 const APP_HOST: &str = "app.example.com";
 
@@ -82,15 +87,15 @@ async fn on(ctx: &Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Vec<Vec<
         // One request of each kind first: the protected server must let the token through
         // and refuse a request without one, or the figures would not measure protection.
         let (mut conn, mut base) = (Conn::connect(protected).await?, Conn::connect(plain).await?);
-        let with = conn.send(get_at(APP_HOST, "/", Some(&auth))).await?.status;
-        let without = conn.send(get_at(APP_HOST, "/", None)).await?.status;
-        let baseline = base.send(get_at(APP_HOST, "/", None)).await?.status;
+        let with = conn.send(get_at(Some(&auth))).await?.status;
+        let without = conn.send(get_at(None)).await?.status;
+        let baseline = base.send(get_at(None)).await?.status;
         if !with.is_success() || without.is_success() || !baseline.is_success() {
             bail!("nginx does not protect the app as expected: with a token {with}, without {without}, unprotected {baseline}");
         }
         let targets: [(&str, SocketAddr, MakeRequest); 2] = [
-            ("unprotected", plain, Arc::new(|_| get_at(APP_HOST, "/", None))),
-            ("protected", protected, Arc::new(move |_| get_at(APP_HOST, "/", Some(&auth)))),
+            ("unprotected", plain, Arc::new(|_| get_at(None))),
+            ("protected", protected, Arc::new(move |_| get_at(Some(&auth)))),
         ];
         compare(ctx, &kind.label(), &targets, || vec![nginx.ticks(), node.process.ticks(), watch::ticks("self")]).await
     }
