@@ -18,7 +18,9 @@ const SESSIONS_PER_USER: u64 = 10;
 /// Lifetime of seeded access tokens: longer than any benchmark run.
 const TOKEN_TTL: Duration = Duration::from_secs(6 * 3600);
 /// Sessions per transaction: bounded memory, few commits.
-const BATCH: u64 = 20_000;
+const BATCH: u64 = 10_000;
+/// Transactions at once.
+const PARALLEL: usize = 4;
 
 /// The token of kind `letter` (`a`ccess or `r`efresh) of seeded session `i`.
 fn token(tag: &str, letter: char, i: u64) -> String {
@@ -72,9 +74,12 @@ impl Seeder {
         let expires_at = now + TOKEN_TTL.as_millis() as i64;
         let tag = &self.tag;
         let user_id = |u: u64| format!("5ee0{tag}{u:020x}");
+        let mut batches = tokio::task::JoinSet::new();
         let mut start = from;
         while start < to {
-            let end = (start + BATCH).min(to);
+            // Boundaries at multiples of `BATCH` (of ten): a batch makes the users of all its
+            // sessions, but the first, whose user an earlier, committed call may have made.
+            let end = ((start / BATCH + 1) * BATCH).min(to);
             let users: Vec<User> = (start.div_ceil(SESSIONS_PER_USER)
                 ..end.div_ceil(SESSIONS_PER_USER))
                 .map(|u| User {
@@ -109,12 +114,25 @@ impl Seeder {
                     )
                 })
                 .collect();
-            self.storage
-                .store()
-                .seed(&users, &sessions)
-                .await
-                .context("seeding sessions")?;
+            // A few transactions at once: PostgreSQL spends its time waiting for round trips.
+            if batches.len() == PARALLEL {
+                batches
+                    .join_next()
+                    .await
+                    .context("no batch")?
+                    .context("seeding panicked")??;
+            }
+            let store = self.storage.store().clone();
+            batches.spawn(async move {
+                store
+                    .seed(&users, &sessions)
+                    .await
+                    .context("seeding sessions")
+            });
             start = end;
+        }
+        while let Some(done) = batches.join_next().await {
+            done.context("seeding panicked")??;
         }
         Ok(())
     }
