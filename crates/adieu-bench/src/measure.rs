@@ -287,56 +287,58 @@ async fn checks_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resu
          with an endpoint that does no storage work at all.",
     );
     let tokens = ctx.real_tokens(node, "bench-check", 4).await?;
+    let hello = Hello::start().await?;
     // Warm-up: connections, caches, the database's buffers.
+    closed_loop_get(hello.addr, "/", &[], o.connections, o.warmup).await?;
     closed_loop_get(node.addr, "/healthz", &[], o.connections, o.warmup).await?;
     closed_loop_get(node.addr, "/api/me", &tokens, o.connections, o.warmup).await?;
     let mut runs = Vec::with_capacity(o.runs);
     for run in 0..o.runs {
         let mut r = CheckRun::default();
-        // Alternate the order, so that a slow drift of the machine does not favour one.
-        let order: [bool; 2] = if run % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for me in order {
-            let (path, toks): (&str, &[String]) = if me {
-                ("/api/me", &tokens)
-            } else {
-                ("/healthz", &[])
+        // Rotate the order, so that a slow drift of the machine favours none of the three.
+        let mut order = [Target::Hello, Target::Healthz, Target::Me];
+        order.rotate_left(run % 3);
+        for target in order {
+            let (addr, path, toks): (_, &str, &[String]) = match target {
+                Target::Hello => (hello.addr, "/", &[]),
+                Target::Healthz => (node.addr, "/healthz", &[]),
+                Target::Me => (node.addr, "/api/me", &tokens),
             };
             let server_before = node.cpu_ticks();
             let own_before = node::own_cpu_ticks();
             let pg_before = watch::postgres_ticks();
-            let res = closed_loop_get(node.addr, path, toks, o.connections, o.duration).await?;
+            let res = closed_loop_get(addr, path, toks, o.connections, o.duration).await?;
             r.errors += res.not_ok + res.transport_errors;
-            if me {
-                r.me_per_sec = res.ok_per_sec();
-                r.me_latency = Latency::of(&res.latencies);
-                r.server_cores = cores_used(
-                    server_before,
-                    node.cpu_ticks(),
-                    ctx.ticks_per_sec,
-                    res.elapsed,
-                );
-                r.generator_cores = cores_used(
-                    own_before,
-                    node::own_cpu_ticks(),
-                    ctx.ticks_per_sec,
-                    res.elapsed,
-                );
-                r.postgres_cores = pg_cores(ctx, kind, pg_before, res.elapsed);
-            } else {
-                r.healthz_per_sec = res.ok_per_sec();
+            match target {
+                Target::Me => {
+                    r.me_per_sec = res.ok_per_sec();
+                    r.me_latency = Latency::of(&res.latencies);
+                    r.server_cores = cores_used(
+                        server_before,
+                        node.cpu_ticks(),
+                        ctx.ticks_per_sec,
+                        res.elapsed,
+                    );
+                    r.generator_cores = cores_used(
+                        own_before,
+                        node::own_cpu_ticks(),
+                        ctx.ticks_per_sec,
+                        res.elapsed,
+                    );
+                    r.postgres_cores = pg_cores(ctx, kind, pg_before, res.elapsed);
+                }
+                Target::Healthz => r.healthz_per_sec = res.ok_per_sec(),
+                Target::Hello => r.hello_per_sec = res.ok_per_sec(),
             }
         }
         eprintln!(
-            "  {} run {}: /healthz {:.0}/s, /api/me {:.0}/s, ratio {:.2}",
+            "  {} run {}: hello {:.0}/s, /healthz {:.0}/s, /api/me {:.0}/s, /api/me ÷ hello {:.2}",
             kind.label(),
             run + 1,
+            r.hello_per_sec,
             r.healthz_per_sec,
             r.me_per_sec,
-            r.ratio()
+            r.me_of_hello()
         );
         runs.push(r);
     }
@@ -350,6 +352,56 @@ async fn checks_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Resu
         target: kind.cache == Some(true) || cache != "off",
         runs,
     })
+}
+
+/// What one load of measurement 1 is aimed at.
+#[derive(Debug, Clone, Copy)]
+enum Target {
+    Hello,
+    Healthz,
+    Me,
+}
+
+/// The ceiling: `adieu-bench-hello` (next to this program), a bare axum hello world with the
+/// server's runtime and HTTP settings, as a process of its own; stopped when dropped.
+struct Hello {
+    addr: std::net::SocketAddr,
+    _child: tokio::process::Child,
+}
+
+impl Hello {
+    async fn start() -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt;
+        let binary = std::env::current_exe()
+            .context("finding this program")?
+            .with_file_name("adieu-bench-hello");
+        let mut child = tokio::process::Command::new(&binary)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| {
+                format!(
+                    "starting {} (build it with `cargo build --release -p adieu-bench`)",
+                    binary.display()
+                )
+            })?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let line = tokio::time::timeout(Duration::from_secs(10), lines.next_line())
+            .await
+            .context("the hello server did not start within 10 s")??
+            .context("the hello server exited at once")?;
+        let addr = line
+            .strip_prefix("hello listening on http://")
+            .and_then(|a| a.trim().parse().ok())
+            .with_context(|| format!("unexpected first line of the hello server: {line:?}"))?;
+        Ok(Self {
+            addr,
+            _child: child,
+        })
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ use crate::stats::{Latency, Spread};
 use crate::watch::PartLoad;
 
 /// Target of measurement 1: `/api/me` reaches this fraction of `/healthz` with the cache.
-pub(crate) const CHECK_RATIO_TARGET: f64 = 0.8;
+pub(crate) const CHECK_RATIO_TARGET: f64 = 0.85;
 /// Target of measurement 3: HTTP logins reach this fraction of the argon2id limit.
 pub(crate) const LOGIN_FRACTION_TARGET: f64 = 0.9;
 /// Target of measurement 6: the app behind nginx and Adieu reaches this fraction of the same
@@ -56,6 +56,8 @@ pub(crate) struct CheckRow {
 /// `/healthz` then `/api/me` (or the other way round), same load.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct CheckRun {
+    /// The bare hello-world server of the benchmark: the ceiling.
+    pub(crate) hello_per_sec: f64,
     pub(crate) healthz_per_sec: f64,
     pub(crate) me_per_sec: f64,
     pub(crate) me_latency: Option<Latency>,
@@ -70,8 +72,19 @@ pub(crate) struct CheckRun {
 }
 
 impl CheckRun {
+    /// `/api/me` ÷ `/healthz`.
     pub(crate) fn ratio(&self) -> f64 {
         self.me_per_sec / self.healthz_per_sec
+    }
+
+    /// `/api/me` ÷ the bare hello world: what Adieu's check leaves of the ceiling.
+    pub(crate) fn me_of_hello(&self) -> f64 {
+        self.me_per_sec / self.hello_per_sec
+    }
+
+    /// `/healthz` ÷ the bare hello world: Adieu's fixed cost per request.
+    pub(crate) fn healthz_of_hello(&self) -> f64 {
+        self.healthz_per_sec / self.hello_per_sec
     }
 }
 
@@ -489,10 +502,10 @@ impl Report {
     fn render_summary(&self, out: &mut String) {
         out.push_str("## Targets\n\n| measure | target | result | verdict |\n|---|---|---|---|\n");
         for row in self.checks.iter().filter(|r| r.target) {
-            let s = Spread::of(row.runs.iter().map(CheckRun::ratio));
+            let s = Spread::of(row.runs.iter().map(CheckRun::me_of_hello));
             let _ = writeln!(
                 out,
-                "| `/api/me` ÷ `/healthz` req/s, {} | ≥ {CHECK_RATIO_TARGET:.2} | {} | {} |",
+                "| `/api/me` ÷ bare hello world req/s, {} | ≥ {CHECK_RATIO_TARGET:.2} | {} | {} |",
                 row.label,
                 spread(s, 2, ""),
                 s.map_or("not measured", |s| verdict(s.median >= CHECK_RATIO_TARGET)),
@@ -585,21 +598,28 @@ impl Report {
 
     fn render_checks(&self, out: &mut String) {
         out.push_str(
-            "## 1. Check throughput: `GET /api/me` versus `GET /healthz`\n\n\
-             Same node, same load (a fixed number of keep-alive connections, each sending its \
-             next request as soon as the answer arrives), one endpoint after the other, \
-             alternating which goes first. `/api/me` validates a bearer token of a real login.\n\n\
-             | server | `/healthz` req/s | `/api/me` req/s | ratio | `/api/me` p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors |\n\
-             |---|---|---|---|---|---|---|---|---|\n",
+            "## 1. Check throughput: `GET /api/me` against the ceiling\n\n\
+             Same load (a fixed number of keep-alive connections, each sending its next \
+             request as soon as the answer arrives) on three targets, one after the other, \
+             the order rotating from run to run: *hello*, the benchmark's own bare axum hello \
+             world in a process of its own, with the server's runtime, HTTP settings and \
+             allocator and nothing else (the physical ceiling of this machine for an axum \
+             server); Adieu's `/healthz` (every layer, no storage); and `/api/me`, which \
+             validates a bearer token of a real login.\n\n\
+             | server | hello req/s | `/healthz` req/s | `/api/me` req/s | `/api/me` ÷ hello | `/healthz` ÷ hello | `/api/me` ÷ `/healthz` | `/api/me` p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors |\n\
+             |---|---|---|---|---|---|---|---|---|---|---|---|\n",
         );
         for row in &self.checks {
             let r = &row.runs;
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} / {} | {} | {} | {} | {} |",
                 row.label,
+                spread(Spread::of(r.iter().map(|x| x.hello_per_sec)), 0, ""),
                 spread(Spread::of(r.iter().map(|x| x.healthz_per_sec)), 0, ""),
                 spread(Spread::of(r.iter().map(|x| x.me_per_sec)), 0, ""),
+                spread(Spread::of(r.iter().map(CheckRun::me_of_hello)), 2, ""),
+                spread(Spread::of(r.iter().map(CheckRun::healthz_of_hello)), 2, ""),
                 spread(Spread::of(r.iter().map(CheckRun::ratio)), 2, ""),
                 spread(
                     Spread::of_millis(r.iter().filter_map(|x| x.me_latency.map(|l| l.p50))),
@@ -1018,8 +1038,10 @@ pub(crate) fn thousands(n: u64) -> String {
 mod tests {
     use super::*;
 
+    /// A run whose hello ceiling is the `/healthz` figure.
     fn check(healthz: f64, me: f64) -> CheckRun {
         CheckRun {
+            hello_per_sec: healthz,
             healthz_per_sec: healthz,
             me_per_sec: me,
             ..CheckRun::default()
@@ -1080,7 +1102,7 @@ mod tests {
         // Ratios 0.70, 0.85, 0.90: median 0.85 passes, the spread shows the weak run.
         assert!(
             md.contains(
-                "| `/api/me` ÷ `/healthz` req/s, PostgreSQL, cache on | ≥ 0.80 | 0.85 (0.70–0.90) | **PASS** |"
+                "| `/api/me` ÷ bare hello world req/s, PostgreSQL, cache on | ≥ 0.85 | 0.85 (0.70–0.90) | **PASS** |"
             ),
             "{md}"
         );
