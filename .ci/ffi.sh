@@ -33,10 +33,15 @@ fi
 echo "== ffi: the library, uniffi-bindgen and the server binary"
 # Two builds, not one: together their features would unify differently from the workspace's.
 timeout 1200 nice -n 10 cargo build -p adieu-ffi
-timeout 1200 nice -n 10 cargo build -p adieu --bin adieu
+# The server: the binary the test run just built when the caller names it (.ci/run does),
+# else a build of its own.
+if [ -z "${ADIEU_BIN:-}" ]; then
+  timeout 1200 nice -n 10 cargo build -p adieu --bin adieu
+  ADIEU_BIN=$TARGET/debug/adieu
+fi
+export ADIEU_BIN
 LIB=$TARGET/debug/libadieu_ffi.so
 BINDGEN=$TARGET/debug/uniffi-bindgen
-export ADIEU_BIN=$TARGET/debug/adieu
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
