@@ -21,8 +21,7 @@ use std::time::{Duration, Instant};
 
 use adieu_core::duration;
 use anyhow::{Context, bail};
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
 
 use crate::machine::Machine;
@@ -111,37 +110,9 @@ impl Part {
 }
 
 impl Cli {
-    /// `--quick` shortens everything not given explicitly; then every figure is made sane.
-    fn settle(&mut self, matches: &ArgMatches) {
+    /// Every figure made sane.
+    fn settle(&mut self) {
         let o = &mut self.opts;
-        let default =
-            |id: &str| self.quick && matches.value_source(id) == Some(ValueSource::DefaultValue);
-        if default("runs") {
-            o.runs = 1;
-        }
-        if default("duration") {
-            o.duration = Duration::from_secs(1);
-        }
-        if default("warmup") {
-            o.warmup = Duration::from_millis(300);
-        }
-        if default("logouts") {
-            o.logouts = 30;
-        }
-        if default("login_duration") {
-            o.login_duration = Duration::from_secs(2);
-        }
-        if default("overload_runs") {
-            o.overload_runs = 1;
-        }
-        if default("scale_sessions") {
-            o.scale_sessions
-                .iter_mut()
-                .for_each(|n| *n = (*n).min(20_000));
-        }
-        if default("scale_samples") {
-            o.scale_samples = 100;
-        }
         o.scale_sessions.sort_unstable();
         o.scale_sessions.dedup();
         o.scale_sessions.retain(|&n| n > 0);
@@ -158,12 +129,8 @@ impl Cli {
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let mut cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    cli.settle(&matches);
+    let mut cli = Cli::parse();
+    cli.settle();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -389,6 +356,8 @@ fn settings(o: &Options, cores: usize) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     #[test]
@@ -402,11 +371,8 @@ mod tests {
 
     #[test]
     fn quick_shortens_only_what_was_not_given() {
-        let matches = Cli::command()
-            .try_get_matches_from(["adieu-bench", "--quick", "--runs", "3"])
-            .unwrap();
-        let mut cli = Cli::from_arg_matches(&matches).unwrap();
-        cli.settle(&matches);
+        let mut cli = Cli::try_parse_from(["adieu-bench", "--quick", "--runs", "3"]).unwrap();
+        cli.settle();
         assert_eq!(cli.opts.runs, 3);
         assert_eq!(cli.opts.duration, Duration::from_secs(1));
         assert_eq!(cli.opts.scale_sessions, vec![1000, 20_000]);
