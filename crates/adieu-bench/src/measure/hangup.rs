@@ -30,31 +30,6 @@ const AFTER: Duration = Duration::from_secs(5);
 /// How often memory and threads are read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
-/// One node under a flood of registrations whose clients hang up mid-hash.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Row {
-    pub(crate) label: String,
-    /// The node's `--hash-concurrency` (its default: one per core).
-    pub(crate) hash_concurrency: usize,
-    /// Working memory of that many hashes at once, the bound above idle.
-    pub(crate) bound_kib: u64,
-    /// Registrations sent, each hung up on.
-    pub(crate) sent: u64,
-    /// Connections that could not be opened or written to.
-    pub(crate) connection_errors: u64,
-    pub(crate) idle_rss_kib: Option<u64>,
-    pub(crate) idle_threads: Option<u64>,
-    /// Highest reading during the flood and the pause after it.
-    pub(crate) peak_rss_kib: Option<u64>,
-    pub(crate) peak_threads: Option<u64>,
-    /// At the end of the pause after the flood.
-    pub(crate) after_rss_kib: Option<u64>,
-    /// One login of a registered user before the flood, and after the pause (`None` when
-    /// it failed; a note says why).
-    pub(crate) login_before: Option<Duration>,
-    pub(crate) login_after: Option<Duration>,
-}
-
 /// On one SQLite node with the server's defaults.
 pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<Section> {
     let kind = ServerKind::SQLITE;
@@ -62,66 +37,69 @@ pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<Section> {
     let nodes = ctx.start_nodes(&db, kind, "hangup", 1).await?;
     let result = on(ctx, kind, &nodes[0]).await;
     stop_all(nodes).await;
-    Ok(render(Some(&result?)))
+    Ok(render(Some(result?)))
 }
 
-async fn on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Row> {
+/// The row of the table: the node idle (after one registration and one login, whose memory
+/// the allocator keeps, as in measurement 4), at its peak during the flood and the pause
+/// after it, and at the end of that pause.
+async fn on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Vec<String>> {
     let user = "bench-hangup-login";
     ctx.api.register(node.addr, user).await?;
     let t = Instant::now();
     ctx.api.login(node.addr, user).await?;
     let login_before = t.elapsed();
-    // Idle after two hashes, as in measurement 4: the allocator keeps their memory.
-    let mut row = Row {
-        label: kind.label(),
-        // The server's default, computed the same way.
-        hash_concurrency: ctx.cores,
-        bound_kib: ctx.cores as u64 * u64::from(Argon2Params::default().memory_kib),
-        idle_rss_kib: node.process.rss_kib(),
-        idle_threads: node.process.threads(),
-        login_before: Some(login_before),
-        ..Row::default()
-    };
-    row.peak_rss_kib = row.idle_rss_kib;
-    row.peak_threads = row.idle_threads;
-
+    let p = &node.process;
+    let (idle_rss, idle_threads) = (p.rss_kib(), p.threads());
+    let (mut peak_rss, mut peak_threads) = (idle_rss, idle_threads);
     let started = Instant::now();
-    let flood_end = started + FLOOD;
     let mut clients = tokio::task::JoinSet::new();
     for client in 0..CLIENTS {
-        clients.spawn(flood(node.addr, client, flood_end));
+        clients.spawn(flood(node.addr, client, started + FLOOD));
     }
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     while started.elapsed() < FLOOD + AFTER {
         tick.tick().await;
-        row.peak_rss_kib = row.peak_rss_kib.max(node.process.rss_kib());
-        row.peak_threads = row.peak_threads.max(node.process.threads());
+        (peak_rss, peak_threads) = (peak_rss.max(p.rss_kib()), peak_threads.max(p.threads()));
     }
-    row.after_rss_kib = node.process.rss_kib();
+    let after_rss = p.rss_kib();
+    let (mut sent, mut errors) = (0, 0);
     while let Some(joined) = clients.join_next().await {
-        let (sent, errors) = joined?;
-        row.sent += sent;
-        row.connection_errors += errors;
+        let (s, e) = joined?;
+        (sent, errors) = (sent + s, errors + e);
     }
-
     let t = Instant::now();
-    match ctx.api.login(node.addr, user).await {
-        Ok(_) => row.login_after = Some(t.elapsed()),
-        Err(e) => ctx
-            .notes
-            .push(format!("The login after the hang-up flood failed: {e:#}.")),
-    }
+    let login_after = match ctx.api.login(node.addr, user).await {
+        Ok(_) => ms(t.elapsed()),
+        Err(e) => {
+            ctx.notes
+                .push(format!("The login after the hang-up flood failed: {e:#}."));
+            "**failed**".to_owned()
+        }
+    };
     eprintln!(
-        "  {}: {} registrations sent and hung up on, RSS idle {} KiB, peak {} KiB, after {} KiB, \
-         threads peak {}",
-        kind.label(),
-        row.sent,
-        row.idle_rss_kib.unwrap_or(0),
-        row.peak_rss_kib.unwrap_or(0),
-        row.after_rss_kib.unwrap_or(0),
-        row.peak_threads.unwrap_or(0),
+        "  {}: {sent} registrations sent and hung up on, RSS idle {idle_rss:?} KiB, peak {peak_rss:?} KiB, after {after_rss:?} KiB",
+        kind.label()
     );
-    Ok(row)
+    // The server's default hash concurrency, computed the same way, and its working memory.
+    let bound = ctx.cores as u64 * u64::from(Argon2Params::default().memory_kib);
+    let above = peak_rss.zip(idle_rss).map(|(p, i)| p.saturating_sub(i));
+    let opt = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
+    Ok(vec![
+        kind.label(),
+        ctx.cores.to_string(),
+        format!("{} ({errors})", thousands(sent)),
+        mib(idle_rss),
+        mib(peak_rss),
+        mib(above),
+        mib(Some(bound)),
+        mib(after_rss),
+        format!("{} / {}", opt(idle_threads), opt(peak_threads)),
+        format!("{} / {login_after}", ms(login_before)),
+        above
+            .map_or("not measured", |a| verdict(a <= bound))
+            .to_owned(),
+    ])
 }
 
 /// One client until `deadline`: connect, send a registration of a fresh name, hang up soon
@@ -157,38 +135,13 @@ async fn flood(addr: SocketAddr, client: usize, deadline: Instant) -> (u64, u64)
     (sent, errors)
 }
 
-pub(crate) fn render(row: Option<&Row>) -> Section {
-    let opt = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
+pub(crate) fn render(row: Option<Vec<String>>) -> Section {
     let body = table(
         &format!(
             "server | hash concurrency | registrations sent (connection errors) | RSS idle MiB | RSS peak MiB | peak above idle MiB | bound above idle MiB | RSS {} s after MiB | threads idle / peak | one login before / after ms | within the bound",
             AFTER.as_secs()
         ),
-        row.map(|h| {
-            let above = h
-                .peak_rss_kib
-                .zip(h.idle_rss_kib)
-                .map(|(p, i)| p.saturating_sub(i));
-            vec![
-                h.label.clone(),
-                h.hash_concurrency.to_string(),
-                format!("{} ({})", thousands(h.sent), h.connection_errors),
-                mib(h.idle_rss_kib),
-                mib(h.peak_rss_kib),
-                mib(above),
-                mib(Some(h.bound_kib)),
-                mib(h.after_rss_kib),
-                format!("{} / {}", opt(h.idle_threads), opt(h.peak_threads)),
-                format!(
-                    "{} / {}",
-                    h.login_before.map_or("–".to_owned(), ms),
-                    h.login_after.map_or("**failed**".to_owned(), ms)
-                ),
-                above
-                    .map_or("not measured", |a| verdict(a <= h.bound_kib))
-                    .to_owned(),
-            ]
-        }),
+        row,
     );
     Section {
         heading: "## 5. Clients that hang up in the middle of a hash".into(),
