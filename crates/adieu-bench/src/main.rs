@@ -275,9 +275,11 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
     ));
     report.machine = machine;
     // A run of one part alone keeps the other figures already in the file.
-    let text = match std::fs::read_to_string(&cli.out) {
-        Ok(existing) if cli.only.len() == 1 => report.splice_into(&existing),
-        _ => report.render(),
+    let existing = std::fs::read_to_string(&cli.out).ok();
+    let text = match &existing {
+        Some(existing) if cli.only.len() == 1 => report.splice_into(existing),
+        Some(existing) => report::keep_by_hand(existing, &report.render()),
+        None => report.render(),
     };
     std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;
     eprintln!("wrote {}", cli.out.display());

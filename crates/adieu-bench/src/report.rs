@@ -249,6 +249,23 @@ impl Report {
 
 /// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
 /// with `section` put before the notes (or at the end) when it has none.
+/// The heading of the one section that people write (a profile, and what each change
+/// bought), which a full run keeps from the file it replaces.
+pub(crate) const BY_HAND: &str = "## Where the time goes: a profile of `/api/me`";
+
+/// `fresh`, with the hand-written section of `existing` carried over, if it has one.
+pub(crate) fn keep_by_hand(existing: &str, fresh: &str) -> String {
+    let Some(at) = existing.find(&format!("\n{BY_HAND}\n")) else {
+        return fresh.to_owned();
+    };
+    let rest = &existing[at + 1..];
+    let end = rest[BY_HAND.len()..]
+        .find("\n## ")
+        .map_or(rest.len(), |i| BY_HAND.len() + i + 1);
+    let section = rest[..end].trim_end().to_owned() + "\n\n";
+    splice(fresh, BY_HAND, &section)
+}
+
 pub(crate) fn splice(existing: &str, heading: &str, section: &str) -> String {
     let (start, end) = match existing.find(&format!("\n{heading}\n")) {
         Some(i) => (
@@ -269,6 +286,27 @@ pub(crate) fn splice(existing: &str, heading: &str, section: &str) -> String {
         out.push('\n');
     }
     out + section + &existing[end..]
+}
+
+#[cfg(test)]
+mod by_hand_tests {
+    use super::*;
+
+    #[test]
+    fn a_full_run_keeps_the_hand_written_section_and_replaces_the_rest() {
+        let existing = format!(
+            "# B\n\n## 1. One\n\nold figures\n\n{BY_HAND}\n\nwhat we found\n\n## Notes\n\n- old\n"
+        );
+        let fresh = "# B\n\n## 1. One\n\nnew figures\n\n## Notes\n\n- new\n";
+        let kept = keep_by_hand(&existing, fresh);
+        assert_eq!(
+            kept,
+            format!(
+                "# B\n\n## 1. One\n\nnew figures\n\n{BY_HAND}\n\nwhat we found\n\n## Notes\n\n- new\n"
+            )
+        );
+        assert_eq!(keep_by_hand(fresh, fresh), fresh);
+    }
 }
 
 #[cfg(test)]
