@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+/// mimalloc rather than glibc's malloc: a request allocates and frees dozens of small
+/// buffers, and glibc's free list was a quarter of the server's instructions per request
+/// (BENCHMARKS.md, "Where the time goes").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Adieu: sessions whose logout really ends them.
 #[derive(Debug, Parser)]
 #[command(name = "adieu", version, about, propagate_version = true)]

@@ -67,6 +67,12 @@ pub(crate) struct ServeArgs {
     /// Registrations per client IP per minute (0 disables the limit).
     #[arg(long, env = "ADIEU_REGISTRATIONS_PER_IP", default_value_t = 10)]
     registrations_per_ip: u32,
+    /// Failed admin-key checks per client IP per minute (0 disables the limit).
+    #[arg(long, env = "ADIEU_ADMIN_FAILURES_PER_IP", default_value_t = 10)]
+    admin_failures_per_ip: u32,
+    /// Failed OAuth client authentications per client IP per minute (0 disables the limit).
+    #[arg(long, env = "ADIEU_CLIENT_FAILURES_PER_IP", default_value_t = 10)]
+    client_failures_per_ip: u32,
     /// Live sessions per user; a login beyond it ends the user's oldest session.
     #[arg(long, env = "ADIEU_MAX_SESSIONS_PER_USER", default_value_t = 100,
           value_parser = clap::value_parser!(u32).range(1..))]
@@ -134,6 +140,8 @@ impl ServeArgs {
             login_attempts_per_user_total: self.login_attempts_per_user_total,
             login_attempts_per_ip: self.login_attempts_per_ip,
             registrations_per_ip: self.registrations_per_ip,
+            admin_failures_per_ip: self.admin_failures_per_ip,
+            client_failures_per_ip: self.client_failures_per_ip,
             max_sessions_per_user: self.max_sessions_per_user,
             audit_retention: self.audit_retention,
             header_timeout: self.header_timeout,

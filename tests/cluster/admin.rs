@@ -7,7 +7,7 @@ use adieu_store::StoreOptions;
 use adieu_store::test_support::TempDatabase;
 use reqwest::StatusCode;
 
-use crate::node::{Api, Login, Node, PASSWORD, cache_hits};
+use crate::node::{Api, Login, Node, PASSWORD, cache_hits, three_serving_nodes};
 
 /// Rounds per admin call.
 fn rounds() -> usize {
@@ -49,17 +49,7 @@ pub(crate) async fn admin_key(database_url: &str) -> String {
 async fn admin_call_holds(call: AdminCall) {
     let db = TempDatabase::create().await;
     let api = Api::new();
-    let (a, b, c) = tokio::join!(
-        Node::start(db.url(), &[]),
-        Node::start(db.url(), &[]),
-        Node::start(db.url(), &[])
-    );
-    for node in [&a, &b, &c] {
-        api.wait_for_health(node, std::time::Duration::from_secs(10), |s, h| {
-            s == StatusCode::OK && h["cache"] == "serving"
-        })
-        .await;
-    }
+    let [a, b, c] = three_serving_nodes(db.url(), &api).await;
     let key = admin_key(db.url()).await;
     let http = reqwest::Client::new();
     let mut accepted = Vec::new();

@@ -239,3 +239,20 @@ impl Api {
 pub(crate) fn cache_hits(health: &Value) -> u64 {
     health["cache_hits"].as_u64().unwrap_or(0)
 }
+
+/// Three nodes on one database, each with its cache serving (so that checks are answered
+/// from memory and a revocation has something to evict).
+pub(crate) async fn three_serving_nodes(database_url: &str, api: &Api) -> [Node; 3] {
+    let (a, b, c) = tokio::join!(
+        Node::start(database_url, &[]),
+        Node::start(database_url, &[]),
+        Node::start(database_url, &[])
+    );
+    for node in [&a, &b, &c] {
+        api.wait_for_health(node, Duration::from_secs(10), |s, h| {
+            s == StatusCode::OK && h["cache"] == "serving"
+        })
+        .await;
+    }
+    [a, b, c]
+}

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::admin::admin_key;
-use crate::node::{Api, Node};
+use crate::node::{Api, Node, three_serving_nodes};
 
 fn rounds() -> usize {
     std::env::var("ADIEU_TEST_ITERATIONS")
@@ -37,17 +37,7 @@ async fn introspect(
 async fn after_logout_every_node_says_inactive_and_a_deleted_client_is_refused_everywhere() {
     let db = TempDatabase::create().await;
     let api = Api::new();
-    let (a, b, c) = tokio::join!(
-        Node::start(db.url(), &[]),
-        Node::start(db.url(), &[]),
-        Node::start(db.url(), &[])
-    );
-    for node in [&a, &b, &c] {
-        api.wait_for_health(node, std::time::Duration::from_secs(10), |s, h| {
-            s == StatusCode::OK && h["cache"] == "serving"
-        })
-        .await;
-    }
+    let [a, b, c] = three_serving_nodes(db.url(), &api).await;
     let key = admin_key(db.url()).await;
     let http = reqwest::Client::new();
     let created: Value = http

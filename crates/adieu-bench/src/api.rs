@@ -4,9 +4,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use adieu_types::{Credentials, Secret, TokenResponse};
 use anyhow::{Context, bail};
-use reqwest::StatusCode;
+use reqwest::{RequestBuilder, StatusCode};
+use serde_json::{Value, json};
 
 /// The password of every user the benchmark registers.
 pub(crate) const PASSWORD: &str = "benchmark password, long enough";
@@ -22,39 +22,52 @@ impl Api {
     pub(crate) fn new(timeout: Duration) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
-            .pool_max_idle_per_host(1024)
-            .build()
-            .context("building the HTTP client")?;
-        Ok(Self { client })
+            .pool_max_idle_per_host(1024);
+        Ok(Self {
+            client: client.build().context("building the HTTP client")?,
+        })
+    }
+
+    /// Sends `request`, expecting `expected`; the answer's JSON (`null` if it has none).
+    async fn call(
+        request: RequestBuilder,
+        expected: StatusCode,
+        what: &str,
+    ) -> anyhow::Result<Value> {
+        let response = request
+            .send()
+            .await
+            .with_context(|| format!("{what} failed"))?;
+        let status = response.status();
+        let body = response.text().await?;
+        if status != expected {
+            bail!("{what} answered {status}: {body}");
+        }
+        Ok(serde_json::from_str(&body).unwrap_or_default())
     }
 
     /// `POST /api/register`.
     pub(crate) async fn register(&self, addr: SocketAddr, username: &str) -> anyhow::Result<()> {
-        let status = self
-            .client
-            .post(format!("http://{addr}/api/register"))
-            .json(&credentials(username))
-            .send()
-            .await?
-            .status();
-        if status != StatusCode::CREATED {
-            bail!("register answered {status}");
-        }
+        let request = self.client.post(format!("http://{addr}/api/register"));
+        Self::call(
+            request.json(&credentials(username)),
+            StatusCode::CREATED,
+            "register",
+        )
+        .await?;
         Ok(())
     }
 
-    /// `POST /api/login`, expecting success.
-    pub(crate) async fn login(
-        &self,
-        addr: SocketAddr,
-        username: &str,
-    ) -> anyhow::Result<TokenResponse> {
-        let response = self.login_raw(addr, username).await?;
-        let status = response.status();
-        if status != StatusCode::OK {
-            bail!("login answered {status}");
-        }
-        Ok(response.json().await?)
+    /// `POST /api/login`, expecting success: the access token.
+    pub(crate) async fn login(&self, addr: SocketAddr, username: &str) -> anyhow::Result<String> {
+        let request = self.client.post(format!("http://{addr}/api/login"));
+        let answer = Self::call(
+            request.json(&credentials(username)),
+            StatusCode::OK,
+            "login",
+        )
+        .await?;
+        text(&answer, "access_token")
     }
 
     /// `POST /api/login`, whatever the answer.
@@ -63,11 +76,8 @@ impl Api {
         addr: SocketAddr,
         username: &str,
     ) -> reqwest::Result<reqwest::Response> {
-        self.client
-            .post(format!("http://{addr}/api/login"))
-            .json(&credentials(username))
-            .send()
-            .await
+        let request = self.client.post(format!("http://{addr}/api/login"));
+        request.json(&credentials(username)).send().await
     }
 
     /// `POST /admin/clients` on a node's operators' listener: the new client's id and secret.
@@ -76,71 +86,56 @@ impl Api {
         admin: SocketAddr,
         key: &str,
     ) -> anyhow::Result<(String, String)> {
-        let response = self
+        let request = self
             .client
             .post(format!("http://{admin}/admin/clients"))
-            .bearer_auth(key)
-            .json(&serde_json::json!({ "name": "bench" }))
-            .send()
-            .await?;
-        if response.status() != StatusCode::CREATED {
-            bail!("creating a client answered {}", response.status());
-        }
-        let created: adieu_types::NewClientResponse = response.json().await?;
-        Ok((created.client_id, created.client_secret.expose().to_owned()))
+            .bearer_auth(key);
+        let answer = Self::call(
+            request.json(&json!({ "name": "bench" })),
+            StatusCode::CREATED,
+            "creating a client",
+        )
+        .await?;
+        Ok((text(&answer, "client_id")?, text(&answer, "client_secret")?))
     }
 
     /// `POST /oauth2/introspect` with a client's Basic credentials, expecting 200.
     pub(crate) async fn introspect(
         &self,
         addr: SocketAddr,
-        client_id: &str,
-        secret: &str,
+        client: &(String, String),
         token: &str,
-    ) -> anyhow::Result<serde_json::Value> {
-        let response = self
-            .client
-            .post(format!("http://{addr}/oauth2/introspect"))
-            .basic_auth(client_id, Some(secret))
-            .form(&[("token", token)])
-            .send()
-            .await?;
-        if response.status() != StatusCode::OK {
-            bail!("introspection answered {}", response.status());
-        }
-        Ok(response.json().await?)
+    ) -> anyhow::Result<Value> {
+        let request = self.client.post(format!("http://{addr}/oauth2/introspect"));
+        let request = request
+            .basic_auth(&client.0, Some(&client.1))
+            .form(&[("token", token)]);
+        Self::call(request, StatusCode::OK, "introspection").await
     }
 
     /// The cache state (`off`, `serving` or `resyncing`) from `GET /status` on a node's
     /// operators' listener, expecting 200 (503 while the node is not ready).
     pub(crate) async fn cache_state(&self, admin: SocketAddr) -> anyhow::Result<String> {
-        let response = self
-            .client
-            .get(format!("http://{admin}/status"))
-            .send()
-            .await?;
-        let status = response.status();
-        let body = response.text().await?;
-        if status != StatusCode::OK {
-            bail!("/status answered {status}: {body}");
-        }
-        cache_of(&body)
+        let answer = Self::call(
+            self.client.get(format!("http://{admin}/status")),
+            StatusCode::OK,
+            "/status",
+        )
+        .await?;
+        text(&answer, "cache")
     }
 }
 
-fn cache_of(status_body: &str) -> anyhow::Result<String> {
-    let v: serde_json::Value = serde_json::from_str(status_body).context("reading /status")?;
-    v["cache"]
+/// A string field of an answer.
+fn text(answer: &Value, field: &str) -> anyhow::Result<String> {
+    answer[field]
         .as_str()
         .map(str::to_owned)
-        .context("/status tells no cache state")
+        .with_context(|| format!("the answer has no {field}: {answer}"))
 }
 
-fn credentials(username: &str) -> Credentials {
-    Credentials {
-        username: username.to_owned(),
-        password: Secret::new(PASSWORD),
-    }
+fn credentials(username: &str) -> Value {
+    json!({ "username": username, "password": PASSWORD })
 }
 
 #[cfg(test)]
@@ -148,10 +143,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_cache_state_is_read_from_status() {
-        let body = r#"{"status":"ok","backend":"postgres","cache":"serving","cache_hits":3}"#;
-        assert_eq!(cache_of(body).unwrap(), "serving");
-        assert!(cache_of(r#"{"status":"ok"}"#).is_err());
-        assert!(cache_of("ok").is_err());
+    fn fields_are_read_from_answers() {
+        let status =
+            json!({"status": "ok", "backend": "postgres", "cache": "serving", "cache_hits": 3});
+        assert_eq!(text(&status, "cache").unwrap(), "serving");
+        assert!(text(&json!({"status": "ok"}), "cache").is_err());
+        assert!(text(&Value::Null, "cache").is_err());
     }
 }

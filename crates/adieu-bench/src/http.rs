@@ -68,42 +68,21 @@ pub(crate) fn bearer(token: &str) -> HeaderValue {
     value
 }
 
-/// A GET, optionally with a bearer token.
+/// A GET to a node, optionally with a bearer token.
 pub(crate) fn get(path: &str, auth: Option<&HeaderValue>) -> Request<Full<Bytes>> {
-    get_at(NODE_HOST, path, auth)
-}
-
-/// A GET with this `Host`, for a proxy that picks its server block by name.
-pub(crate) fn get_at(host: &str, path: &str, auth: Option<&HeaderValue>) -> Request<Full<Bytes>> {
-    request(Method::GET, host, path, auth, Bytes::new())
-}
-
-/// A POST with a JSON body (possibly empty), optionally with a bearer token.
-pub(crate) fn post(path: &str, auth: Option<&HeaderValue>, json: Bytes) -> Request<Full<Bytes>> {
-    request(Method::POST, NODE_HOST, path, auth, json)
-}
-
-/// A form POST (`application/x-www-form-urlencoded`) with this `Authorization`.
-pub(crate) fn post_form(path: &str, auth: &HeaderValue, form: Bytes) -> Request<Full<Bytes>> {
-    Request::builder()
-        .method(Method::POST)
-        .uri(path)
-        .header(HOST, NODE_HOST)
-        .header(AUTHORIZATION, auth.clone())
-        .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Full::new(form))
-        .expect("a static, valid request")
+    request(Method::GET, NODE_HOST, path, auth, None)
 }
 
 /// The `Host` of requests sent straight to a node.
-const NODE_HOST: &str = "127.0.0.1";
+pub(crate) const NODE_HOST: &str = "127.0.0.1";
 
-fn request(
+/// A request with this `Host` and `Authorization`, and a form body if given.
+pub(crate) fn request(
     method: Method,
     host: &str,
     path: &str,
     auth: Option<&HeaderValue>,
-    body: Bytes,
+    form: Option<Bytes>,
 ) -> Request<Full<Bytes>> {
     let mut builder = Request::builder()
         .method(method)
@@ -112,11 +91,11 @@ fn request(
     if let Some(auth) = auth {
         builder = builder.header(AUTHORIZATION, auth.clone());
     }
-    if !body.is_empty() {
-        builder = builder.header(CONTENT_TYPE, "application/json");
+    if form.is_some() {
+        builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
     }
     builder
-        .body(Full::new(body))
+        .body(Full::new(form.unwrap_or_default()))
         .expect("a static, valid request")
 }
 
@@ -140,36 +119,6 @@ impl LoadResult {
     pub(crate) fn ok_per_sec(&self) -> f64 {
         self.ok as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
     }
-}
-
-/// `connections` connections send `GET path` back to back for `duration`; connection `i`
-/// uses token `i % tokens.len()` (or none when `tokens` is empty).
-pub(crate) async fn closed_loop_get(
-    addr: SocketAddr,
-    path: &str,
-    tokens: &[String],
-    connections: usize,
-    duration: Duration,
-) -> anyhow::Result<LoadResult> {
-    closed_loop_get_at(addr, NODE_HOST, path, tokens, connections, duration).await
-}
-
-/// [`closed_loop_get`] with this `Host` on every request.
-pub(crate) async fn closed_loop_get_at(
-    addr: SocketAddr,
-    host: &str,
-    path: &str,
-    tokens: &[String],
-    connections: usize,
-    duration: Duration,
-) -> anyhow::Result<LoadResult> {
-    let auths: Vec<HeaderValue> = tokens.iter().map(|t| bearer(t)).collect();
-    let (host, path) = (host.to_owned(), path.to_owned());
-    closed_loop(addr, connections, duration, move |i| {
-        let auth = (!auths.is_empty()).then(|| &auths[i % auths.len()]);
-        get_at(&host, &path, auth)
-    })
-    .await
 }
 
 /// `connections` connections send the request `make(i)` (for connection `i`) back to back

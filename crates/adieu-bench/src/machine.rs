@@ -1,4 +1,4 @@
-//! What the figures were measured on, and how busy the machine was meanwhile.
+//! What the figures were measured on: the machine, the compiler, PostgreSQL and the source.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -3,9 +3,6 @@
 //!
 //! Every node is a child process killed when the benchmark ends, fails or is interrupted;
 //! every PostgreSQL database it creates is dropped at the end.
-//!
-//! Long, because the flags and the run of every part are here; they move with the planned
-//! split of the measurements into files of their own.
 
 mod api;
 mod http;
@@ -24,13 +21,13 @@ use std::time::{Duration, Instant};
 
 use adieu_core::duration;
 use anyhow::{Context, bail};
-use clap::parser::ValueSource;
-use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, ValueEnum};
+use clap::{Parser, ValueEnum};
+use tokio::signal::unix::SignalKind;
 
 use crate::machine::Machine;
-use crate::measure::{Backend, Ctx, Options, ServerKind};
+use crate::measure::{Ctx, Options};
 use crate::pg::Postgres;
-use crate::report::Report;
+use crate::report::{Report, Section};
 
 /// Measures Adieu's check throughput, logout latency, login throughput, scale, clients
 /// hanging up mid-hash and the cost of protecting an app behind nginx, and writes
@@ -52,12 +49,11 @@ struct Cli {
         hide_env_values = true
     )]
     postgres_url: String,
-    /// Measure SQLite only.
+    /// Measure SQLite only (without it, an unreachable PostgreSQL is an error).
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. `hangup`, `proxy` or `introspect` alone updates its section of an
-    /// existing report and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
-    /// `nginx` on the PATH).
+    /// Parts to run, comma-separated. A part alone updates its section of an existing report
+    /// and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
@@ -69,45 +65,8 @@ struct Cli {
     /// Flags given explicitly still win. Not for publishing.
     #[arg(long)]
     quick: bool,
-    /// Runs of every measurement; the report shows their median and range.
-    #[arg(long, default_value_t = 5)]
-    runs: usize,
-    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
-    #[arg(long, default_value = "3s", value_parser = duration::parse)]
-    duration: Duration,
-    /// Unmeasured load before measuring.
-    #[arg(long, default_value = "1s", value_parser = duration::parse)]
-    warmup: Duration,
-    /// Keep-alive connections of the check load.
-    #[arg(long, default_value_t = 32)]
-    connections: usize,
-    /// Logouts per run (measurement 2).
-    #[arg(long, default_value_t = 200)]
-    logouts: usize,
-    /// Length of one login run, below and above the limit (measurement 3).
-    #[arg(long, default_value = "5s", value_parser = duration::parse)]
-    login_duration: Duration,
-    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
-    #[arg(long)]
-    login_clients: Option<usize>,
-    /// Offered login rate above the limit, as a multiple of the limit.
-    #[arg(long, default_value_t = 3.0)]
-    overload_factor: f64,
-    /// Runs above the limit, per server.
-    #[arg(long, default_value_t = 3)]
-    overload_runs: usize,
-    /// Bound on requests in flight above the limit.
-    #[arg(long, default_value_t = 2048)]
-    max_in_flight: usize,
-    /// A login or set-up request that takes longer counts as a timeout.
-    #[arg(long, default_value = "10s", value_parser = duration::parse)]
-    request_timeout: Duration,
-    /// Live-session counts to compare (measurement 4), ascending.
-    #[arg(long, value_delimiter = ',', default_value = "1000,1000000")]
-    scale_sessions: Vec<u64>,
-    /// Checks per run and kind (hot, cold) in measurement 4.
-    #[arg(long, default_value_t = 500)]
-    scale_samples: usize,
+    #[command(flatten)]
+    opts: Options,
     /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
     #[arg(long, value_parser = duration::parse)]
     wait_quiet: Option<Duration>,
@@ -135,68 +94,43 @@ enum Part {
     Introspect,
 }
 
-impl Cli {
-    /// `--quick` shortens everything not given explicitly.
-    fn apply_quick(&mut self, matches: &ArgMatches) {
-        if !self.quick {
-            return;
-        }
-        let default = |id: &str| matches.value_source(id) == Some(ValueSource::DefaultValue);
-        if default("runs") {
-            self.runs = 1;
-        }
-        if default("duration") {
-            self.duration = Duration::from_secs(1);
-        }
-        if default("warmup") {
-            self.warmup = Duration::from_millis(300);
-        }
-        if default("logouts") {
-            self.logouts = 30;
-        }
-        if default("login_duration") {
-            self.login_duration = Duration::from_secs(2);
-        }
-        if default("overload_runs") {
-            self.overload_runs = 1;
-        }
-        if default("scale_sessions") {
-            self.scale_sessions = self.scale_sessions.iter().map(|&n| n.min(20_000)).collect();
-        }
-        if default("scale_samples") {
-            self.scale_samples = 100;
+impl Part {
+    /// Runs this part: its section of the report.
+    async fn run(self, ctx: &mut Ctx) -> anyhow::Result<Section> {
+        match self {
+            Self::Logins => measure::logins::run(ctx).await,
+            Self::Checks => measure::checks::run(ctx).await,
+            Self::Logouts => measure::logouts::run(ctx).await,
+            Self::Scale => measure::scale::run(ctx).await,
+            Self::Hangup => measure::hangup::run(ctx).await,
+            Self::Proxy => measure::proxy::run(ctx).await,
+            Self::Introspect => measure::introspect::run(ctx).await,
         }
     }
+}
 
-    fn options(&self, cores: usize) -> Options {
-        let mut sizes = self.scale_sessions.clone();
-        sizes.sort_unstable();
-        sizes.dedup();
-        sizes.retain(|&n| n > 0);
-        Options {
-            runs: self.runs.max(1),
-            duration: self.duration,
-            warmup: self.warmup,
-            connections: self.connections.max(1),
-            logouts: self.logouts.max(1),
-            login_duration: self.login_duration,
-            login_clients: self.login_clients.unwrap_or(4 * cores).max(1),
-            overload_factor: self.overload_factor,
-            overload_runs: self.overload_runs,
-            max_in_flight: self.max_in_flight.max(1),
-            scale_sizes: sizes,
-            scale_samples: self.scale_samples.max(1),
+impl Cli {
+    /// Every figure made sane.
+    fn settle(&mut self) {
+        let o = &mut self.opts;
+        o.scale_sessions.sort_unstable();
+        o.scale_sessions.dedup();
+        o.scale_sessions.retain(|&n| n > 0);
+        for n in [
+            &mut o.runs,
+            &mut o.connections,
+            &mut o.logouts,
+            &mut o.max_in_flight,
+            &mut o.scale_samples,
+        ] {
+            *n = (*n).max(1);
         }
     }
 }
 
 fn main() -> ExitCode {
-    let matches = Cli::command().get_matches();
-    let mut cli = match Cli::from_arg_matches(&matches) {
-        Ok(cli) => cli,
-        Err(e) => e.exit(),
-    };
-    cli.apply_quick(&matches);
+    let mut cli = Cli::parse();
+    cli.settle();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -220,16 +154,12 @@ fn main() -> ExitCode {
 /// happened: aborting drops the task's nodes (which kills them), and the databases are
 /// dropped here.
 async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
+    // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
     let pg = if cli.no_postgres {
         None
     } else {
-        match Postgres::connect(&cli.postgres_url).await {
-            Ok(pg) => Some(pg),
-            Err(e) => {
-                eprintln!("warning: PostgreSQL is not available, measuring SQLite only: {e:#}");
-                None
-            }
-        }
+        let connected = Postgres::connect(&cli.postgres_url).await;
+        Some(connected.context("PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)")?)
     };
     let work = tempfile::Builder::new()
         .prefix("adieu-bench-")
@@ -249,27 +179,17 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
         pg.drop_all().await;
     }
     if keep || result.is_err() {
-        let path = work.keep();
-        eprintln!("working directory kept: {}", path.display());
+        eprintln!("working directory kept: {}", work.keep().display());
     }
     result
 }
 
+/// Ctrl-C or SIGTERM.
 async fn interrupted() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+    let mut terminate = tokio::signal::unix::signal(SignalKind::terminate()).ok();
     tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+        _ = tokio::signal::ctrl_c() => {},
+        Some(()) = async { terminate.as_mut()?.recv().await } => {},
     }
 }
 
@@ -288,194 +208,82 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             adieu.display()
         );
     }
-    let caps = node::Capabilities::probe(&adieu).await?;
     // Before anything is measured: a missing nginx must not cost a whole run first.
     if cli.only.contains(&Part::Proxy) {
-        measure::proxy::check_nginx().await.context(
+        measure::proxy::nginx_version().await.context(
             "the proxy part needs nginx (leave it out with --only if this machine has none)",
         )?;
     }
-    let stale = machine::binary_older_than_source(&adieu);
-    if let Some(why) = &stale {
+    let mut notes = Vec::new();
+    if let Some(why) = machine::binary_older_than_source(&adieu) {
         eprintln!("warning: {why}; rebuild with `cargo build --release --workspace`");
+        notes.push(format!(
+            "**The measured binary may not match the source named above:** {why}."
+        ));
     }
-    let (pg, pg_note) = match pg {
-        Some((pg, version)) => {
-            machine.postgres = Some(version);
-            (Some(pg), None)
-        }
-        None if cli.no_postgres => (None, Some("PostgreSQL was skipped (`--no-postgres`).")),
-        None => (
-            None,
-            Some("PostgreSQL was not reachable, so only SQLite was measured."),
-        ),
-    };
+    if cli.no_postgres {
+        notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
+    }
+    if cli.quick {
+        notes.push("`--quick` smoke run: one short run of each measurement and a small database; these figures are not for comparison.".to_owned());
+    }
+    let (pg, version) = pg.unzip();
+    machine.postgres = version;
     if let Some(limit) = cli.wait_quiet {
         wait_for_quiet(limit).await;
     }
-    let opts = cli.options(machine.cores);
-    let api = api::Api::new(cli.request_timeout)?;
-    let ticks = node::clock_ticks_per_sec().await;
+    let opts = cli.opts.clone();
+    let ticks_per_sec = watch::clock_ticks_per_sec().await;
     let mut report = Report {
         date: now_utc(),
         command: command_line(),
-        settings: settings(&cli, &opts),
+        settings: settings(&opts, machine.cores),
         ..Report::default()
     };
     report.start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
-    let watcher = watch::Watcher::start(ticks);
-    let mut ctx = Ctx::new(
+    let watcher = watch::Watcher::start(ticks_per_sec);
+    let api = api::Api::new(opts.request_timeout)?;
+    let mut ctx = Ctx {
         adieu,
-        caps.clone(),
         pg,
         work,
         api,
         opts,
-        ticks,
-        machine.cores,
-    );
-    if let Some(why) = stale {
-        ctx.notes.push(format!(
-            "**The measured binary may not match the source named above:** {why}."
-        ));
-    }
-    if let Some(note) = pg_note {
-        ctx.notes.push(note.to_owned());
-    }
-    if ctx.pg.is_some() && !caps.cache_flag {
-        ctx.notes.push(
-            "This build of `adieu serve` has no `--cache` flag yet, so PostgreSQL was measured \
-             in the server's only mode, and \"PostgreSQL with the cache\" is not measured."
-                .to_owned(),
-        );
-    }
-    if cli.quick {
-        ctx.notes.push(
-            "`--quick` smoke run: one short run of each measurement and a small database; \
-             these figures are not for comparison."
-                .to_owned(),
-        );
-    }
-
-    let parts = &cli.only;
-    if parts.contains(&Part::Logins) {
-        eprintln!("measurement 3: argon2id limit and logins");
-        watcher.part("logins");
-        for kind in ctx.kinds(false) {
-            match measure::logins(&mut ctx, kind).await {
-                Ok((row, over)) => {
-                    report.logins.push(row);
-                    report.overload.push(over);
-                }
-                Err(e) => not_measured(&mut ctx, "logins", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Checks) {
-        eprintln!("measurement 1: check throughput");
-        watcher.part("checks");
-        for kind in ctx.kinds(true) {
-            match measure::checks(&mut ctx, kind).await {
-                Ok(row) => report.checks.push(row),
-                Err(e) => not_measured(&mut ctx, "check throughput", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Logouts) {
-        eprintln!("measurement 2: logout latency");
-        watcher.part("logouts");
-        for (kind, nodes) in logout_setups(&ctx) {
-            match measure::logouts(&mut ctx, kind, nodes).await {
-                Ok(row) => report.logouts.push(row),
-                Err(e) => not_measured(
-                    &mut ctx,
-                    &format!("logout latency ({nodes} nodes)"),
-                    kind,
-                    &e,
-                ),
-            }
-        }
-    }
-    if parts.contains(&Part::Scale) {
-        eprintln!("measurement 4: scale");
-        watcher.part("scale");
-        for kind in ctx.kinds(false) {
-            match measure::scale(&mut ctx, kind).await {
-                Ok(rows) => report.scale.extend(rows),
-                Err(e) => not_measured(&mut ctx, "scale", kind, &e),
-            }
-        }
-    }
-    if parts.contains(&Part::Hangup) {
-        eprintln!("measurement 5: clients hanging up mid-hash");
-        watcher.part("hangup");
-        match measure::hangup::hangup(&mut ctx).await {
-            Ok(row) => report.hangup = Some(row),
+        ticks_per_sec,
+        cores: machine.cores,
+        notes,
+        databases: 0,
+    };
+    for part in cli.only.clone() {
+        let name = format!("{part:?}").to_lowercase();
+        eprintln!("{name}");
+        watcher.part(&name);
+        match part.run(&mut ctx).await {
+            Ok(section) => report.sections.push(section),
             Err(e) => {
-                eprintln!("warning: hang-ups not measured: {e:#}");
-                ctx.notes.push(format!("Not measured: hang-ups: {e:#}."));
+                eprintln!("warning: {name} not measured: {e:#}");
+                ctx.notes.push(format!("Not measured: {name}: {e:#}."));
             }
         }
     }
-    if parts.contains(&Part::Proxy) {
-        eprintln!("measurement 6: an app behind nginx, with and without Adieu");
-        watcher.part("proxy");
-        match measure::proxy::proxy(&mut ctx).await {
-            Ok(row) => report.proxy = Some(row),
-            Err(e) => {
-                eprintln!("warning: the proxy part not measured: {e:#}");
-                ctx.notes
-                    .push(format!("Not measured: an app behind nginx: {e:#}."));
-            }
-        }
-    }
-    if parts.contains(&Part::Introspect) {
-        eprintln!("measurement 7: introspection versus /api/me");
-        watcher.part("introspect");
-        match measure::introspect::introspection(&mut ctx).await {
-            Ok(rows) => report.introspection = rows,
-            Err(e) => {
-                eprintln!("warning: introspection not measured: {e:#}");
-                ctx.notes
-                    .push(format!("Not measured: introspection: {e:#}."));
-            }
-        }
-    }
+    report.sections.sort_by(|a, b| a.heading.cmp(&b.heading));
     report.load = watcher.finish();
-    report.notes.append(&mut ctx.notes);
+    report.notes = ctx.notes;
     report.notes.push(format!(
         "The whole benchmark took {:.0} s.",
         started.elapsed().as_secs_f64()
     ));
     report.machine = machine;
-    // A run of the hang-up or proxy part alone keeps the other figures already in the file.
-    let text = match std::fs::read_to_string(&cli.out) {
-        Ok(existing) if parts == &[Part::Hangup] => report.splice_hangup(&existing),
-        Ok(existing) if parts == &[Part::Proxy] => report.splice_proxy(&existing),
-        Ok(existing) if parts == &[Part::Introspect] => report.splice_introspection(&existing),
-        _ => report.render(),
+    // A run of one part alone keeps the other figures already in the file.
+    let existing = std::fs::read_to_string(&cli.out).ok();
+    let text = match &existing {
+        Some(existing) if cli.only.len() == 1 => report.splice_into(existing),
+        Some(existing) => report::keep_by_hand(existing, &report.render()),
+        None => report.render(),
     };
     std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;
     eprintln!("wrote {}", cli.out.display());
     Ok(())
-}
-
-/// Single node on every backend; three nodes on PostgreSQL, where several nodes make sense.
-fn logout_setups(ctx: &Ctx) -> Vec<(ServerKind, usize)> {
-    let mut setups = Vec::new();
-    for kind in ctx.kinds(true) {
-        setups.push((kind, 1));
-        if kind.backend == Backend::Postgres && kind.cache != Some(false) {
-            setups.push((kind, 3));
-        }
-    }
-    setups
-}
-
-fn not_measured(ctx: &mut Ctx, what: &str, kind: ServerKind, e: &anyhow::Error) {
-    eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
-    ctx.notes
-        .push(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
 }
 
 /// Waits until other processes use less than a tenth of a core, or until `limit` passes.
@@ -534,15 +342,15 @@ fn shell_quote(arg: &str) -> String {
     }
 }
 
-fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
+fn settings(o: &Options, cores: usize) -> Vec<(String, String)> {
     let d = |d: Duration| duration::format(d);
     vec![
         ("runs".into(), o.runs.to_string()),
         ("check load".into(), format!("{} connections for {} per endpoint and run", o.connections, d(o.duration))),
         ("warm-up".into(), d(o.warmup)),
         ("logouts per run".into(), o.logouts.to_string()),
-        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients)),
-        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(cli.request_timeout))),
+        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients(cores))),
+        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(o.request_timeout))),
         ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
         ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)".into()),
     ]
@@ -550,6 +358,8 @@ fn settings(cli: &Cli, o: &Options) -> Vec<(String, String)> {
 
 #[cfg(test)]
 mod tests {
+    use clap::CommandFactory;
+
     use super::*;
 
     #[test]
@@ -563,14 +373,11 @@ mod tests {
 
     #[test]
     fn quick_shortens_only_what_was_not_given() {
-        let matches = Cli::command()
-            .try_get_matches_from(["adieu-bench", "--quick", "--runs", "3"])
-            .unwrap();
-        let mut cli = Cli::from_arg_matches(&matches).unwrap();
-        cli.apply_quick(&matches);
-        assert_eq!(cli.runs, 3);
-        assert_eq!(cli.duration, Duration::from_secs(1));
-        assert_eq!(cli.scale_sessions, vec![1000, 20_000]);
+        let mut cli = Cli::try_parse_from(["adieu-bench", "--quick", "--runs", "3"]).unwrap();
+        cli.settle();
+        assert_eq!(cli.opts.runs, 3);
+        assert_eq!(cli.opts.duration, Duration::from_secs(1));
+        assert_eq!(cli.opts.scale_sessions, vec![1000, 20_000]);
     }
 
     #[test]

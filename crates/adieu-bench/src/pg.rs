@@ -50,6 +50,19 @@ impl Postgres {
         Ok(with_database(&self.admin_url, &name))
     }
 
+    /// Fresh statistics for a database just seeded, as autovacuum would give a long-lived
+    /// one; then its size on disk in bytes.
+    pub(crate) async fn analyze_and_size(&self, url: &str) -> Option<u64> {
+        let mut conn = PgConnection::connect(url).await.ok()?;
+        sqlx::query("ANALYZE").execute(&mut conn).await.ok()?;
+        let size: i64 = sqlx::query_scalar("SELECT pg_database_size(current_database())")
+            .fetch_one(&mut conn)
+            .await
+            .ok()?;
+        conn.close().await.ok();
+        u64::try_from(size).ok()
+    }
+
     /// Drops every database this run created (also those of nodes still connected).
     pub(crate) async fn drop_all(&self) {
         let names = std::mem::take(&mut *self.created.lock().expect("not poisoned"));

@@ -162,12 +162,27 @@ pub(crate) async fn read_json<T: DeserializeOwned>(response: Response) -> Result
 /// The error for an answer that is not a success: the server's error body, if it sent one.
 pub(crate) async fn api_error(response: Response) -> Error {
     let status = response.status().as_u16();
+    let retry_after = retry_after(&response);
     match response.json::<ErrorBody>().await {
         Ok(body) => Error::Api {
             status,
             code: body.error,
             message: body.message,
+            retry_after,
         },
         Err(_) => Error::UnexpectedStatus { status },
     }
+}
+
+/// `Retry-After` in delta-seconds, the form the server sends; an HTTP date is ignored.
+fn retry_after(response: &Response) -> Option<std::time::Duration> {
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+        .map(std::time::Duration::from_secs)
 }

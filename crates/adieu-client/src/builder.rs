@@ -7,6 +7,9 @@ use crate::store::{CredentialStore, MemoryStore};
 use crate::url_policy::parse_server;
 use crate::{Client, Error, Result};
 
+/// What the client calls itself unless told otherwise.
+const DEFAULT_USER_AGENT: &str = concat!("adieu-client/", env!("CARGO_PKG_VERSION"));
+
 /// Configures and builds a [`Client`].
 #[must_use]
 pub struct ClientBuilder {
@@ -14,6 +17,7 @@ pub struct ClientBuilder {
     store: Arc<dyn CredentialStore>,
     timeout: Duration,
     connect_timeout: Duration,
+    user_agent: String,
     allow_plain_http: bool,
     retry_pending_on_start: bool,
 }
@@ -35,6 +39,7 @@ impl ClientBuilder {
             store: Arc::new(MemoryStore::new()),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            user_agent: DEFAULT_USER_AGENT.to_owned(),
             allow_plain_http: false,
             retry_pending_on_start: true,
         }
@@ -51,6 +56,20 @@ impl ClientBuilder {
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self.connect_timeout = self.connect_timeout.min(timeout);
+        self
+    }
+
+    /// The longest the connection to the server may take to open (default 10 s, and never more
+    /// than [`ClientBuilder::timeout`]).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// The `User-Agent` of every request (default `adieu-client/VERSION`); the server shows it
+    /// in the session list, so an app can name itself there.
+    pub fn user_agent(mut self, user_agent: impl Into<String>) -> Self {
+        self.user_agent = user_agent.into();
         self
     }
 
@@ -73,14 +92,20 @@ impl ClientBuilder {
     /// cannot record the result of a retry, the entries stay pending for the next one.
     pub async fn build(self) -> Result<Client> {
         let base = parse_server(&self.server, self.allow_plain_http)?;
+        // reqwest would report a bad header value as a failure to connect.
+        if reqwest::header::HeaderValue::from_str(&self.user_agent).is_err() {
+            return Err(Error::InvalidArgument(
+                "the user agent must be visible ASCII".into(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .use_rustls_tls()
             .timeout(self.timeout)
-            .connect_timeout(self.connect_timeout)
+            .connect_timeout(self.connect_timeout.min(self.timeout))
             // A redirect would carry the request, and its credential, somewhere we did not
             // choose.
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("adieu-client/", env!("CARGO_PKG_VERSION")))
+            .user_agent(self.user_agent)
             .build()
             .map_err(Error::transport)?;
         let contents = self.store.load()?;

@@ -1,5 +1,7 @@
 //! The SDK's one error type.
 
+use std::time::Duration;
+
 use adieu_types::ErrorCode;
 
 /// Shorthand for SDK results.
@@ -28,6 +30,9 @@ pub enum Error {
         code: ErrorCode,
         /// The server's text, meant for people (the server keeps internals out of it).
         message: String,
+        /// How long the server asked us to wait before trying again (`Retry-After` in
+        /// seconds), sent with a 429.
+        retry_after: Option<Duration>,
     },
     /// The server answered with a status and body this SDK does not understand.
     #[error("unexpected answer from the server (HTTP {status})")]
@@ -114,6 +119,15 @@ impl Error {
         }
     }
 
+    /// How long the server asked to wait before trying again, if it said (a 429's
+    /// `Retry-After`).
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            Self::Api { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+
     /// Maps a transport error, dropping the URL from it.
     pub(crate) fn transport(e: reqwest::Error) -> Self {
         let e = e.without_url();
@@ -139,6 +153,7 @@ mod tests {
             status: 401,
             code: ErrorCode::InvalidCredentials,
             message: "wrong username or password".into(),
+            retry_after: None,
         };
         assert!(refused.is_unauthorized());
         assert!(!refused.is_network());
@@ -148,6 +163,7 @@ mod tests {
             status: 404,
             code: ErrorCode::NotFound,
             message: "not found".into(),
+            retry_after: None,
         };
         assert!(!missing.is_unauthorized());
         assert!(Error::store("disk full", None).is_store());

@@ -81,12 +81,17 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for ApiQuer
 /// The users shown by one call unless `limit` says otherwise.
 const DEFAULT_PAGE: u32 = 50;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct UsersQuery {
+    /// Only names that contain this.
     #[serde(default)]
     query: String,
+    /// Users per page, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
+    /// The `next` of the previous page.
     after: Option<String>,
 }
 
@@ -100,6 +105,17 @@ fn admin_user(u: UserSummary) -> AdminUser {
     }
 }
 
+/// Users whose names contain `query`, a page at a time in name order.
+#[utoipa::path(
+    get, path = "/admin/users", tag = "users", security(("admin_key" = [])),
+    params(UsersQuery),
+    responses(
+        (status = 200, description = "A page of users.", body = AdminUsersResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn list_users(
     State(state): State<AppState>,
     AdminKey(_admin): AdminKey,
@@ -126,6 +142,17 @@ async fn list_users(
     }))
 }
 
+/// A user and their live sessions.
+#[utoipa::path(
+    get, path = "/admin/users/{id}", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A user id.")),
+    responses(
+        (status = 200, description = "The user.", body = AdminUserDetail),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn show_user(
     State(state): State<AppState>,
     AdminKey(_admin): AdminKey,
@@ -149,6 +176,17 @@ fn action(status: &str, revoked_sessions: u64) -> Json<UserActionResponse> {
     })
 }
 
+/// Ends every session of a user.
+#[utoipa::path(
+    post, path = "/admin/users/{id}/logout", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A user id.")),
+    responses(
+        (status = 200, description = "Every session of the user is over.", body = UserActionResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn logout_user(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -158,6 +196,17 @@ async fn logout_user(
     Ok(action("logged_out", n))
 }
 
+/// Disables an account: its sessions end and logins are refused until `enable`.
+#[utoipa::path(
+    post, path = "/admin/users/{id}/disable", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A user id.")),
+    responses(
+        (status = 200, description = "Disabled, and every session of the user is over.", body = UserActionResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn disable_user(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -167,6 +216,17 @@ async fn disable_user(
     Ok(action("disabled", n))
 }
 
+/// Enables a disabled account again.
+#[utoipa::path(
+    post, path = "/admin/users/{id}/enable", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A user id.")),
+    responses(
+        (status = 200, description = "Logins are accepted again.", body = UserActionResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn enable_user(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -176,6 +236,17 @@ async fn enable_user(
     Ok(action("enabled", n))
 }
 
+/// Deletes a user, their sessions and their history; one `user_deleted` event stays.
+#[utoipa::path(
+    delete, path = "/admin/users/{id}", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A user id.")),
+    responses(
+        (status = 200, description = "The user is gone.", body = UserActionResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn delete_user(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -185,6 +256,17 @@ async fn delete_user(
     Ok(action("deleted", n))
 }
 
+/// Ends one session, whoever's it is.
+#[utoipa::path(
+    delete, path = "/admin/sessions/{id}", tag = "users", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A session id.")),
+    responses(
+        (status = 204, description = "The session is over."),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn revoke_session(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -194,16 +276,33 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditParams {
+    /// Only this user's events.
     user_id: Option<String>,
+    /// Only events of this kind (`login`, `logout`, `admin_revoked`, …).
     kind: Option<String>,
-    /// RFC 3339.
+    /// Only events at or after this time, RFC 3339.
+    #[param(example = "2026-03-01T00:00:00Z")]
     since: Option<String>,
+    /// Events at most, 1 to 500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<u32>,
 }
 
+/// The audit log, newest first.
+#[utoipa::path(
+    get, path = "/admin/audit", tag = "audit", security(("admin_key" = [])),
+    params(AuditParams),
+    responses(
+        (status = 200, description = "The events.", body = AuditResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn audit(
     State(state): State<AppState>,
     AdminKey(_admin): AdminKey,
@@ -256,6 +355,20 @@ async fn audit(
     Ok(Json(AuditResponse { events }))
 }
 
+/// Creates an OAuth client; its secret is shown only in this answer.
+#[utoipa::path(
+    post, path = "/admin/clients", tag = "clients", security(("admin_key" = [])),
+    request_body = NewClientRequest,
+    responses(
+        (status = 201, description = "The client and its secret.", body = NewClientResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+    ),
+)]
 async fn create_client(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,
@@ -273,6 +386,15 @@ async fn create_client(
     ))
 }
 
+/// Every OAuth client, oldest first.
+#[utoipa::path(
+    get, path = "/admin/clients", tag = "clients", security(("admin_key" = [])),
+    responses(
+        (status = 200, description = "The clients.", body = ClientsResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn list_clients(
     State(state): State<AppState>,
     AdminKey(_admin): AdminKey,
@@ -291,6 +413,17 @@ async fn list_clients(
     Ok(Json(ClientsResponse { clients }))
 }
 
+/// Deletes an OAuth client: every node refuses it at once.
+#[utoipa::path(
+    delete, path = "/admin/clients/{id}", tag = "clients", security(("admin_key" = [])),
+    params(("id" = String, Path, description = "A client id.")),
+    responses(
+        (status = 204, description = "The client is gone."),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 429, response = crate::openapi::RateLimited),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn delete_client(
     State(state): State<AppState>,
     AdminKey(admin): AdminKey,

@@ -4,12 +4,13 @@ use adieu_core::{Session, TokenKind};
 use adieu_service::ApiTokens;
 use adieu_store::AuditRecord;
 use adieu_types::{
-    ActivityEvent, ActivityResponse, Credentials, DeleteAccountRequest, LogoutAllResponse,
-    LogoutRequest, LogoutResponse, MeResponse, PasswordChangeRequest, PasswordChangeResponse,
-    RefreshRequest, RegisterResponse, SessionInfo, SessionsResponse, TokenResponse,
-    UserActionResponse,
+    ActivityEvent, ActivityResponse, Credentials, DeleteAccountRequest, ErrorBody,
+    LogoutAllResponse, LogoutRequest, LogoutResponse, MeResponse, PasswordChangeRequest,
+    PasswordChangeResponse, RefreshRequest, RegisterResponse, SessionInfo, SessionsResponse,
+    TokenResponse, UserActionResponse,
 };
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -54,6 +55,22 @@ impl FromRequestParts<AppState> for CurrentSession {
     }
 }
 
+/// Creates an account. The name is 1 to 64 of `[A-Za-z0-9._-]`, the password 8 to 1024
+/// characters.
+#[utoipa::path(
+    post, path = "/api/register", tag = "account", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 201, description = "The account exists; log in to get tokens.", body = RegisterResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 409, description = "That name is taken.", body = ErrorBody,
+         example = json!({"error": "username_taken", "message": "that username is taken"})),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn register(
     State(state): State<AppState>,
     Client(client): Client,
@@ -82,6 +99,25 @@ fn token_response(tokens: ApiTokens) -> Json<TokenResponse> {
     })
 }
 
+/// Starts a session: an access token and the refresh token that buys the next pair.
+#[utoipa::path(
+    post, path = "/api/login", tag = "account", security(()),
+    request_body = Credentials,
+    responses(
+        (status = 200, description = "A new session.", body = TokenResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, description = "Wrong username or password (the same answer for both).",
+         body = ErrorBody,
+         example = json!({"error": "invalid_credentials", "message": "wrong username or password"})),
+        (status = 403, description = "The right password, but an administrator has disabled \
+         the account.", body = ErrorBody,
+         example = json!({"error": "account_disabled", "message": "this account is disabled"})),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn login(
     State(state): State<AppState>,
     Client(client): Client,
@@ -94,6 +130,14 @@ async fn login(
     Ok(token_response(tokens))
 }
 
+/// Who the access token belongs to.
+#[utoipa::path(
+    get, path = "/api/me", tag = "account", security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The caller.", body = MeResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn me(CurrentSession(session): CurrentSession) -> Json<MeResponse> {
     Json(MeResponse {
         user_id: session.user_id,
@@ -110,13 +154,31 @@ fn logged_out() -> Json<LogoutResponse> {
 
 /// Ends the session named by the Bearer access token (expired or not) or by a refresh token
 /// in the body. Answers 200 for any well-formed credential, live or not.
+#[utoipa::path(
+    post, path = "/api/logout", tag = "sessions",
+    description = "Ends the session of the Bearer access token (expired or not) or of the \
+        refresh token in the body, and answers once no node accepts its tokens. Any \
+        well-formed credential gets 200, live or not: logout is idempotent and tells nothing \
+        about the token. The body is optional.",
+    security(("access_token" = []), ()),
+    request_body(content = Option<LogoutRequest>, content_type = "application/json"),
+    responses(
+        (status = 200, description = "The session is over, if there was one.", body = LogoutResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+    ),
+)]
 async fn logout(
     State(state): State<AppState>,
     Client(client): Client,
     Bearer(bearer): Bearer,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<LogoutResponse>> {
+    let body = body.map_err(|rejection| body_error(&rejection))?;
     let refresh = logout_body(&headers, &body)?.refresh_token;
     if bearer.is_none() && refresh.is_none() {
         return Err(Error::InvalidToken { presented: false });
@@ -134,6 +196,20 @@ async fn logout(
             .await?;
     }
     Ok(logged_out())
+}
+
+/// A body that could not be read, in our error format (axum's own answer is plain text).
+fn body_error(rejection: &BytesRejection) -> Error {
+    let status = rejection.status();
+    let message = if status == StatusCode::PAYLOAD_TOO_LARGE {
+        "request body is too large"
+    } else {
+        "the request body could not be read"
+    };
+    Error::InvalidRequest {
+        status,
+        message: message.into(),
+    }
 }
 
 /// The optional JSON body of a logout: empty is allowed, anything else must be our JSON.
@@ -167,6 +243,14 @@ fn logout_body(headers: &HeaderMap, body: &Bytes) -> Result<LogoutRequest> {
     })
 }
 
+/// Ends every session of the caller, this one included.
+#[utoipa::path(
+    post, path = "/api/logout/all", tag = "sessions", security(("access_token" = [])),
+    responses(
+        (status = 200, description = "Every session of the user is over.", body = LogoutAllResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn logout_all(
     State(state): State<AppState>,
     Client(client): Client,
@@ -185,6 +269,14 @@ pub(crate) fn timestamp(ms: i64) -> OffsetDateTime {
         .unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
+/// The caller's live sessions, newest first.
+#[utoipa::path(
+    get, path = "/api/sessions", tag = "sessions", security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The live sessions.", body = SessionsResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn sessions(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,
@@ -217,6 +309,16 @@ pub(crate) fn session_info(
     }
 }
 
+/// Ends one of the caller's own sessions.
+#[utoipa::path(
+    delete, path = "/api/sessions/{id}", tag = "sessions", security(("access_token" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /api/sessions`.")),
+    responses(
+        (status = 204, description = "The session is over."),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 404, response = crate::openapi::NotFound),
+    ),
+)]
 async fn revoke_session(
     State(state): State<AppState>,
     Client(client): Client,
@@ -227,6 +329,19 @@ async fn revoke_session(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// Spends a refresh token for a new pair. A spent token presented again ends its session.
+#[utoipa::path(
+    post, path = "/api/token/refresh", tag = "sessions", security(()),
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "The next pair, in the same session.", body = TokenResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, response = crate::openapi::InvalidToken),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+    ),
+)]
 async fn refresh(
     State(state): State<AppState>,
     Client(client): Client,
@@ -239,6 +354,23 @@ async fn refresh(
     Ok(token_response(tokens))
 }
 
+/// Changes the password and ends every other session of the user.
+#[utoipa::path(
+    post, path = "/api/password", tag = "account", security(("access_token" = [])),
+    request_body = PasswordChangeRequest,
+    responses(
+        (status = 200, description = "Changed; the other sessions are over.", body = PasswordChangeResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, description = "The access token is refused (`invalid_token`, with \
+         `WWW-Authenticate`), or the current password is wrong (`invalid_credentials`).",
+         body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "With `invalid_token` only."))),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn change_password(
     State(state): State<AppState>,
     Client(client): Client,
@@ -260,6 +392,23 @@ async fn change_password(
     }))
 }
 
+/// Deletes the caller's account, its sessions and its history, confirmed by its password.
+#[utoipa::path(
+    delete, path = "/api/account", tag = "account", security(("access_token" = [])),
+    request_body = DeleteAccountRequest,
+    responses(
+        (status = 200, description = "The account is gone.", body = UserActionResponse),
+        (status = 400, response = crate::openapi::BadRequest),
+        (status = 401, description = "The access token is refused (`invalid_token`, with \
+         `WWW-Authenticate`), or the password is wrong (`invalid_credentials`).",
+         body = ErrorBody,
+         headers(("WWW-Authenticate" = String, description = "With `invalid_token` only."))),
+        (status = 413, response = crate::openapi::PayloadTooLarge),
+        (status = 415, response = crate::openapi::UnsupportedMediaType),
+        (status = 422, response = crate::openapi::UnprocessableBody),
+        (status = 429, response = crate::openapi::RateLimited),
+    ),
+)]
 async fn delete_account(
     State(state): State<AppState>,
     Client(client): Client,
@@ -279,6 +428,14 @@ async fn delete_account(
 /// Events shown to a user: at most this many, newest first.
 pub(crate) const ACTIVITY_LIMIT: u32 = 100;
 
+/// The caller's own account events, newest first (at most 100).
+#[utoipa::path(
+    get, path = "/api/activity", tag = "account", security(("access_token" = [])),
+    responses(
+        (status = 200, description = "The events.", body = ActivityResponse),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn activity(
     State(state): State<AppState>,
     CurrentSession(current): CurrentSession,

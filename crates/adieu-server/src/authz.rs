@@ -39,6 +39,29 @@ enum Proxy {
 
 // The request is taken whole (its body is never read) rather than as a `HeaderMap`, which
 // axum would clone for every check.
+/// nginx `auth_request`.
+#[utoipa::path(
+    get, path = "/authz/auth-request", tag = "forward auth",
+    description = "For nginx's `auth_request`; answers any method the same way and never \
+        reads a body. The credential is a Bearer access token or the pages' session cookie. \
+        A refused browser navigation (it accepts `text/html`, with no `Authorization` and \
+        no `X-Requested-With`) also carries `Location`, the login page with `rd` set from \
+        `X-Original-URL`, when the public URL is configured.",
+    security(("access_token" = []), ()),
+    params(
+        ("X-Original-URL" = Option<String>, Header, description = "The URL the client asked for."),
+        ("X-Original-Method" = Option<String>, Header, description = "Its method."),
+    ),
+    responses(
+        (status = 200, description = "Signed in: pass the request on, with these headers.",
+         headers(
+        ("Remote-User" = String, description = "The user's name."),
+        ("Remote-User-Id" = String, description = "The user's id."),
+        ("Remote-Session-Id" = String, description = "The session's id."),
+         )),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn auth_request(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,
@@ -47,6 +70,36 @@ async fn auth_request(
     decide(&state, bearer, request.headers(), Proxy::Nginx).await
 }
 
+/// Caddy `forward_auth`, Traefik ForwardAuth.
+#[utoipa::path(
+    get, path = "/authz/forward-auth", tag = "forward auth",
+    description = "For Caddy's `forward_auth` and Traefik's ForwardAuth, which pass any \
+        answer but a 2xx back to the client; answers any method the same way and never \
+        reads a body. The credential is a Bearer access token or the pages' session cookie. \
+        A refused browser navigation is redirected to the login page (302 for GET and HEAD, \
+        303 otherwise), with `rd` set from `X-Forwarded-Proto`, `-Host` and `-Uri`, when the \
+        public URL is configured; anything else refused gets 401.",
+    security(("access_token" = []), ()),
+    params(
+        ("X-Forwarded-Method" = Option<String>, Header, description = "The original method."),
+        ("X-Forwarded-Proto" = Option<String>, Header, description = "Its scheme."),
+        ("X-Forwarded-Host" = Option<String>, Header, description = "Its host."),
+        ("X-Forwarded-Uri" = Option<String>, Header, description = "Its path and query."),
+    ),
+    responses(
+        (status = 200, description = "Signed in: pass the request on, with these headers.",
+         headers(
+        ("Remote-User" = String, description = "The user's name."),
+        ("Remote-User-Id" = String, description = "The user's id."),
+        ("Remote-Session-Id" = String, description = "The session's id."),
+         )),
+        (status = 302, description = "A refused page load: to the login page.",
+         headers(("Location" = String, description = "The login page."))),
+        (status = 303, description = "A refused navigation by another method: to the login page.",
+         headers(("Location" = String, description = "The login page."))),
+        (status = 401, response = crate::openapi::InvalidToken),
+    ),
+)]
 async fn forward_auth(
     State(state): State<AppState>,
     Bearer(bearer): Bearer,

@@ -98,9 +98,15 @@ pub(crate) async fn serve(
 }
 
 /// A socket that fails with `TimedOut` once no byte has moved either way for `timeout`.
+///
+/// Moving bytes only records the moment; the timer is pushed back lazily, when it fires
+/// early, so that a busy connection does not touch tokio's timer wheel on every read and
+/// write.
 struct IdleTimeout {
     inner: TcpStream,
     timeout: Duration,
+    /// When a byte last moved.
+    last_moved: Instant,
     deadline: Pin<Box<Sleep>>,
 }
 
@@ -109,23 +115,33 @@ impl IdleTimeout {
         Self {
             inner,
             timeout,
+            last_moved: Instant::now(),
             deadline: Box::pin(tokio::time::sleep(timeout)),
         }
     }
 
     fn moved(&mut self) {
-        self.deadline.as_mut().reset(Instant::now() + self.timeout);
+        self.last_moved = Instant::now();
     }
 
-    /// On a pending read or write: fails if the deadline has passed, else makes sure the
-    /// task is woken when it does.
+    /// On a pending read or write: fails if no byte has moved for the timeout, else makes
+    /// sure the task is woken when that could next be so.
     fn check(&mut self, cx: &mut Context<'_>) -> io::Result<()> {
-        match self.deadline.as_mut().poll(cx) {
-            Poll::Ready(()) => Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "connection idle for too long",
-            )),
-            Poll::Pending => Ok(()),
+        loop {
+            match self.deadline.as_mut().poll(cx) {
+                Poll::Pending => return Ok(()),
+                Poll::Ready(()) => {
+                    let due = self.last_moved + self.timeout;
+                    if Instant::now() >= due {
+                        return Err(io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            "connection idle for too long",
+                        ));
+                    }
+                    // Bytes moved since the timer was set: wait from the last of them.
+                    self.deadline.as_mut().reset(due);
+                }
+            }
         }
     }
 }

@@ -17,7 +17,9 @@ mod extract;
 pub mod forwarded;
 mod metrics;
 mod oauth;
+pub mod openapi;
 mod pages;
+mod timeout;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -30,27 +32,38 @@ use adieu_store::CacheStatus;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
-use axum::{Json, Router, middleware};
+use axum::{Json, Router};
 use tokio::net::TcpListener;
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
 
 pub use adieu_service::{ClientInfo, Sessions};
 pub use config::Config;
 pub use error::{Error, Result};
 pub use pages::cookie::name as session_cookie_name;
 
-/// Shared state of every handler.
+/// Shared state of every handler: one `Arc`, since axum clones the state for every request
+/// (one reference count to touch rather than one per part).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// What [`AppState`] shares; its fields read through the state itself (`state.sessions`).
+pub struct Shared {
     /// The session service.
     pub sessions: Arc<Sessions>,
     /// The configuration the server started with.
     pub config: Arc<Config>,
     /// Whether the last periodic database check succeeded.
-    database_ok: Arc<AtomicBool>,
+    database_ok: AtomicBool,
     /// Everything `/metrics` reports.
     metrics: Arc<metrics::Metrics>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
 }
 
 /// The whole application as a router, without a listener.
@@ -63,15 +76,13 @@ pub fn app(state: AppState) -> Router {
         .merge(api::router())
         .merge(authz::router())
         .merge(oauth::router())
+        .merge(openapi::router())
         .merge(pages::router(&state.config))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(timeout::RequestTimeoutLayer::new(timeout))
         // Outermost, so that even a timeout's answer carries them: nothing this server says
         // may be cached, since every answer concerns a credential or a private page, and
         // no answer may be read as anything but its declared type.
@@ -85,18 +96,37 @@ pub fn app(state: AppState) -> Router {
         ))
         // Outermost of all, so that a timeout's 408 is counted and timed too. A layer of the
         // router still runs after routing, so it sees the matched route's template.
-        .layer(middleware::from_fn_with_state(tracked, metrics::track))
+        .layer(metrics::TrackLayer::new(&tracked.metrics))
+}
+
+/// `GET /healthz` answer.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({"status": "ok", "backend": "sqlite"})))]
+struct Health {
+    /// `ok`, or `unavailable` when the database or the notification channel is down.
+    #[schema(pattern = "^(ok|unavailable)$")]
+    status: &'static str,
+    /// `sqlite` or `postgres`.
+    backend: &'static str,
 }
 
 /// Readiness, answered from memory: a background task checks the database every second, so
 /// load on this endpoint never reaches the database. The public learns only whether this node
 /// is ready and what it runs on; the details are on the operators' listener (`/status`).
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<serde_json::Value>) {
+#[utoipa::path(
+    get, path = "/healthz", tag = "health", security(()),
+    responses(
+        (status = 200, description = "This node is ready.", body = Health),
+        (status = 503, description = "The database or the notification channel is down.",
+         body = Health, example = json!({"status": "unavailable", "backend": "postgres"})),
+    ),
+)]
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let ready = state.ready();
-    let body = serde_json::json!({
-        "status": if ready { "ok" } else { "unavailable" },
-        "backend": state.sessions.storage().health().backend,
-    });
+    let body = Health {
+        status: if ready { "ok" } else { "unavailable" },
+        backend: state.sessions.storage().health().backend,
+    };
     let code = if ready {
         StatusCode::OK
     } else {
@@ -147,14 +177,12 @@ pub fn admin_app(state: AppState) -> Router {
         .route("/status", get(status))
         .route("/metrics", get(metrics::scrape))
         .merge(admin::router())
+        .merge(openapi::admin_router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ))
+        .layer(timeout::RequestTimeoutLayer::new(timeout))
         .layer(SetResponseHeaderLayer::overriding(
             header::CACHE_CONTROL,
             HeaderValue::from_static("no-store"),
@@ -274,12 +302,12 @@ impl Server {
         Ok(Self {
             listener,
             admin,
-            state: AppState {
+            state: AppState(Arc::new(Shared {
                 sessions,
                 config: Arc::new(config),
-                database_ok: Arc::new(AtomicBool::new(true)),
+                database_ok: AtomicBool::new(true),
                 metrics,
-            },
+            })),
         })
     }
 

@@ -1,15 +1,18 @@
 //! `GET /metrics` on the operators' listener: the service's counters ([`adieu_service::Metrics`]),
 //! this node's cache and hasher read at scrape time ([`NodeStats`]), and the public app's
-//! requests by route template ([`track`]).
+//! requests by route template ([`TrackLayer`]).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
+use std::future::Future;
+use std::hash::{BuildHasherDefault, Hasher};
+use std::pin::Pin;
 use std::sync::{Arc, RwLock};
+use std::task::{Context, Poll};
 use std::time::Instant;
 
 use adieu_service::Sessions;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -18,6 +21,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Registry, Unit};
+
+use tower::{Layer, Service};
 
 use crate::AppState;
 
@@ -117,46 +122,183 @@ impl HttpMetrics {
     }
 }
 
-/// The route templates seen so far, each kept once for the life of the process, so that a
-/// label is a `&'static str` and a request builds none. They are the app's templates
-/// (`/api/sessions/{id}`) or [`UNMATCHED`], never a raw path: a few dozen strings at most.
+/// The route templates seen so far, each kept once for the life of the process with its
+/// metric handles, so that a request builds no label and looks up one small map: the app's
+/// templates (`/api/sessions/{id}`) or [`UNMATCHED`], never a raw path, so a few dozen at most.
 #[derive(Debug, Default)]
-struct Routes(RwLock<HashSet<&'static str>>);
+struct Routes(RwLock<HashMap<&'static str, Arc<RouteMetrics>, BuildHasherDefault<Fnv>>>);
+
+/// One route's series: its duration histogram, and its request counter per status seen.
+#[derive(Debug)]
+struct RouteMetrics {
+    route: &'static str,
+    duration: Histogram,
+    statuses: RwLock<Vec<(u16, Counter)>>,
+}
 
 impl Routes {
-    fn intern(&self, route: &str) -> &'static str {
+    fn get(&self, http: &HttpMetrics, route: &str) -> Arc<RouteMetrics> {
         if let Some(known) = self.0.read().expect("not poisoned").get(route) {
-            return known;
+            return known.clone();
         }
         let mut routes = self.0.write().expect("not poisoned");
         if let Some(known) = routes.get(route) {
-            return known;
+            return known.clone();
         }
         let kept: &'static str = Box::leak(route.into());
-        routes.insert(kept);
-        kept
+        let metrics = Arc::new(RouteMetrics {
+            route: kept,
+            duration: http
+                .durations
+                .get_or_create(&RouteLabels { route: kept })
+                .clone(),
+            statuses: RwLock::default(),
+        });
+        routes.insert(kept, metrics.clone());
+        metrics
     }
 }
 
-/// Middleware of the public app: counts each request under its route template and times it.
-pub(crate) async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let http = &state.metrics.http;
-    let route = match request.extensions().get::<MatchedPath>() {
-        Some(path) => http.routes.intern(path.as_str()),
-        None => UNMATCHED,
-    };
-    let started = Instant::now();
-    let response = next.run(request).await;
-    http.durations
-        .get_or_create(&RouteLabels { route })
-        .observe(started.elapsed().as_secs_f64());
-    http.requests
-        .get_or_create(&RequestLabels {
+impl RouteMetrics {
+    /// Counts one answer with this status, and times it.
+    fn record(&self, http: &HttpMetrics, status: u16, took: f64) {
+        self.duration.observe(took);
+        let counted = self
+            .statuses
+            .read()
+            .expect("not poisoned")
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map(|(_, counter)| counter.inc())
+            .is_some();
+        if !counted {
+            let counter = http
+                .requests
+                .get_or_create(&RequestLabels {
+                    route: self.route,
+                    status,
+                })
+                .clone();
+            counter.inc();
+            let mut statuses = self.statuses.write().expect("not poisoned");
+            if !statuses.iter().any(|(s, _)| *s == status) {
+                statuses.push((status, counter));
+            }
+        }
+    }
+}
+
+/// FNV-1a, for the few route templates of this server (keys it chose itself, so no one can
+/// pick colliding ones): cheaper than SipHash on every request.
+#[derive(Debug, Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut hash = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            hash ^= u64::from(*b);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = hash;
+    }
+}
+
+/// The layer of the public app that counts each request under its route template and times
+/// it. A hand-written layer rather than `middleware::from_fn`, which boxes and clones the
+/// rest of the stack on every request.
+#[derive(Clone)]
+pub(crate) struct TrackLayer {
+    http: Arc<HttpMetrics>,
+}
+
+impl TrackLayer {
+    pub(crate) fn new(metrics: &Metrics) -> Self {
+        Self {
+            http: metrics.http.clone(),
+        }
+    }
+}
+
+impl<S> Layer<S> for TrackLayer {
+    type Service = Track<S>;
+
+    fn layer(&self, inner: S) -> Track<S> {
+        Track {
+            inner,
+            http: self.http.clone(),
+        }
+    }
+}
+
+/// The service of [`TrackLayer`].
+#[derive(Clone)]
+pub(crate) struct Track<S> {
+    inner: S,
+    http: Arc<HttpMetrics>,
+}
+
+impl<S> Service<Request> for Track<S>
+where
+    S: Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Tracked<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = match request.extensions().get::<MatchedPath>() {
+            Some(path) => self.http.routes.get(&self.http, path.as_str()),
+            None => self.http.routes.get(&self.http, UNMATCHED),
+        };
+        Tracked {
+            inner: self.inner.call(request),
+            http: self.http.clone(),
             route,
-            status: response.status().as_u16(),
-        })
-        .inc();
-    response
+            started: Instant::now(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The answer of [`Track`]: counted and timed when it is ready.
+    pub(crate) struct Tracked<F> {
+        #[pin]
+        inner: F,
+        http: Arc<HttpMetrics>,
+        route: Arc<RouteMetrics>,
+        started: Instant,
+    }
+}
+
+impl<F, E> Future for Tracked<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &result {
+            let took = this.started.elapsed().as_secs_f64();
+            this.route
+                .record(this.http, response.status().as_u16(), took);
+        }
+        Poll::Ready(result)
+    }
 }
 
 /// This node's counts that others keep already, read at each scrape rather than counted twice.
@@ -267,11 +409,40 @@ mod tests {
     }
 
     #[test]
-    fn a_route_template_is_kept_once() {
-        let routes = Routes::default();
-        let a = routes.intern("/api/sessions/{id}");
-        let b = routes.intern(&String::from("/api/sessions/{id}"));
-        assert!(std::ptr::eq(a, b));
-        assert_eq!(routes.0.read().unwrap().len(), 1);
+    fn a_route_template_is_kept_once_with_one_counter_per_status() {
+        let http = HttpMetrics::default();
+        let a = http.routes.get(&http, "/api/sessions/{id}");
+        let b = http.routes.get(&http, &String::from("/api/sessions/{id}"));
+        assert!(Arc::ptr_eq(&a, &b));
+        assert!(std::ptr::eq(a.route, b.route));
+        assert_eq!(http.routes.0.read().unwrap().len(), 1);
+        for status in [204, 404, 204] {
+            a.record(&http, status, 0.001);
+        }
+        let counts: Vec<(u16, u64)> = a
+            .statuses
+            .read()
+            .unwrap()
+            .iter()
+            .map(|(s, c)| (*s, c.get()))
+            .collect();
+        assert_eq!(counts, [(204, 2), (404, 1)]);
+        // The handles are the registered series, not copies.
+        let label = RequestLabels {
+            route: "/api/sessions/{id}",
+            status: 204,
+        };
+        assert_eq!(http.requests.get_or_create(&label).get(), 2);
+    }
+
+    #[test]
+    fn fnv_tells_route_templates_apart() {
+        let hash = |s: &str| {
+            let mut h = Fnv::default();
+            h.write(s.as_bytes());
+            h.finish()
+        };
+        assert_ne!(hash("/api/me"), hash("/api/sessions"));
+        assert_eq!(hash("/api/me"), hash("/api/me"));
     }
 }

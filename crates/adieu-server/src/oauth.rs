@@ -16,6 +16,7 @@ use adieu_core::TokenKind;
 use adieu_types::{IntrospectionResponse, OAuthError};
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -50,6 +51,8 @@ pub(crate) fn issuer(state: &AppState) -> String {
 enum Failure {
     /// 400: the request is not what the RFC asks for.
     InvalidRequest(&'static str),
+    /// 413: a body past the limit.
+    TooLarge,
     /// 401: client authentication failed.
     InvalidClient,
     /// 429 with `Retry-After`.
@@ -72,6 +75,11 @@ impl IntoResponse for Failure {
     fn into_response(self) -> Response {
         let (status, error, description) = match &self {
             Self::InvalidRequest(text) => (StatusCode::BAD_REQUEST, "invalid_request", *text),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "request body is too large",
+            ),
             Self::InvalidClient => (
                 StatusCode::UNAUTHORIZED,
                 "invalid_client",
@@ -116,12 +124,28 @@ impl IntoResponse for Failure {
 
 /// The form of both endpoints. Unknown parameters are ignored (RFC 6749 §3.2); a repeated
 /// one is an error.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, utoipa::ToSchema)]
+#[schema(examples(json!({"token": "adieu_at_…", "token_type_hint": "access_token"})))]
 struct TokenForm {
+    /// The token asked about: access or refresh.
+    #[schema(required = true)]
     token: Option<String>,
+    /// `access_token` or `refresh_token`; ignored, since a token's prefix says what it is.
     token_type_hint: Option<String>,
+    /// The client's id (`client_secret_post`), with `client_secret`, instead of HTTP Basic.
     client_id: Option<String>,
+    /// The client's secret (`client_secret_post`).
+    #[schema(format = Password)]
     client_secret: Option<String>,
+}
+
+/// A body that could not be read, in RFC 6749's error form (axum's own answer is plain text).
+fn body_failure(rejection: &BytesRejection) -> Failure {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        Failure::TooLarge
+    } else {
+        Failure::InvalidRequest("the request body could not be read")
+    }
 }
 
 fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Failure> {
@@ -196,12 +220,31 @@ fn credentials(headers: &HeaderMap, form: &TokenForm) -> Result<Option<(String, 
     }
 }
 
+/// RFC 7662 introspection, for resource servers.
+#[utoipa::path(
+    post, path = "/oauth2/introspect", tag = "oauth",
+    description = "Whether a token is live now, and whose. Needs a client's credentials: \
+        HTTP Basic (`client_secret_basic`) or `client_id` and `client_secret` in the form \
+        (`client_secret_post`), exactly one of them. Anything but a live access or refresh \
+        token is `{\"active\": false}` and nothing more. Once a logout has answered, every \
+        node says inactive.",
+    security(("client_basic" = []), ()),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "What the token is.", body = IntrospectionResponse),
+        (status = 400, response = crate::openapi::OAuthBadRequest),
+        (status = 401, response = crate::openapi::OAuthInvalidClient),
+        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
+        (status = 429, response = crate::openapi::OAuthRateLimited),
+    ),
+)]
 async fn introspect(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<IntrospectionResponse>, Failure> {
+    let body = body.map_err(|rejection| body_failure(&rejection))?;
     let form = parse_form(&headers, &body)?;
     let (id, secret) = credentials(&headers, &form)?.ok_or(Failure::InvalidClient)?;
     state
@@ -247,12 +290,29 @@ fn inactive() -> IntrospectionResponse {
     }
 }
 
+/// RFC 7009 revocation.
+#[utoipa::path(
+    post, path = "/oauth2/revoke", tag = "oauth",
+    description = "Ends the session of the token (access or refresh), and answers 200 \
+        whatever the token once no node accepts the session. Client credentials are \
+        optional, since holding a token is enough to end it; wrong ones are refused.",
+    security(("client_basic" = []), ()),
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 200, description = "No node accepts the token's session, if it had one."),
+        (status = 400, response = crate::openapi::OAuthBadRequest),
+        (status = 401, response = crate::openapi::OAuthInvalidClient),
+        (status = 413, response = crate::openapi::OAuthPayloadTooLarge),
+        (status = 429, response = crate::openapi::OAuthRateLimited),
+    ),
+)]
 async fn revoke(
     State(state): State<AppState>,
     Client(client): Client,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<StatusCode, Failure> {
+    let body = body.map_err(|rejection| body_failure(&rejection))?;
     let form = parse_form(&headers, &body)?;
     // Holding a token is enough to end it; credentials, when given, must be right.
     if let Some((id, secret)) = credentials(&headers, &form)? {
@@ -269,19 +329,62 @@ async fn revoke(
     Ok(StatusCode::OK)
 }
 
-async fn metadata(State(state): State<AppState>) -> Json<serde_json::Value> {
+/// RFC 8414 authorization server metadata.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(examples(json!({
+    "issuer": "https://auth.example.com",
+    "introspection_endpoint": "https://auth.example.com/oauth2/introspect",
+    "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+    "revocation_endpoint": "https://auth.example.com/oauth2/revoke",
+    "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    "response_types_supported": [],
+    "grant_types_supported": [],
+    "service_documentation": "https://auth.example.com/openapi.json"
+})))]
+struct Metadata {
+    /// Adieu's public URL (or its own address).
+    issuer: String,
+    /// Where `POST /oauth2/introspect` is.
+    introspection_endpoint: String,
+    /// How clients authenticate there.
+    introspection_endpoint_auth_methods_supported: &'static [&'static str],
+    /// Where `POST /oauth2/revoke` is.
+    revocation_endpoint: String,
+    /// How clients authenticate there (`none`: not at all).
+    revocation_endpoint_auth_methods_supported: &'static [&'static str],
+    /// None: Adieu issues tokens through its own login, not through OAuth flows.
+    response_types_supported: &'static [&'static str],
+    /// None, likewise.
+    grant_types_supported: &'static [&'static str],
+    /// This description.
+    service_documentation: String,
+}
+
+/// RFC 8414 metadata.
+#[utoipa::path(
+    get, path = "/.well-known/oauth-authorization-server", tag = "oauth", security(()),
+    responses((status = 200, description = "Where the endpoints are.", body = Metadata)),
+)]
+async fn metadata(State(state): State<AppState>) -> Json<Metadata> {
     let issuer = issuer(&state);
-    Json(serde_json::json!({
-        "issuer": issuer,
-        "introspection_endpoint": format!("{issuer}/oauth2/introspect"),
-        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "revocation_endpoint": format!("{issuer}/oauth2/revoke"),
-        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post", "none"],
+    Json(Metadata {
+        introspection_endpoint: format!("{issuer}/oauth2/introspect"),
+        introspection_endpoint_auth_methods_supported: &[
+            "client_secret_basic",
+            "client_secret_post",
+        ],
+        revocation_endpoint: format!("{issuer}/oauth2/revoke"),
+        revocation_endpoint_auth_methods_supported: &[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         // Adieu issues tokens through its own login, not through OAuth flows.
-        "response_types_supported": [],
-        "grant_types_supported": [],
-        "service_documentation": format!("{issuer}/openapi.json"),
-    }))
+        response_types_supported: &[],
+        grant_types_supported: &[],
+        service_documentation: format!("{issuer}/openapi.json"),
+        issuer,
+    })
 }
 
 #[cfg(test)]

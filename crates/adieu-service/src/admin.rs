@@ -209,19 +209,8 @@ impl Sessions {
         client: &ClientInfo,
     ) -> Result<u64> {
         let user = self
-            .storage
-            .store()
-            .user_by_id(&current.user_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        let admission = self.hasher.admit()?;
-        self.spend_password_budget(&user.username, client)?;
-        if !admission
-            .verify(password, Some(&user.password_hash))
-            .await?
-        {
-            return Err(Error::InvalidCredentials);
-        }
+            .check_current_password(current, password, client)
+            .await?;
         let revocation = Revocation {
             kind: AuditKind::UserDeleted,
             acting_session: Some(current.id.clone()),

@@ -250,6 +250,32 @@ impl Sessions {
         Ok(WebLogin { session, cookie })
     }
 
+    /// The signed-in user, once `password` proves it is them: for the calls that need the
+    /// password again (changing it, deleting the account). Guessing it with a stolen token
+    /// counts against the same budget as guessing it at the login form.
+    pub(crate) async fn check_current_password(
+        &self,
+        current: &Session,
+        password: &Secret,
+        client: &ClientInfo,
+    ) -> Result<User> {
+        let user = self
+            .storage
+            .store()
+            .user_by_id(&current.user_id)
+            .await?
+            .ok_or(Error::InvalidToken)?;
+        let admission = self.hasher.admit()?;
+        self.spend_password_budget(&user.username, client)?;
+        if !admission
+            .verify(password, Some(&user.password_hash))
+            .await?
+        {
+            return Err(Error::InvalidCredentials);
+        }
+        Ok(user)
+    }
+
     /// Changes the password after checking the current one, and ends every other session.
     pub async fn change_password(
         &self,
@@ -260,21 +286,8 @@ impl Sessions {
     ) -> Result<u64> {
         policy::validate_password(new_password.expose())?;
         let user = self
-            .storage
-            .store()
-            .user_by_id(&current.user_id)
-            .await?
-            .ok_or(Error::InvalidToken)?;
-        // Guessing the current password with a stolen token counts against the same budget
-        // as guessing it at the login form.
-        let admission = self.hasher.admit()?;
-        self.spend_password_budget(&user.username, client)?;
-        if !admission
-            .verify(current_password, Some(&user.password_hash))
-            .await?
-        {
-            return Err(Error::InvalidCredentials);
-        }
+            .check_current_password(current, current_password, client)
+            .await?;
         let hash = self.hasher.hash(new_password).await?;
         let ended = self
             .storage

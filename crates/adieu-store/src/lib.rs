@@ -522,6 +522,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes up to `batch` audit events older than `before`; returns how many went.
     async fn delete_audit_before(&self, before: UnixMillis, batch: u32) -> Result<u64>;
+
+    /// Writes users, and sessions with their tokens, in one transaction and without audit
+    /// events: the benchmark's bulk load of live sessions, which a million logins through
+    /// argon2id would take hours to make.
+    #[cfg(feature = "bench")]
+    async fn seed(&self, users: &[User], sessions: &[(Session, Vec<NewToken>)]) -> Result<()>;
 }
 
 /// What a store reports about itself.

@@ -671,4 +671,33 @@ where
             .await?;
         Ok(Self::rows_affected(&done))
     }
+
+    #[cfg(feature = "bench")]
+    async fn seed(&self, users: &[User], sessions: &[(Session, Vec<NewToken>)]) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        for user in users {
+            sqlx::query(sql::INSERT_USER)
+                .bind(user.id.as_str())
+                .bind(user.username.as_str())
+                .bind(user.password_hash.as_str())
+                .bind(user.created_at)
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (session, tokens) in sessions {
+            sqlx::query(sql::INSERT_SESSION)
+                .bind(session.id.as_str())
+                .bind(session.user_id.as_str())
+                .bind(session.kind.as_str())
+                .bind(session.created_at)
+                .bind(session.last_active_at)
+                .bind(session.user_agent.as_deref())
+                .bind(session.ip.as_deref())
+                .execute(&mut *tx)
+                .await?;
+            Self::insert_tokens(&mut tx, &session.id, tokens, session.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
 }

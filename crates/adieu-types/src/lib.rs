@@ -53,6 +53,22 @@ impl From<String> for Secret {
     }
 }
 
+/// A secret is a string whose value the description never shows.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Secret {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Password)))
+            .description(Some("A credential: a password, token or client secret."))
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Secret {}
+
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
@@ -67,9 +83,12 @@ impl fmt::Display for Secret {
 
 /// `POST /api/register` and `POST /api/login` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"username": "alice", "password": "correct horse battery staple"}))))]
 pub struct Credentials {
-    /// The account name.
+    /// The account name: 1 to 64 ASCII letters, digits, `.`, `_` or `-`.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9._-]{1,64}$"))]
     pub username: String,
     /// The password in clear, as typed.
     pub password: Secret,
@@ -77,6 +96,8 @@ pub struct Credentials {
 
 /// `POST /api/register` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"user_id": "7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b", "username": "alice"}))))]
 pub struct RegisterResponse {
     /// The new user's id.
     pub user_id: String,
@@ -86,6 +107,8 @@ pub struct RegisterResponse {
 
 /// `POST /api/login` and `POST /api/token/refresh` answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"access_token": "adieu_at_…", "refresh_token": "adieu_rt_…", "token_type": "Bearer", "expires_in": 900, "session_id": "c4e1b0f29a8d47e3b6a5d2c1f0e9d8c7"}))))]
 pub struct TokenResponse {
     /// Bearer token for API calls.
     pub access_token: Secret,
@@ -101,6 +124,8 @@ pub struct TokenResponse {
 
 /// `GET /api/me` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"user_id": "7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b", "username": "alice", "session_id": "c4e1b0f29a8d47e3b6a5d2c1f0e9d8c7"}))))]
 pub struct MeResponse {
     /// The caller's user id.
     pub user_id: String,
@@ -112,7 +137,9 @@ pub struct MeResponse {
 
 /// `POST /api/logout` body; empty when the Bearer header carries the credential.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"refresh_token": "adieu_rt_…"}))))]
 pub struct LogoutRequest {
     /// A refresh token of the session to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -121,7 +148,9 @@ pub struct LogoutRequest {
 
 /// `POST /api/token/refresh` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"refresh_token": "adieu_rt_…"}))))]
 pub struct RefreshRequest {
     /// The refresh token to spend.
     pub refresh_token: Secret,
@@ -129,6 +158,8 @@ pub struct RefreshRequest {
 
 /// `POST /api/logout` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"status": "logged_out"}))))]
 pub struct LogoutResponse {
     /// Always `logged_out`.
     pub status: String,
@@ -136,6 +167,8 @@ pub struct LogoutResponse {
 
 /// `POST /api/logout/all` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"status": "logged_out", "revoked_sessions": 3}))))]
 pub struct LogoutAllResponse {
     /// Always `logged_out`.
     pub status: String,
@@ -145,7 +178,9 @@ pub struct LogoutAllResponse {
 
 /// `POST /api/password` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"current_password": "correct horse battery staple", "new_password": "tr0ub4dor and more"}))))]
 pub struct PasswordChangeRequest {
     /// The password in use now.
     pub current_password: Secret,
@@ -155,6 +190,8 @@ pub struct PasswordChangeRequest {
 
 /// `POST /api/password` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"status": "password_changed", "revoked_sessions": 2}))))]
 pub struct PasswordChangeResponse {
     /// Always `password_changed`.
     pub status: String,
@@ -164,6 +201,8 @@ pub struct PasswordChangeResponse {
 
 /// One active session in `GET /api/sessions`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"id": "c4e1b0f29a8d47e3b6a5d2c1f0e9d8c7", "created_at": "2026-03-01T09:30:00Z", "last_active_at": "2026-03-02T17:04:00Z", "expires_at": "2026-03-16T17:04:00Z", "user_agent": "curl/8.5.0", "ip": "192.0.2.10", "current": true}))))]
 pub struct SessionInfo {
     /// Session id, as used by `DELETE /api/sessions/{id}`.
     pub id: String,
@@ -186,6 +225,7 @@ pub struct SessionInfo {
 
 /// `GET /api/sessions` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionsResponse {
     /// Active sessions, newest first.
     pub sessions: Vec<SessionInfo>,
@@ -193,7 +233,9 @@ pub struct SessionsResponse {
 
 /// `DELETE /api/account` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"password": "correct horse battery staple"}))))]
 pub struct DeleteAccountRequest {
     /// The account's password, to confirm.
     pub password: Secret,
@@ -202,6 +244,8 @@ pub struct DeleteAccountRequest {
 /// The answer of every call that ends sessions of a user as a whole: `DELETE /api/account`
 /// and the admin API's logout, disable, enable and delete.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"status": "deleted", "revoked_sessions": 2}))))]
 pub struct UserActionResponse {
     /// `logged_out`, `disabled`, `enabled` or `deleted`.
     pub status: String,
@@ -211,6 +255,8 @@ pub struct UserActionResponse {
 
 /// One event in `GET /api/activity`: what happened to the caller's account.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"at": "2026-03-02T17:04:00Z", "event": "login", "description": "Signed in", "session_id": "c4e1b0f29a8d47e3b6a5d2c1f0e9d8c7", "user_agent": "curl/8.5.0", "ip": "192.0.2.10", "by_administrator": false}))))]
 pub struct ActivityEvent {
     /// When.
     #[serde(with = "time::serde::rfc3339")]
@@ -233,6 +279,7 @@ pub struct ActivityEvent {
 
 /// `GET /api/activity` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActivityResponse {
     /// The caller's own events, newest first.
     pub events: Vec<ActivityEvent>,
@@ -240,6 +287,8 @@ pub struct ActivityResponse {
 
 /// One user in the admin API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"id": "7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b", "username": "alice", "created_at": "2026-03-01T09:00:00Z", "disabled": false, "active_sessions": 2}))))]
 pub struct AdminUser {
     /// Id, as the admin calls take it.
     pub id: String,
@@ -256,6 +305,7 @@ pub struct AdminUser {
 
 /// `GET /admin/users` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUsersResponse {
     /// A page of users, in name order.
     pub users: Vec<AdminUser>,
@@ -265,6 +315,7 @@ pub struct AdminUsersResponse {
 
 /// `GET /admin/users/{id}` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AdminUserDetail {
     /// The user.
     pub user: AdminUser,
@@ -274,6 +325,8 @@ pub struct AdminUserDetail {
 
 /// One audit event in `GET /admin/audit`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"id": 42, "at": "2026-03-02T17:04:00Z", "event": "admin_revoked", "user_id": "7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b", "session_id": null, "ip": null, "user_agent": null, "actor": "ops"}))))]
 pub struct AuditEventInfo {
     /// Order of insertion.
     pub id: i64,
@@ -296,6 +349,7 @@ pub struct AuditEventInfo {
 
 /// `GET /admin/audit` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditResponse {
     /// Events, newest first.
     pub events: Vec<AuditEventInfo>,
@@ -303,14 +357,19 @@ pub struct AuditResponse {
 
 /// `POST /admin/clients` body.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"name": "billing"}))))]
 pub struct NewClientRequest {
     /// What to call the client (the resource server), 1 to 100 printable characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
 }
 
 /// `POST /admin/clients` answer: the only time the secret is shown.
 #[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"client_id": "0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a", "client_secret": "adieu_cs_…", "name": "billing", "created_at": "2026-03-01T09:00:00Z"}))))]
 pub struct NewClientResponse {
     /// The client's public id.
     pub client_id: String,
@@ -325,6 +384,8 @@ pub struct NewClientResponse {
 
 /// One client in `GET /admin/clients`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"client_id": "0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a", "name": "billing", "created_at": "2026-03-01T09:00:00Z"}))))]
 pub struct ClientInfo {
     /// The client's public id.
     pub client_id: String,
@@ -337,6 +398,7 @@ pub struct ClientInfo {
 
 /// `GET /admin/clients` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientsResponse {
     /// Every client, oldest first.
     pub clients: Vec<ClientInfo>,
@@ -345,6 +407,8 @@ pub struct ClientsResponse {
 /// `POST /oauth2/introspect` answer (RFC 7662 §2.2). An inactive token is `{"active":false}`
 /// and nothing more.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"active": true, "token_type": "access_token", "sub": "7f3c9a1e5b2d4c6f8a0b1c2d3e4f5a6b", "username": "alice", "sid": "c4e1b0f29a8d47e3b6a5d2c1f0e9d8c7", "iat": 1772443440, "exp": 1772444340, "iss": "https://auth.example.com"}))))]
 pub struct IntrospectionResponse {
     /// Whether the token is live now.
     pub active: bool,
@@ -374,6 +438,8 @@ pub struct IntrospectionResponse {
 
 /// The error body of the OAuth endpoints (RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"error": "invalid_client", "error_description": "client authentication failed"}))))]
 pub struct OAuthError {
     /// `invalid_request`, `invalid_client` or `temporarily_unavailable`.
     pub error: String,
@@ -384,6 +450,7 @@ pub struct OAuthError {
 
 /// Stable machine-readable error codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request was malformed or failed validation.
@@ -434,6 +501,8 @@ impl fmt::Display for ErrorCode {
 
 /// Body of every error response.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(examples(json!({"error": "invalid_token", "message": "the access token is missing, invalid, expired or revoked"}))))]
 pub struct ErrorBody {
     /// Stable code.
     pub error: ErrorCode,

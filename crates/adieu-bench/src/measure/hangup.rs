@@ -13,93 +13,93 @@ use adieu_core::Argon2Params;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
-use super::{Backend, Ctx, ServerKind, stop_all};
+use super::{Ctx, ServerKind, stop_all};
 use crate::api;
 use crate::node::Node;
-use crate::report::HangupRow;
+use crate::report::{Section, mib, ms, table, thousands, verdict};
 
 /// Clients flooding at once.
-pub(crate) const CLIENTS: usize = 16;
+const CLIENTS: usize = 16;
 /// How long they flood.
-pub(crate) const FLOOD: Duration = Duration::from_secs(10);
+const FLOOD: Duration = Duration::from_secs(10);
 /// How long a client waits after sending before it hangs up: long enough for the request to
 /// reach a hash, far shorter than the hash.
-pub(crate) const HANG_UP_AFTER: Duration = Duration::from_millis(3);
+const HANG_UP_AFTER: Duration = Duration::from_millis(3);
 /// How long the node is watched after the flood.
-pub(crate) const AFTER: Duration = Duration::from_secs(5);
+const AFTER: Duration = Duration::from_secs(5);
 /// How often memory and threads are read.
 const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 
-/// Measurement 5 on one SQLite node with the server's defaults.
-pub(crate) async fn hangup(ctx: &mut Ctx) -> anyhow::Result<HangupRow> {
-    let kind = ServerKind {
-        backend: Backend::Sqlite,
-        cache: None,
-    };
+/// On one SQLite node with the server's defaults.
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<Section> {
+    let kind = ServerKind::SQLITE;
     let db = ctx.fresh_database(kind.backend, "hangup").await?;
     let nodes = ctx.start_nodes(&db, kind, "hangup", 1).await?;
-    let result = hangup_on(ctx, kind, &nodes[0]).await;
+    let result = on(ctx, kind, &nodes[0]).await;
     stop_all(nodes).await;
-    result
+    Ok(render(Some(result?)))
 }
 
-async fn hangup_on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<HangupRow> {
+/// The row of the table: the node idle (after one registration and one login, whose memory
+/// the allocator keeps, as in measurement 4), at its peak during the flood and the pause
+/// after it, and at the end of that pause.
+async fn on(ctx: &mut Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Vec<String>> {
     let user = "bench-hangup-login";
     ctx.api.register(node.addr, user).await?;
     let t = Instant::now();
     ctx.api.login(node.addr, user).await?;
     let login_before = t.elapsed();
-    // Idle after two hashes, as in measurement 4: the allocator keeps their memory.
-    let mut row = HangupRow {
-        label: kind.label(),
-        // The server's default, computed the same way.
-        hash_concurrency: ctx.cores,
-        bound_kib: ctx.cores as u64 * u64::from(Argon2Params::default().memory_kib),
-        idle_rss_kib: node.rss_kib(),
-        idle_threads: node.threads(),
-        login_before: Some(login_before),
-        ..HangupRow::default()
-    };
-    row.peak_rss_kib = row.idle_rss_kib;
-    row.peak_threads = row.idle_threads;
-
+    let p = &node.process;
+    let (idle_rss, idle_threads) = (p.rss_kib(), p.threads());
+    let (mut peak_rss, mut peak_threads) = (idle_rss, idle_threads);
     let started = Instant::now();
-    let flood_end = started + FLOOD;
     let mut clients = tokio::task::JoinSet::new();
     for client in 0..CLIENTS {
-        clients.spawn(flood(node.addr, client, flood_end));
+        clients.spawn(flood(node.addr, client, started + FLOOD));
     }
     let mut tick = tokio::time::interval(SAMPLE_EVERY);
     while started.elapsed() < FLOOD + AFTER {
         tick.tick().await;
-        row.peak_rss_kib = row.peak_rss_kib.max(node.rss_kib());
-        row.peak_threads = row.peak_threads.max(node.threads());
+        (peak_rss, peak_threads) = (peak_rss.max(p.rss_kib()), peak_threads.max(p.threads()));
     }
-    row.after_rss_kib = node.rss_kib();
+    let after_rss = p.rss_kib();
+    let (mut sent, mut errors) = (0, 0);
     while let Some(joined) = clients.join_next().await {
-        let (sent, errors) = joined?;
-        row.sent += sent;
-        row.connection_errors += errors;
+        let (s, e) = joined?;
+        (sent, errors) = (sent + s, errors + e);
     }
-
     let t = Instant::now();
-    match ctx.api.login(node.addr, user).await {
-        Ok(_) => row.login_after = Some(t.elapsed()),
-        Err(e) => ctx
-            .notes
-            .push(format!("The login after the hang-up flood failed: {e:#}.")),
-    }
+    let login_after = match ctx.api.login(node.addr, user).await {
+        Ok(_) => ms(t.elapsed()),
+        Err(e) => {
+            ctx.notes
+                .push(format!("The login after the hang-up flood failed: {e:#}."));
+            "**failed**".to_owned()
+        }
+    };
     eprintln!(
-        "  {}: {} registrations sent and hung up on, RSS idle {} KiB, peak {} KiB, after {} KiB, \
-         threads peak {}",
-        kind.label(),
-        row.sent,
-        row.idle_rss_kib.unwrap_or(0),
-        row.peak_rss_kib.unwrap_or(0),
-        row.after_rss_kib.unwrap_or(0),
-        row.peak_threads.unwrap_or(0),
+        "  {}: {sent} registrations sent and hung up on, RSS idle {idle_rss:?} KiB, peak {peak_rss:?} KiB, after {after_rss:?} KiB",
+        kind.label()
     );
-    Ok(row)
+    // The server's default hash concurrency, computed the same way, and its working memory.
+    let bound = ctx.cores as u64 * u64::from(Argon2Params::default().memory_kib);
+    let above = peak_rss.zip(idle_rss).map(|(p, i)| p.saturating_sub(i));
+    let opt = |n: Option<u64>| n.map_or("–".to_owned(), |n| n.to_string());
+    Ok(vec![
+        kind.label(),
+        ctx.cores.to_string(),
+        format!("{} ({errors})", thousands(sent)),
+        mib(idle_rss),
+        mib(peak_rss),
+        mib(above),
+        mib(Some(bound)),
+        mib(after_rss),
+        format!("{} / {}", opt(idle_threads), opt(peak_threads)),
+        format!("{} / {login_after}", ms(login_before)),
+        above
+            .map_or("not measured", |a| verdict(a <= bound))
+            .to_owned(),
+    ])
 }
 
 /// One client until `deadline`: connect, send a registration of a fresh name, hang up soon
@@ -133,4 +133,32 @@ async fn flood(addr: SocketAddr, client: usize, deadline: Instant) -> (u64, u64)
         // Dropping the stream closes the socket: the hang-up.
     }
     (sent, errors)
+}
+
+pub(crate) fn render(row: Option<Vec<String>>) -> Section {
+    let body = table(
+        &format!(
+            "server | hash concurrency | registrations sent (connection errors) | RSS idle MiB | RSS peak MiB | peak above idle MiB | bound above idle MiB | RSS {} s after MiB | threads idle / peak | one login before / after ms | within the bound",
+            AFTER.as_secs()
+        ),
+        row,
+    );
+    Section {
+        heading: "## 5. Clients that hang up in the middle of a hash".into(),
+        body: format!(
+            "One node with the server's defaults (argon2id m = 19456 KiB, t = 2; default hash \
+             concurrency and queue; only the rate limits off). {CLIENTS} clients, for {} s, \
+             each in a loop: connect, send `POST /api/register` with a fresh name and a valid \
+             password, hang up {} ms later, long before the hash is done. The node's resident \
+             memory (`VmRSS`) and threads are read every 50 ms during the flood and for {} s \
+             after it. A hang-up must not free the client's place in the hasher before \
+             argon2 has finished with its memory, so the peak must stay within hash \
+             concurrency × 19 MiB of idle (idle: after one registration and one login). \
+             Then one login of a user registered before the flood, timed alone.\n\n{body}\n",
+            FLOOD.as_secs(),
+            HANG_UP_AFTER.as_millis(),
+            AFTER.as_secs(),
+        ),
+        targets: Vec::new(),
+    }
 }

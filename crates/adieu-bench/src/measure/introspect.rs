@@ -6,117 +6,53 @@
 //! authenticate (the client's secret hash comes from the node's cache, kept coherent with
 //! deletions like a token).
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hyper::Method;
 use hyper::body::Bytes;
 use hyper::header::HeaderValue;
 
-use super::{Ctx, ServerKind, slug, stop_all};
-use crate::http::{self, closed_loop, closed_loop_get};
+use super::{Ctx, MakeRequest, Rate, ServerKind, compare, stop_all};
+use crate::http::{self, bearer};
 use crate::node::Node;
-use crate::report::{IntrospectRow, IntrospectRun};
-use crate::stats::Latency;
+use crate::report::{Section, col, lat, ratio_target, spread, table, verdict};
+use crate::stats::Spread;
 
-/// Measurement 7 on each backend, with the cache on.
-pub(crate) async fn introspection(ctx: &mut Ctx) -> anyhow::Result<Vec<IntrospectRow>> {
+/// Introspection reaches this fraction of `/api/me`.
+pub(crate) const TARGET: f64 = 0.8;
+
+/// On each backend, with the cache on.
+pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<Section> {
     let mut rows = Vec::new();
     for kind in ctx.kinds(false) {
         let kind = ServerKind {
-            cache: ctx.caps.cache_flag.then_some(true),
+            cache: Some(true),
             ..kind
         };
-        if rows.iter().any(|r: &IntrospectRow| r.label == kind.label()) {
-            continue;
-        }
-        let label = format!("introspect-{}", slug(kind));
+        let label = format!("introspect-{}", kind.slug());
         let db = ctx.fresh_database(kind.backend, &label).await?;
         let nodes = ctx.start_nodes(&db, kind, &label, 1).await?;
-        let result = introspection_on(ctx, kind, &nodes[0], &db.url).await;
+        let result = on(ctx, kind, &nodes[0], &db.url).await;
         stop_all(nodes).await;
-        rows.push(result?);
+        match result {
+            Ok(runs) => rows.push((kind.label(), runs)),
+            Err(e) => ctx.not_measured("introspection", kind, &e),
+        }
     }
-    Ok(rows)
+    Ok(render(&rows))
 }
 
-async fn introspection_on(
-    ctx: &mut Ctx,
+async fn on(
+    ctx: &Ctx,
     kind: ServerKind,
     node: &Node,
     database_url: &str,
-) -> anyhow::Result<IntrospectRow> {
-    let o = ctx.opts.clone();
+) -> anyhow::Result<Vec<Vec<Rate>>> {
     let tokens = ctx.real_tokens(node, "bench-introspect", 4).await?;
-    let key = admin_key(ctx, database_url).await?;
-    let (client_id, secret) = ctx.api.create_client(node.admin, &key).await?;
-    let basic = HeaderValue::from_str(&format!(
-        "Basic {}",
-        STANDARD.encode(format!("{client_id}:{secret}"))
-    ))
-    .context("a header-safe client")?;
-    let forms: Vec<Bytes> = tokens
-        .iter()
-        .map(|t| Bytes::from(format!("token={t}&token_type_hint=access_token")))
-        .collect();
-    let answer = ctx
-        .api
-        .introspect(node.addr, &client_id, &secret, &tokens[0])
-        .await?;
-    if answer["active"] != true {
-        bail!("introspection does not say the token is active: {answer}");
-    }
-    let introspect = |duration: Duration| {
-        let (basic, forms) = (basic.clone(), forms.clone());
-        closed_loop(node.addr, o.connections, duration, move |i| {
-            http::post_form("/oauth2/introspect", &basic, forms[i % forms.len()].clone())
-        })
-    };
-    // Warm-up: connections, the cache (tokens and the client).
-    closed_loop_get(node.addr, "/api/me", &tokens, o.connections, o.warmup).await?;
-    introspect(o.warmup).await?;
-    let mut runs = Vec::with_capacity(o.runs);
-    for run in 0..o.runs {
-        let mut r = IntrospectRun::default();
-        let order = if run % 2 == 0 {
-            [false, true]
-        } else {
-            [true, false]
-        };
-        for introspecting in order {
-            let res = if introspecting {
-                introspect(o.duration).await?
-            } else {
-                closed_loop_get(node.addr, "/api/me", &tokens, o.connections, o.duration).await?
-            };
-            r.errors += res.not_ok + res.transport_errors;
-            if introspecting {
-                r.introspect_per_sec = res.ok_per_sec();
-                r.introspect_latency = Latency::of(&res.latencies);
-            } else {
-                r.me_per_sec = res.ok_per_sec();
-                r.me_latency = Latency::of(&res.latencies);
-            }
-        }
-        eprintln!(
-            "  {} run {}: /api/me {:.0}/s, /oauth2/introspect {:.0}/s, ratio {:.2}",
-            kind.label(),
-            run + 1,
-            r.me_per_sec,
-            r.introspect_per_sec,
-            r.ratio()
-        );
-        runs.push(r);
-    }
-    Ok(IntrospectRow {
-        label: kind.label(),
-        runs,
-    })
-}
-
-/// An admin key made by `adieu admin keys create` on the node's own database.
-async fn admin_key(ctx: &Ctx, database_url: &str) -> anyhow::Result<String> {
+    // An admin key made by `adieu admin keys create` on the node's own database.
     let out = tokio::process::Command::new(&ctx.adieu)
         .args([
             "admin",
@@ -136,5 +72,91 @@ async fn admin_key(ctx: &Ctx, database_url: &str) -> anyhow::Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(String::from_utf8(out.stdout)?.trim().to_owned())
+    let key = String::from_utf8(out.stdout)?.trim().to_owned();
+    let client = ctx.api.create_client(node.admin, &key).await?;
+    let answer = ctx.api.introspect(node.addr, &client, &tokens[0]).await?;
+    let (client_id, secret) = client;
+    if answer["active"] != true {
+        bail!("introspection does not say the token is active: {answer}");
+    }
+    let basic = HeaderValue::from_str(&format!(
+        "Basic {}",
+        STANDARD.encode(format!("{client_id}:{secret}"))
+    ))
+    .context("a header-safe client")?;
+    let forms: Vec<Bytes> = tokens
+        .iter()
+        .map(|t| Bytes::from(format!("token={t}&token_type_hint=access_token")))
+        .collect();
+    let auths: Vec<_> = tokens.iter().map(|t| bearer(t)).collect();
+    let targets: [(&str, _, MakeRequest); 2] = [
+        (
+            "/api/me",
+            node.addr,
+            Arc::new(move |i| http::get("/api/me", Some(&auths[i % auths.len()]))),
+        ),
+        (
+            "/oauth2/introspect",
+            node.addr,
+            Arc::new(move |i| {
+                http::request(
+                    Method::POST,
+                    http::NODE_HOST,
+                    "/oauth2/introspect",
+                    Some(&basic),
+                    Some(forms[i % forms.len()].clone()),
+                )
+            }),
+        ),
+    ];
+    compare(ctx, &kind.label(), &targets, Vec::new).await
+}
+
+/// Each run holds the `/api/me` load, then the introspection load.
+pub(crate) fn render(rows: &[(String, Vec<Vec<Rate>>)]) -> Section {
+    let ratio = |r: &[Vec<Rate>]| Spread::of(r.iter().map(|x| x[1].per_sec / x[0].per_sec));
+    let body = table(
+        &format!(
+            "server | `/api/me` req/s | introspection req/s | ratio (target ≥ {TARGET:.2}) | `/api/me` p50 / p99 ms | introspection p50 / p99 ms | errors | verdict"
+        ),
+        rows.iter().map(|(label, r)| {
+            vec![
+                label.clone(),
+                col(r, |x| x[0].per_sec, 0),
+                col(r, |x| x[1].per_sec, 0),
+                spread(ratio(r), 2, ""),
+                lat(r, |x| x[0].latency, 2),
+                lat(r, |x| x[1].latency, 2),
+                r.iter()
+                    .flatten()
+                    .map(|x| x.errors)
+                    .sum::<u64>()
+                    .to_string(),
+                ratio(r)
+                    .map_or("not measured", |s| verdict(s.median >= TARGET))
+                    .to_owned(),
+            ]
+        }),
+    );
+    Section {
+        heading: "## 7. Introspection for resource servers: `/oauth2/introspect` versus `/api/me`"
+            .into(),
+        body: format!(
+            "One node with the cache on, four access tokens of real logins, and one client made \
+             on the admin API. *Introspection*: `POST /oauth2/introspect` with the client's HTTP \
+             Basic credentials and `token=…` as a form, which a resource server sends for every \
+             request it serves. *`/api/me`*: `GET` with the same tokens. Same load as \
+             measurement 1, one after the other, alternating which goes first.\n\n{body}\n"
+        ),
+        targets: rows
+            .iter()
+            .map(|(label, r)| {
+                ratio_target(
+                    &format!("`/oauth2/introspect` ÷ `/api/me` req/s, {label}"),
+                    TARGET,
+                    ratio(r),
+                )
+            })
+            .collect(),
+    }
 }

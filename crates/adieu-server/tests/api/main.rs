@@ -10,6 +10,7 @@ mod libraries;
 mod logout;
 mod metrics;
 mod oauth;
+mod openapi;
 mod refresh;
 mod sessions;
 mod storage;
