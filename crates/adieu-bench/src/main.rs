@@ -381,6 +381,15 @@ mod tests {
     }
 
     #[test]
+    fn without_quick_the_defaults_are_the_full_ones() {
+        let mut cli = Cli::try_parse_from(["adieu-bench"]).unwrap();
+        cli.settle();
+        assert_eq!(cli.opts.runs, 5);
+        assert_eq!(cli.opts.duration, Duration::from_secs(3));
+        assert_eq!(cli.opts.scale_sessions, vec![1000, 1_000_000]);
+    }
+
+    #[test]
     fn the_cli_is_well_formed() {
         Cli::command().debug_assert();
     }

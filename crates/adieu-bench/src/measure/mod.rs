@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use adieu_core::duration;
 use anyhow::{Context, bail};
-use clap::builder::ArgPredicate::IsPresent;
 use http_body_util::Full;
 use hyper::Request;
 use hyper::body::Bytes;
@@ -32,26 +31,22 @@ use crate::stats::Latency;
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct Options {
     /// Runs of every measurement; the report shows their median and range.
-    #[arg(long, default_value_t = 5, default_value_if("quick", IsPresent, "1"))]
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
     pub(crate) runs: usize,
     /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
-    #[arg(long, default_value = "3s", value_parser = duration::parse, default_value_if("quick", IsPresent, "1s"))]
+    #[arg(long, default_value = "3s", value_parser = duration::parse, default_value_if("quick", "true", "1s"))]
     pub(crate) duration: Duration,
     /// Unmeasured load before measuring.
-    #[arg(long, default_value = "1s", value_parser = duration::parse, default_value_if("quick", IsPresent, "300ms"))]
+    #[arg(long, default_value = "1s", value_parser = duration::parse, default_value_if("quick", "true", "300ms"))]
     pub(crate) warmup: Duration,
     /// Keep-alive connections of the check load.
     #[arg(long, default_value_t = 32)]
     pub(crate) connections: usize,
     /// Logouts per run (measurement 2).
-    #[arg(
-        long,
-        default_value_t = 200,
-        default_value_if("quick", IsPresent, "30")
-    )]
+    #[arg(long, default_value_t = 200, default_value_if("quick", "true", "30"))]
     pub(crate) logouts: usize,
     /// Length of one login run, below and above the limit (measurement 3).
-    #[arg(long, default_value = "5s", value_parser = duration::parse, default_value_if("quick", IsPresent, "2s"))]
+    #[arg(long, default_value = "5s", value_parser = duration::parse, default_value_if("quick", "true", "2s"))]
     pub(crate) login_duration: Duration,
     /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
     #[arg(long)]
@@ -60,7 +55,7 @@ pub(crate) struct Options {
     #[arg(long, default_value_t = 3.0)]
     pub(crate) overload_factor: f64,
     /// Runs above the limit, per server.
-    #[arg(long, default_value_t = 3, default_value_if("quick", IsPresent, "1"))]
+    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
     pub(crate) overload_runs: usize,
     /// Bound on requests in flight above the limit.
     #[arg(long, default_value_t = 2048)]
@@ -73,15 +68,11 @@ pub(crate) struct Options {
         long,
         value_delimiter = ',',
         default_value = "1000,1000000",
-        default_value_if("quick", IsPresent, "1000,20000")
+        default_value_if("quick", "true", "1000,20000")
     )]
     pub(crate) scale_sessions: Vec<u64>,
     /// Checks per run and kind (hot, cold) in measurement 4.
-    #[arg(
-        long,
-        default_value_t = 500,
-        default_value_if("quick", IsPresent, "100")
-    )]
+    #[arg(long, default_value_t = 500, default_value_if("quick", "true", "100"))]
     pub(crate) scale_samples: usize,
 }
 
