@@ -56,6 +56,8 @@ pub struct Shared {
     database_ok: AtomicBool,
     /// Everything `/metrics` reports.
     metrics: Arc<metrics::Metrics>,
+    /// The OAuth issuer, computed once (`oauth::issuer`).
+    issuer: String,
 }
 
 impl std::ops::Deref for AppState {
@@ -304,6 +306,7 @@ impl Server {
             admin,
             state: AppState(Arc::new(Shared {
                 sessions,
+                issuer: oauth::issuer(&config),
                 config: Arc::new(config),
                 database_ok: AtomicBool::new(true),
                 metrics,
