@@ -51,9 +51,15 @@ async fn send_raw(
 ) -> reqwest::Response {
     // A server that refuses an oversized body answers 413 and closes without reading the
     // rest; the client can then see the reset before the answer. Such a send is retried: the
-    // assertion is about the answer, which must come, and must be a 413.
+    // assertion is about the answer, which must come, and must be a 413. Every send has a
+    // connection of its own: a pooled one that such a 413 closed could otherwise be reused
+    // by the next case and fail it for a reason that is not the server's answer.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
     for _ in 0..10 {
-        let mut req = app.client.post(app.url(path)).body(body.clone());
+        let mut req = client.post(app.url(path)).body(body.clone());
         if let Some(ct) = content_type {
             req = req.header("content-type", ct);
         }
