@@ -122,7 +122,7 @@ impl IntoResponse for Failure {
 
 /// The form of both endpoints. Unknown parameters are ignored (RFC 6749 §3.2); a repeated
 /// one is an error.
-#[derive(Debug, Default, utoipa::ToSchema)]
+#[derive(Default, utoipa::ToSchema)]
 #[schema(examples(json!({"token": "adieu_at_…", "token_type_hint": "access_token"})))]
 struct TokenForm {
     /// The token asked about: access or refresh.
@@ -143,6 +143,19 @@ fn body_failure(rejection: &BytesRejection) -> Failure {
         Failure::TooLarge
     } else {
         Failure::InvalidRequest("the request body could not be read")
+    }
+}
+
+/// The token and the client secret are credentials: `Debug` names only what was sent.
+impl std::fmt::Debug for TokenForm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: &Option<String>| v.as_ref().map(|_| "[redacted]");
+        f.debug_struct("TokenForm")
+            .field("token", &redacted(&self.token))
+            .field("token_type_hint", &self.token_type_hint)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(&self.client_secret))
+            .finish()
     }
 }
 
@@ -415,6 +428,21 @@ mod tests {
             HeaderValue::from_static("application/x-www-form-urlencoded"),
         );
         h
+    }
+
+    #[test]
+    fn a_form_never_prints_its_token_or_secret() {
+        let form = parse_form(
+            &form_headers(),
+            b"token=adieu_at_secret1&client_id=rs&client_secret=adieu_cs_secret2",
+        )
+        .unwrap();
+        let debug = format!("{form:?}");
+        assert!(
+            !debug.contains("secret1") && !debug.contains("secret2"),
+            "{debug}"
+        );
+        assert!(debug.contains("rs"), "{debug}");
     }
 
     #[test]

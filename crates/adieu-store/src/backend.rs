@@ -141,6 +141,27 @@ where
         }
     }
 
+    /// Stores a new session with its first tokens.
+    fn insert_session(
+        tx: &mut Transaction<'_, Self::Db>,
+        session: &Session,
+        tokens: &[NewToken],
+    ) -> impl Future<Output = Result<()>> + Send {
+        async move {
+            sqlx::query(sql::INSERT_SESSION)
+                .bind(session.id.as_str())
+                .bind(session.user_id.as_str())
+                .bind(session.kind.as_str())
+                .bind(session.created_at)
+                .bind(session.last_active_at)
+                .bind(session.user_agent.as_deref())
+                .bind(session.ip.as_deref())
+                .execute(&mut **tx)
+                .await?;
+            Self::insert_tokens(tx, &session.id, tokens, session.created_at).await
+        }
+    }
+
     /// Stores token hashes of a session.
     fn insert_tokens(
         tx: &mut Transaction<'_, Self::Db>,

@@ -136,17 +136,7 @@ where
         if current.as_deref() != Some(verified_hash) {
             return Ok(None);
         }
-        sqlx::query(sql::INSERT_SESSION)
-            .bind(session.id.as_str())
-            .bind(session.user_id.as_str())
-            .bind(session.kind.as_str())
-            .bind(session.created_at)
-            .bind(session.last_active_at)
-            .bind(session.user_agent.as_deref())
-            .bind(session.ip.as_deref())
-            .execute(&mut *tx)
-            .await?;
-        Self::insert_tokens(&mut tx, &session.id, tokens, session.created_at).await?;
+        Self::insert_session(&mut tx, session, tokens).await?;
         let context = AuditContext {
             ip: session.ip.clone(),
             user_agent: session.user_agent.clone(),
@@ -685,17 +675,7 @@ where
                 .await?;
         }
         for (session, tokens) in sessions {
-            sqlx::query(sql::INSERT_SESSION)
-                .bind(session.id.as_str())
-                .bind(session.user_id.as_str())
-                .bind(session.kind.as_str())
-                .bind(session.created_at)
-                .bind(session.last_active_at)
-                .bind(session.user_agent.as_deref())
-                .bind(session.ip.as_deref())
-                .execute(&mut *tx)
-                .await?;
-            Self::insert_tokens(&mut tx, &session.id, tokens, session.created_at).await?;
+            Self::insert_session(&mut tx, session, tokens).await?;
         }
         tx.commit().await?;
         Ok(())
