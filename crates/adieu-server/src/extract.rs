@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use serde::de::DeserializeOwned;
 
 use crate::AppState;
@@ -102,24 +102,32 @@ impl FromRequestParts<AppState> for Client {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        // Behind a trusted proxy, the client is named by X-Forwarded-For; otherwise it is the
-        // peer. Either way the address is canonical (an IPv4 client of a dual-stack listener
-        // arrives as `::ffff:a.b.c.d`), for rate limits, sessions and the audit log alike.
-        let ip = parts
+        let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| {
-                state
-                    .config
-                    .trusted_proxies
-                    .client_ip(addr.ip(), &parts.headers)
-                    .to_string()
-            });
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok())
-            .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
-        Ok(Self(ClientInfo { ip, user_agent }))
+            .map(|ConnectInfo(addr)| *addr);
+        Ok(Self(client_info(state, peer, &parts.headers)))
     }
+}
+
+/// Who is calling: the peer, or the client named by X-Forwarded-For behind a trusted proxy,
+/// and the `User-Agent`. The address is canonical (an IPv4 client of a dual-stack listener
+/// arrives as `::ffff:a.b.c.d`), for rate limits, sessions and the audit log alike.
+pub(crate) fn client_info(
+    state: &AppState,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> ClientInfo {
+    let ip = peer.map(|addr| {
+        state
+            .config
+            .trusted_proxies
+            .client_ip(addr.ip(), headers)
+            .to_string()
+    });
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(MAX_USER_AGENT).collect());
+    ClientInfo { ip, user_agent }
 }

@@ -12,11 +12,14 @@
 //! Every answer is `no-store` (the global layer), as RFC 7662 §4 asks: a cached "active" is
 //! what reopens the window after a logout.
 
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
 use adieu_core::TokenKind;
 use adieu_types::{IntrospectionResponse, OAuthError};
 use axum::body::Bytes;
-use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::{ConnectInfo, FromRequest, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -26,7 +29,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::AppState;
 use crate::error::ErrorChain;
-use crate::extract::Client;
+use crate::extract::client_info;
 
 /// Routes of the OAuth endpoints.
 pub(crate) fn router() -> Router<AppState> {
@@ -135,6 +138,34 @@ struct TokenForm {
     /// The client's secret (`client_secret_post`).
     #[schema(format = Password)]
     client_secret: Option<String>,
+}
+
+/// What both endpoints read of a request: its headers (taken over, where axum's `HeaderMap`
+/// extractor would copy them), the peer's address and the body.
+struct FormRequest {
+    headers: HeaderMap,
+    peer: Option<SocketAddr>,
+    body: Result<Bytes, BytesRejection>,
+}
+
+impl FromRequest<AppState> for FormRequest {
+    type Rejection = Infallible;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, Infallible> {
+        let (mut parts, body) = request.into_parts();
+        let headers = std::mem::take(&mut parts.headers);
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| *addr);
+        // The body limit travels in the extensions, which stay with the body.
+        let body = Bytes::from_request(Request::from_parts(parts, body), state).await;
+        Ok(Self {
+            headers,
+            peer,
+            body,
+        })
+    }
 }
 
 /// A body that could not be read, in RFC 6749's error form (axum's own answer is plain text).
@@ -270,16 +301,16 @@ fn credentials(headers: &HeaderMap, form: &TokenForm) -> Result<Option<(String, 
 )]
 async fn introspect(
     State(state): State<AppState>,
-    Client(client): Client,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: FormRequest,
 ) -> Result<Json<IntrospectionResponse>, Failure> {
-    let body = body.map_err(|rejection| body_failure(&rejection))?;
-    let form = parse_form(&headers, &body)?;
-    let (id, secret) = credentials(&headers, &form)?.ok_or(Failure::InvalidClient)?;
+    let body = request.body.map_err(|rejection| body_failure(&rejection))?;
+    let form = parse_form(&request.headers, &body)?;
+    let (id, secret) = credentials(&request.headers, &form)?.ok_or(Failure::InvalidClient)?;
     state
         .sessions
-        .authenticate_client(&id, &secret, &client)
+        .authenticate_client(&id, &secret, || {
+            client_info(&state, request.peer, &request.headers)
+        })
         .await?;
     let token = form
         .token
@@ -338,17 +369,16 @@ fn inactive() -> IntrospectionResponse {
 )]
 async fn revoke(
     State(state): State<AppState>,
-    Client(client): Client,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    request: FormRequest,
 ) -> Result<StatusCode, Failure> {
-    let body = body.map_err(|rejection| body_failure(&rejection))?;
-    let form = parse_form(&headers, &body)?;
+    let client = client_info(&state, request.peer, &request.headers);
+    let body = request.body.map_err(|rejection| body_failure(&rejection))?;
+    let form = parse_form(&request.headers, &body)?;
     // Holding a token is enough to end it; credentials, when given, must be right.
-    if let Some((id, secret)) = credentials(&headers, &form)? {
+    if let Some((id, secret)) = credentials(&request.headers, &form)? {
         state
             .sessions
-            .authenticate_client(&id, &secret, &client)
+            .authenticate_client(&id, &secret, || client.clone())
             .await?;
     }
     let token = form

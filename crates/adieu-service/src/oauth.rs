@@ -72,12 +72,14 @@ impl Sessions {
     }
 
     /// Checks a client's credentials; answers `InvalidClient`, or `RateLimited` once one IP
-    /// has failed too often. The secret's hash is compared in constant time.
+    /// has failed too often. The secret's hash is compared in constant time. `caller` is
+    /// asked who is calling only when a failure has to be counted: resource servers
+    /// introspect on every request they serve, and the right credentials need no address.
     pub async fn authenticate_client(
         &self,
         client_id: &str,
         secret: &str,
-        caller: &ClientInfo,
+        caller: impl FnOnce() -> ClientInfo,
     ) -> Result<()> {
         let presented = token::parse_client_secret(secret).ok();
         let stored = match presented {
@@ -90,7 +92,11 @@ impl Sessions {
                 return Ok(());
             }
         }
-        let ip = caller.ip.as_deref().map(rate_limit_key).unwrap_or_default();
+        let ip = caller()
+            .ip
+            .as_deref()
+            .map(rate_limit_key)
+            .unwrap_or_default();
         self.client_failures
             .check(&ip)
             .map_err(|retry_after| Error::RateLimited { retry_after })?;
