@@ -236,6 +236,13 @@ impl Network {
         run(&mut start);
     }
 
+    /// Stops PostgreSQL as an operator restarting it would (`-m fast`: sessions are ended,
+    /// the server shuts down cleanly).
+    pub(crate) fn stop_postgres(&mut self) {
+        run(&mut self.pg_ctl_stop("fast"));
+        self.postgres_started = false;
+    }
+
     fn pg_ctl_stop(&self, mode: &str) -> Command {
         let mut stop = self.as_postgres("pg_ctl");
         stop.args(["stop", "--wait", "--silent", "-m", mode, "-D"])

@@ -172,6 +172,14 @@ impl Api {
     }
 
     pub(crate) async fn login(&self, node: &Node, username: &str) -> Login {
+        match self.try_login(node, username).await {
+            Ok(login) => login,
+            Err(status) => panic!("login answered {status}"),
+        }
+    }
+
+    /// A login that may fail (while the database is away, say): the status if it did.
+    pub(crate) async fn try_login(&self, node: &Node, username: &str) -> Result<Login, StatusCode> {
         let r = self
             .client
             .post(format!("{}/api/login", node.url))
@@ -179,8 +187,12 @@ impl Api {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        Login::from(r.json::<adieu_types::TokenResponse>().await.unwrap())
+        if r.status() != StatusCode::OK {
+            return Err(r.status());
+        }
+        Ok(Login::from(
+            r.json::<adieu_types::TokenResponse>().await.unwrap(),
+        ))
     }
 
     pub(crate) async fn me(&self, node: &Node, access: &str) -> StatusCode {
