@@ -62,6 +62,8 @@ impl Network {
     /// Panics with the reason when the environment cannot: the variables unset, no `ip`,
     /// not root, no PostgreSQL binaries.
     pub(crate) fn create(nodes: usize) -> Self {
+        // The /24's plan: database links in .0/26, client links from .64 on in /30s.
+        assert!(nodes <= 16, "at most 16 nodes fit the plan");
         if std::env::var(NETNS_VAR).as_deref() != Ok("1") {
             panic!("{NETNS_VAR}=1 must be set to build network namespaces (root and iproute2)");
         }
@@ -99,15 +101,8 @@ impl Network {
         self.add_namespace(&db);
         let bridge = format!("{p}br");
         ip(&["-n", &db, "link", "add", &bridge, "type", "bridge"]);
-        ip(&[
-            "-n",
-            &db,
-            "addr",
-            "add",
-            &format!("{net}.1/26"),
-            "dev",
-            &bridge,
-        ]);
+        let bridge_address = format!("{net}.1/26");
+        ip(&["-n", &db, "addr", "add", &bridge_address, "dev", &bridge]);
         ip(&["-n", &db, "link", "set", &bridge, "up"]);
         for i in 0..self.nodes {
             let ns = self.node_namespace(i);
@@ -129,23 +124,13 @@ impl Network {
                 "link", "add", "name", &root, "type", "veth", "peer", "name", &client, "netns", &ns,
             ]);
             let base = 64 + 4 * i;
-            ip(&[
-                "addr",
-                "add",
-                &format!("{net}.{}/30", base + 1),
-                "dev",
-                &root,
-            ]);
+            let (root_address, client_address) = (
+                format!("{net}.{}/30", base + 1),
+                format!("{net}.{}/30", base + 2),
+            );
+            ip(&["addr", "add", &root_address, "dev", &root]);
             ip(&["link", "set", &root, "up"]);
-            ip(&[
-                "-n",
-                &ns,
-                "addr",
-                "add",
-                &format!("{net}.{}/30", base + 2),
-                "dev",
-                &client,
-            ]);
+            ip(&["-n", &ns, "addr", "add", &client_address, "dev", &client]);
             ip(&["-n", &ns, "link", "set", &client, "up"]);
         }
     }
