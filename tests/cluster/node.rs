@@ -12,24 +12,49 @@ pub(crate) use adieu_server::test_support::{Login, PASSWORD};
 /// Short lease so that fault tests finish quickly; production uses 2 s.
 pub(crate) const LEASE: Duration = Duration::from_secs(1);
 
+/// Where a node runs: the command its `adieu serve` runs under (`ip netns exec <ns>`, say)
+/// and the address both its listeners bind.
+#[derive(Debug, Clone)]
+pub(crate) struct Host {
+    pub(crate) prefix: Vec<String>,
+    pub(crate) address: String,
+}
+
+impl Host {
+    /// This machine's loopback, with nothing in front of the binary.
+    fn local() -> Self {
+        Self {
+            prefix: Vec::new(),
+            address: "127.0.0.1".to_owned(),
+        }
+    }
+}
+
 /// One `adieu serve` process.
 pub(crate) struct Node {
     child: Child,
     pub(crate) url: String,
     /// The operators' listener, for `/status`.
     pub(crate) admin_url: String,
+    host: Host,
     database_url: String,
     extra: Vec<String>,
 }
 
 impl Node {
     pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
+        Self::start_on(Host::local(), database_url, extra).await
+    }
+
+    /// Starts a node on `host` rather than on this machine's loopback.
+    pub(crate) async fn start_on(host: Host, database_url: &str, extra: &[&str]) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, admin_url) = spawn(database_url, &extra).await;
+        let (child, url, admin_url) = spawn(&host, database_url, &extra).await;
         Self {
             child,
             url,
             admin_url,
+            host,
             database_url: database_url.to_owned(),
             extra,
         }
@@ -47,7 +72,7 @@ impl Node {
 
     /// Starts the same node again (same database, same flags, a new port).
     pub(crate) async fn restart(&mut self) {
-        let (child, url, admin_url) = spawn(&self.database_url, &self.extra).await;
+        let (child, url, admin_url) = spawn(&self.host, &self.database_url, &self.extra).await;
         self.child = child;
         self.url = url;
         self.admin_url = admin_url;
@@ -63,16 +88,21 @@ impl Node {
     }
 }
 
-async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
+async fn spawn(host: &Host, database_url: &str, extra: &[String]) -> (Child, String, String) {
+    let command: Vec<&str> = (host.prefix.iter().map(String::as_str))
+        .chain([env!("CARGO_BIN_EXE_adieu")])
+        .collect();
+    let listen = format!("{}:0", host.address);
+    let mut child = Command::new(command[0])
+        .args(&command[1..])
         .args([
             "serve",
             "--listen",
-            "127.0.0.1:0",
+            &listen,
             "--database-url",
             database_url,
             "--admin-listen",
-            "127.0.0.1:0",
+            &listen,
         ])
         .args(["--argon2-memory-kib", "64", "--argon2-iterations", "1"])
         .args([
@@ -92,7 +122,7 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) 
         .stderr(Stdio::inherit())
         .kill_on_drop(true)
         .spawn()
-        .expect("run the adieu binary");
+        .unwrap_or_else(|e| panic!("cannot run {}: {e}", command.join(" ")));
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let (url, admin_url) = tokio::time::timeout(Duration::from_secs(30), async {
@@ -142,6 +172,14 @@ impl Api {
     }
 
     pub(crate) async fn login(&self, node: &Node, username: &str) -> Login {
+        match self.try_login(node, username).await {
+            Ok(login) => login,
+            Err(status) => panic!("login answered {status}"),
+        }
+    }
+
+    /// A login that may fail (while the database is away, say): the status if it did.
+    pub(crate) async fn try_login(&self, node: &Node, username: &str) -> Result<Login, StatusCode> {
         let r = self
             .client
             .post(format!("{}/api/login", node.url))
@@ -149,8 +187,12 @@ impl Api {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), StatusCode::OK);
-        Login::from(r.json::<adieu_types::TokenResponse>().await.unwrap())
+        if r.status() != StatusCode::OK {
+            return Err(r.status());
+        }
+        Ok(Login::from(
+            r.json::<adieu_types::TokenResponse>().await.unwrap(),
+        ))
     }
 
     pub(crate) async fn me(&self, node: &Node, access: &str) -> StatusCode {
