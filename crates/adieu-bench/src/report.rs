@@ -247,25 +247,33 @@ impl Report {
     }
 }
 
-/// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
-/// with `section` put before the notes (or at the end) when it has none.
-/// The heading of the one section that people write (a profile, and what each change
-/// bought), which a full run keeps from the file it replaces.
-pub(crate) const BY_HAND: &str = "## Where the time goes: a profile of `/api/me`";
+/// The headings of the sections that a full run does not write but keeps from the file it
+/// replaces: the one people write (a profile, and what each change bought), and the soak's,
+/// which `adieu-soak` writes.
+pub(crate) const KEPT: &[&str] = &[
+    "## Where the time goes: a profile of `/api/me`",
+    "## Soak: three nodes, mixed workload",
+];
 
-/// `fresh`, with the hand-written section of `existing` carried over, if it has one.
+/// `fresh`, with the sections of `existing` that [`KEPT`] names carried over.
 pub(crate) fn keep_by_hand(existing: &str, fresh: &str) -> String {
-    let Some(at) = existing.find(&format!("\n{BY_HAND}\n")) else {
-        return fresh.to_owned();
-    };
-    let rest = &existing[at + 1..];
-    let end = rest[BY_HAND.len()..]
-        .find("\n## ")
-        .map_or(rest.len(), |i| BY_HAND.len() + i + 1);
-    let section = rest[..end].trim_end().to_owned() + "\n\n";
-    splice(fresh, BY_HAND, &section)
+    let mut text = fresh.to_owned();
+    for heading in KEPT {
+        let Some(at) = existing.find(&format!("\n{heading}\n")) else {
+            continue;
+        };
+        let rest = &existing[at + 1..];
+        let end = rest[heading.len()..]
+            .find("\n## ")
+            .map_or(rest.len(), |i| heading.len() + i + 1);
+        let section = rest[..end].trim_end().to_owned() + "\n\n";
+        text = splice(&text, heading, &section);
+    }
+    text
 }
 
+/// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
+/// with `section` put before the notes (or at the end) when it has none.
 pub(crate) fn splice(existing: &str, heading: &str, section: &str) -> String {
     let (start, end) = match existing.find(&format!("\n{heading}\n")) {
         Some(i) => (
@@ -293,16 +301,17 @@ mod by_hand_tests {
     use super::*;
 
     #[test]
-    fn a_full_run_keeps_the_hand_written_section_and_replaces_the_rest() {
+    fn a_full_run_keeps_the_hand_written_and_soak_sections_and_replaces_the_rest() {
+        let [by_hand, soak] = [KEPT[0], KEPT[1]];
         let existing = format!(
-            "# B\n\n## 1. One\n\nold figures\n\n{BY_HAND}\n\nwhat we found\n\n## Notes\n\n- old\n"
+            "# B\n\n## 1. One\n\nold figures\n\n{by_hand}\n\nwhat we found\n\n{soak}\n\nsoaked\n\n## Notes\n\n- old\n"
         );
         let fresh = "# B\n\n## 1. One\n\nnew figures\n\n## Notes\n\n- new\n";
         let kept = keep_by_hand(&existing, fresh);
         assert_eq!(
             kept,
             format!(
-                "# B\n\n## 1. One\n\nnew figures\n\n{BY_HAND}\n\nwhat we found\n\n## Notes\n\n- new\n"
+                "# B\n\n## 1. One\n\nnew figures\n\n{by_hand}\n\nwhat we found\n\n{soak}\n\nsoaked\n\n## Notes\n\n- new\n"
             )
         );
         assert_eq!(keep_by_hand(fresh, fresh), fresh);
