@@ -4,8 +4,8 @@
 mod node;
 
 mod admin;
-mod crash;
 mod faults;
 mod forward_auth;
 mod oauth;
 mod promise;
+mod restart;
