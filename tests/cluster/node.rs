@@ -1,6 +1,7 @@
 //! Starting `adieu serve` processes and talking to them.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -18,20 +19,41 @@ pub(crate) struct Node {
     pub(crate) url: String,
     /// The operators' listener, for `/status`.
     pub(crate) admin_url: String,
+    /// What the server has written to stderr so far (its log, at `RUST_LOG` below).
+    log: Log,
     database_url: String,
     extra: Vec<String>,
 }
 
+type Log = Arc<Mutex<Vec<String>>>;
+
 impl Node {
     pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, admin_url) = spawn(database_url, &extra).await;
+        let (child, url, admin_url, log) = spawn(database_url, &extra).await;
         Self {
             child,
             url,
             admin_url,
+            log,
             database_url: database_url.to_owned(),
             extra,
+        }
+    }
+
+    /// Waits until the server has logged a line containing `text`. `within` only keeps a
+    /// test from hanging; what a caller claims is the order in which it waits.
+    pub(crate) async fn wait_for_log(&self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
+        {
+            assert!(Instant::now() < deadline, "the node never logged {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
 
@@ -47,10 +69,11 @@ impl Node {
 
     /// Starts the same node again (same database, same flags, a new port).
     pub(crate) async fn restart(&mut self) {
-        let (child, url, admin_url) = spawn(&self.database_url, &self.extra).await;
+        let (child, url, admin_url, log) = spawn(&self.database_url, &self.extra).await;
         self.child = child;
         self.url = url;
         self.admin_url = admin_url;
+        self.log = log;
     }
 
     /// Freezes the process (SIGSTOP) or thaws it (SIGCONT).
@@ -63,7 +86,11 @@ impl Node {
     }
 }
 
-async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) {
+/// The log level of every node: errors, and the cluster's warnings (a node that did not
+/// acknowledge in time).
+const RUST_LOG: &str = "error,adieu_store::cluster=warn";
+
+async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String, Log) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
         .args([
             "serve",
@@ -85,14 +112,27 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) 
             "--registrations-per-ip",
             "0",
         ])
-        .args(["--lease", &format!("{}ms", LEASE.as_millis())])
+        .args(if extra.iter().any(|a| a == "--lease") {
+            vec![]
+        } else {
+            vec!["--lease".to_owned(), format!("{}ms", LEASE.as_millis())]
+        })
         .args(extra)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", RUST_LOG)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .expect("run the adieu binary");
+    let log = Log::default();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let lines_seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            eprintln!("{line}");
+            lines_seen.lock().unwrap().push(line);
+        }
+    });
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let (url, admin_url) = tokio::time::timeout(Duration::from_secs(30), async {
@@ -111,7 +151,7 @@ async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String) 
     .expect("adieu serve starts within 30 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url, admin_url)
+    (child, url, admin_url, log)
 }
 
 /// One HTTP client for all nodes.
