@@ -16,6 +16,12 @@ pub(crate) const LEASE: Duration = Duration::from_secs(1);
 /// One `adieu serve` process.
 pub(crate) struct Node {
     child: Child,
+    /// The `adieu serve` process: `child` itself, or its child when `child` is a wrapper
+    /// (strace).
+    server_pid: u32,
+    wrapped: bool,
+    /// Whether `stop` has seen the process exit (its pid is no longer ours to signal).
+    stopped: bool,
     pub(crate) url: String,
     /// The operators' listener, for `/status`.
     pub(crate) admin_url: String,
@@ -29,10 +35,33 @@ type Log = Arc<Mutex<Vec<String>>>;
 
 impl Node {
     pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
+        Self::start_wrapped(&[], database_url, extra).await
+    }
+
+    /// Runs `wrapper… adieu serve …`: the wrapper (strace) must run its command as its
+    /// only child.
+    pub(crate) async fn start_wrapped(
+        wrapper: &[&str],
+        database_url: &str,
+        extra: &[&str],
+    ) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, admin_url, log) = spawn(database_url, &extra).await;
+        let (child, url, admin_url, log) = spawn(wrapper, database_url, &extra).await;
+        let wrapper_pid = child.id().expect("node is running");
+        let server_pid = if wrapper.is_empty() {
+            wrapper_pid
+        } else {
+            // The server has printed its address, so the wrapper has started it.
+            let children =
+                std::fs::read_to_string(format!("/proc/{wrapper_pid}/task/{wrapper_pid}/children"))
+                    .unwrap();
+            children.trim().parse().expect("the wrapper runs one child")
+        };
         Self {
             child,
+            server_pid,
+            wrapped: !wrapper.is_empty(),
+            stopped: false,
             url,
             admin_url,
             log,
@@ -57,32 +86,64 @@ impl Node {
         }
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id().expect("node is running")
-    }
-
     /// `kill -9`: no shutdown, no flushing.
     pub(crate) async fn kill9(&mut self) {
+        assert!(
+            !self.wrapped,
+            "kill -9 would leave the wrapped server running"
+        );
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
     }
 
+    /// Stops the server as an operator would (SIGTERM) and waits for the process (and its
+    /// wrapper) to exit.
+    pub(crate) async fn stop(&mut self) {
+        self.signal("TERM");
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("adieu serve exits after SIGTERM")
+            .unwrap();
+        self.stopped = true;
+        assert!(
+            status.success(),
+            "adieu serve (or its wrapper) exited with {status}"
+        );
+    }
+
     /// Starts the same node again (same database, same flags, a new port).
     pub(crate) async fn restart(&mut self) {
-        let (child, url, admin_url, log) = spawn(&self.database_url, &self.extra).await;
+        assert!(
+            !self.wrapped,
+            "restart starts the server without its wrapper"
+        );
+        let (child, url, admin_url, log) = spawn(&[], &self.database_url, &self.extra).await;
+        self.server_pid = child.id().expect("node is running");
         self.child = child;
         self.url = url;
         self.admin_url = admin_url;
         self.log = log;
     }
 
-    /// Freezes the process (SIGSTOP) or thaws it (SIGCONT).
+    /// Sends a signal to the server: STOP freezes it, CONT thaws it, TERM shuts it down.
     pub(crate) fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .args([&format!("-{signal}"), &self.server_pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success(), "kill -{signal} failed");
+    }
+}
+
+impl Drop for Node {
+    /// `kill_on_drop` ends the wrapper only; the server it traced would run on.
+    fn drop(&mut self) {
+        if self.wrapped && !self.stopped {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.server_pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -90,8 +151,20 @@ impl Node {
 /// acknowledge in time).
 const RUST_LOG: &str = "error,adieu_store::cluster=warn";
 
-async fn spawn(database_url: &str, extra: &[String]) -> (Child, String, String, Log) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_adieu"))
+async fn spawn(
+    wrapper: &[&str],
+    database_url: &str,
+    extra: &[String],
+) -> (Child, String, String, Log) {
+    let (program, wrapper_args) = match wrapper.split_first() {
+        Some((program, args)) => (*program, args),
+        None => (env!("CARGO_BIN_EXE_adieu"), &[][..]),
+    };
+    let mut command = Command::new(program);
+    if !wrapper.is_empty() {
+        command.args(wrapper_args).arg(env!("CARGO_BIN_EXE_adieu"));
+    }
+    let mut child = command
         .args([
             "serve",
             "--listen",
