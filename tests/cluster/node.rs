@@ -1,6 +1,7 @@
 //! Starting `adieu serve` processes and talking to them.
 
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -33,63 +34,163 @@ impl Host {
 /// One `adieu serve` process.
 pub(crate) struct Node {
     child: Child,
+    /// The `adieu serve` process: `child` itself, or its child when `child` is a wrapper
+    /// (strace).
+    server_pid: u32,
+    wrapped: bool,
+    /// Whether `stop` has seen the process exit (its pid is no longer ours to signal).
+    stopped: bool,
     pub(crate) url: String,
     /// The operators' listener, for `/status`.
     pub(crate) admin_url: String,
     host: Host,
+    /// What the server has written to stderr so far (its log, at `RUST_LOG` below).
+    log: Log,
     database_url: String,
     extra: Vec<String>,
 }
 
+type Log = Arc<Mutex<Vec<String>>>;
+
 impl Node {
     pub(crate) async fn start(database_url: &str, extra: &[&str]) -> Self {
-        Self::start_on(Host::local(), database_url, extra).await
+        Self::start_wrapped(&[], database_url, extra).await
     }
 
     /// Starts a node on `host` rather than on this machine's loopback.
     pub(crate) async fn start_on(host: Host, database_url: &str, extra: &[&str]) -> Self {
+        Self::start_full(host, &[], database_url, extra).await
+    }
+
+    /// Runs `wrapper… adieu serve …`: the wrapper (strace) must run its command as its
+    /// only child.
+    pub(crate) async fn start_wrapped(
+        wrapper: &[&str],
+        database_url: &str,
+        extra: &[&str],
+    ) -> Self {
+        Self::start_full(Host::local(), wrapper, database_url, extra).await
+    }
+
+    async fn start_full(host: Host, wrapper: &[&str], database_url: &str, extra: &[&str]) -> Self {
         let extra: Vec<String> = extra.iter().map(|s| (*s).to_owned()).collect();
-        let (child, url, admin_url) = spawn(&host, database_url, &extra).await;
+        let (child, url, admin_url, log) = spawn(&host, wrapper, database_url, &extra).await;
+        let wrapper_pid = child.id().expect("node is running");
+        let server_pid = if wrapper.is_empty() {
+            wrapper_pid
+        } else {
+            // The server has printed its address, so the wrapper has started it.
+            let children =
+                std::fs::read_to_string(format!("/proc/{wrapper_pid}/task/{wrapper_pid}/children"))
+                    .unwrap();
+            children.trim().parse().expect("the wrapper runs one child")
+        };
         Self {
             child,
+            server_pid,
+            wrapped: !wrapper.is_empty(),
+            stopped: false,
             url,
             admin_url,
             host,
+            log,
             database_url: database_url.to_owned(),
             extra,
         }
     }
 
-    pub(crate) fn pid(&self) -> u32 {
-        self.child.id().expect("node is running")
+    /// Waits until the server has logged a line containing `text`. `within` only keeps a
+    /// test from hanging; what a caller claims is the order in which it waits.
+    pub(crate) async fn wait_for_log(&self, text: &str, within: Duration) {
+        let deadline = Instant::now() + within;
+        while !self
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|line| line.contains(text))
+        {
+            assert!(Instant::now() < deadline, "the node never logged {text:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// `kill -9`: no shutdown, no flushing.
     pub(crate) async fn kill9(&mut self) {
+        assert!(
+            !self.wrapped,
+            "kill -9 would leave the wrapped server running"
+        );
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
     }
 
+    /// Stops the server as an operator would (SIGTERM) and waits for the process (and its
+    /// wrapper) to exit.
+    pub(crate) async fn stop(&mut self) {
+        self.signal("TERM");
+        let status = tokio::time::timeout(Duration::from_secs(60), self.child.wait())
+            .await
+            .expect("adieu serve exits after SIGTERM")
+            .unwrap();
+        self.stopped = true;
+        assert!(
+            status.success(),
+            "adieu serve (or its wrapper) exited with {status}"
+        );
+    }
+
     /// Starts the same node again (same database, same flags, a new port).
     pub(crate) async fn restart(&mut self) {
-        let (child, url, admin_url) = spawn(&self.host, &self.database_url, &self.extra).await;
+        assert!(
+            !self.wrapped,
+            "restart starts the server without its wrapper"
+        );
+        let (child, url, admin_url, log) =
+            spawn(&self.host, &[], &self.database_url, &self.extra).await;
+        self.server_pid = child.id().expect("node is running");
         self.child = child;
         self.url = url;
         self.admin_url = admin_url;
+        self.log = log;
     }
 
-    /// Freezes the process (SIGSTOP) or thaws it (SIGCONT).
+    /// Sends a signal to the server: STOP freezes it, CONT thaws it, TERM shuts it down.
     pub(crate) fn signal(&self, signal: &str) {
         let status = std::process::Command::new("kill")
-            .args([&format!("-{signal}"), &self.pid().to_string()])
+            .args([&format!("-{signal}"), &self.server_pid.to_string()])
             .status()
             .unwrap();
         assert!(status.success(), "kill -{signal} failed");
     }
 }
 
-async fn spawn(host: &Host, database_url: &str, extra: &[String]) -> (Child, String, String) {
+impl Drop for Node {
+    /// `kill_on_drop` ends the wrapper only; the server it traced would run on.
+    fn drop(&mut self) {
+        if self.wrapped && !self.stopped {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &self.server_pid.to_string()])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
+/// The log level of every node: errors, and the cluster's warnings (a node that did not
+/// acknowledge in time).
+const RUST_LOG: &str = "error,adieu_store::cluster=warn";
+
+/// Runs `host prefix… wrapper… adieu serve …`: the host's prefix (`ip netns exec <ns>`)
+/// execs what follows it, the wrapper (strace) runs it as a child.
+async fn spawn(
+    host: &Host,
+    wrapper: &[&str],
+    database_url: &str,
+    extra: &[String],
+) -> (Child, String, String, Log) {
     let command: Vec<&str> = (host.prefix.iter().map(String::as_str))
+        .chain(wrapper.iter().copied())
         .chain([env!("CARGO_BIN_EXE_adieu")])
         .collect();
     let listen = format!("{}:0", host.address);
@@ -115,14 +216,27 @@ async fn spawn(host: &Host, database_url: &str, extra: &[String]) -> (Child, Str
             "--registrations-per-ip",
             "0",
         ])
-        .args(["--lease", &format!("{}ms", LEASE.as_millis())])
+        .args(if extra.iter().any(|a| a == "--lease") {
+            vec![]
+        } else {
+            vec!["--lease".to_owned(), format!("{}ms", LEASE.as_millis())]
+        })
         .args(extra)
-        .env("RUST_LOG", "error")
+        .env("RUST_LOG", RUST_LOG)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap_or_else(|e| panic!("cannot run {}: {e}", command.join(" ")));
+    let log = Log::default();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let lines_seen = log.clone();
+    tokio::spawn(async move {
+        while let Ok(Some(line)) = stderr.next_line().await {
+            eprintln!("{line}");
+            lines_seen.lock().unwrap().push(line);
+        }
+    });
     let stdout = child.stdout.take().unwrap();
     let mut lines = BufReader::new(stdout).lines();
     let (url, admin_url) = tokio::time::timeout(Duration::from_secs(30), async {
@@ -141,7 +255,7 @@ async fn spawn(host: &Host, database_url: &str, extra: &[String]) -> (Child, Str
     .expect("adieu serve starts within 30 s");
     // Keep draining stdout so the process never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url, admin_url)
+    (child, url, admin_url, log)
 }
 
 /// One HTTP client for all nodes.

@@ -3,7 +3,8 @@
 //! Writes go through a pool of exactly one connection, so they are serialised in the process
 //! and never fail with `SQLITE_BUSY`; reads use their own pool and, in WAL mode, never wait
 //! for writes. `synchronous=FULL` makes every commit durable before it returns, so a
-//! logout's 200 survives a crash.
+//! logout's 200 survives a crash. `tests/cluster/durability.rs` shows it from the system
+//! calls, and shows that it would notice `synchronous=OFF` (the `durability-mutant` feature).
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -20,6 +21,14 @@ use crate::backend::Backend;
 use crate::migrate::{self, SQLITE};
 use crate::{Result, StoreObserver};
 
+/// Every commit is on disk (the WAL synced) before it returns.
+#[cfg(not(feature = "durability-mutant"))]
+const SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Full;
+/// The test-only mutant: commits return before anything is synced. Never a production
+/// setting; it exists so that the durability test can be seen to fail.
+#[cfg(feature = "durability-mutant")]
+const SYNCHRONOUS: SqliteSynchronous = SqliteSynchronous::Off;
+
 /// Store on a SQLite file.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -31,10 +40,15 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at a `sqlite:` URL.
     pub async fn connect(url: &str) -> Result<Self> {
+        #[cfg(feature = "durability-mutant")]
+        tracing::error!(
+            "built with the test-only durability-mutant feature: SQLite commits are not \
+             synced, and a logout's 200 may be lost with the machine"
+        );
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(SYNCHRONOUS)
             .foreign_keys(true)
             // Deleted rows are overwritten, not left in free pages: a deleted account must
             // not be readable from the file afterwards.

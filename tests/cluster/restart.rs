@@ -1,12 +1,21 @@
-//! A node killed (`kill -9`) right after answering a logout: when it comes back, the
-//! session is still over. The 200 was only sent once the revocation was durable.
+//! A node killed (`kill -9`) right after answering a logout: the process it is restarted
+//! as still refuses the session. So the revocation was in the database when the 200 was
+//! sent, not only in the old process's memory or cache.
+//!
+//! This is not a test of durability: `kill -9` ends the process, not the machine, and the
+//! kernel's page cache keeps every write the process made, synced or not. A build whose
+//! SQLite never syncs passes it too. That a 200 waits for the revocation to be on stable
+//! storage is shown from the server's system calls in `durability.rs`.
 
 use adieu_store::test_support::TempDatabase;
 use reqwest::StatusCode;
 
 use crate::node::{Api, Node};
 
-async fn revocation_survives_a_crash(database_url: &str, other: Option<&Node>) {
+async fn a_restarted_node_refuses_what_was_logged_out_before(
+    database_url: &str,
+    other: Option<&Node>,
+) {
     let api = Api::new();
     let mut node = Node::start(database_url, &[]).await;
     api.register(&node, "alice").await;
@@ -31,16 +40,16 @@ async fn revocation_survives_a_crash(database_url: &str, other: Option<&Node>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_logout_survives_kill_9_on_sqlite() {
+async fn a_node_restarted_after_kill_9_still_refuses_a_logged_out_session_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("adieu.db").display());
-    revocation_survives_a_crash(&url, None).await;
+    a_restarted_node_refuses_what_was_logged_out_before(&url, None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs PostgreSQL: set ADIEU_TEST_POSTGRES_URL"]
-async fn a_logout_survives_kill_9_on_postgres() {
+async fn a_node_restarted_after_kill_9_still_refuses_a_logged_out_session_on_postgres() {
     let db = TempDatabase::create().await;
     let other = Node::start(db.url(), &[]).await;
-    revocation_survives_a_crash(db.url(), Some(&other)).await;
+    a_restarted_node_refuses_what_was_logged_out_before(db.url(), Some(&other)).await;
 }
