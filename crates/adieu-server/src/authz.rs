@@ -18,10 +18,10 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 
-use crate::AppState;
 use crate::error::Error;
 use crate::extract::Bearer;
 use crate::pages::{cookie, redirect};
+use crate::{AppState, Config};
 
 /// Routes of forward auth.
 pub(crate) fn router() -> Router<AppState> {
@@ -32,8 +32,10 @@ pub(crate) fn router() -> Router<AppState> {
 
 /// Which proxy asks, and so how the original request is described and a refusal answered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Proxy {
+pub(crate) enum Proxy {
+    /// nginx `auth_request`: the original request in `X-Original-*`.
     Nginx,
+    /// Caddy `forward_auth`, Traefik ForwardAuth: the original request in `X-Forwarded-*`.
     ForwardAuth,
 }
 
@@ -128,7 +130,7 @@ async fn decide(
             Err(e) => return Error::from(e).into_response(),
         }
     }
-    refused(state, headers, proxy)
+    refused(&state.config, headers, proxy)
 }
 
 const REMOTE_USER: HeaderName = HeaderName::from_static("remote-user");
@@ -154,23 +156,18 @@ fn allowed(session: &Session) -> Response {
 
 /// No valid credential: a browser navigation is sent to the login page (when Adieu knows its
 /// public URL), anything else gets a plain 401.
-fn refused(state: &AppState, headers: &HeaderMap, proxy: Proxy) -> Response {
+pub(crate) fn refused(config: &Config, headers: &HeaderMap, proxy: Proxy) -> Response {
     let unauthorized = Error::InvalidToken { presented: false }.into_response();
-    let Some(public) = state.config.public_origin.as_deref() else {
+    let Some(public) = config.public_origin.as_deref() else {
         return unauthorized;
     };
     if !is_navigation(headers) {
         return unauthorized;
     }
     let mut location = format!("{public}/login");
-    if let Some(original) = original_url(headers, proxy).filter(|url| {
-        redirect::redirect_target(
-            url,
-            state.config.cookie_domain.as_deref(),
-            &state.config.redirect_hosts,
-        )
-        .is_some()
-    }) {
+    if let Some(original) =
+        original_url(headers, proxy).filter(|url| redirect::allowed_target(config, url).is_some())
+    {
         location.push_str("?rd=");
         location.push_str(&redirect::encode_query_value(&original));
     }

@@ -71,24 +71,26 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Ok(Self(None));
-        };
-        let malformed = Error::InvalidToken { presented: true };
-        if value.len() > MAX_BEARER + 7 {
-            return Err(malformed);
-        }
-        let value = value
-            .to_str()
-            .map_err(|_| Error::InvalidToken { presented: true })?;
-        let (scheme, token) = value
-            .split_once(' ')
-            .ok_or(Error::InvalidToken { presented: true })?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(malformed);
-        }
-        Ok(Self(Some(token.trim().to_owned())))
+        bearer_token(&parts.headers).map(Self)
     }
+}
+
+/// The Bearer credential in `Authorization`: `None` without the header, an error for a
+/// header that is not `Bearer <token>` of sane length.
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let malformed = || Error::InvalidToken { presented: true };
+    if value.len() > MAX_BEARER + 7 {
+        return Err(malformed());
+    }
+    let value = value.to_str().map_err(|_| malformed())?;
+    let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(malformed());
+    }
+    Ok(Some(token.trim().to_owned()))
 }
 
 /// Who is calling, read from the connection and the `User-Agent` header. A newtype, because

@@ -15,6 +15,9 @@ mod authz;
 mod connections;
 mod extract;
 pub mod forwarded;
+// Entry points for the fuzz targets; why a module of its own, in the module.
+#[doc(hidden)]
+pub mod fuzzing;
 mod metrics;
 mod oauth;
 pub mod openapi;

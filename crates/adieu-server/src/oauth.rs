@@ -49,7 +49,7 @@ pub(crate) fn issuer(config: &crate::Config) -> String {
 
 /// A refusal in RFC 6749 §5.2's form.
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// 400: the request is not what the RFC asks for.
     InvalidRequest(&'static str),
     /// 413: a body past the limit.
@@ -127,17 +127,17 @@ impl IntoResponse for Failure {
 /// one is an error.
 #[derive(Default, utoipa::ToSchema)]
 #[schema(examples(json!({"token": "adieu_at_…", "token_type_hint": "access_token"})))]
-struct TokenForm {
+pub struct TokenForm {
     /// The token asked about: access or refresh.
     #[schema(required = true)]
-    token: Option<String>,
+    pub token: Option<String>,
     /// `access_token` or `refresh_token`; ignored, since a token's prefix says what it is.
-    token_type_hint: Option<String>,
+    pub token_type_hint: Option<String>,
     /// The client's id (`client_secret_post`), with `client_secret`, instead of HTTP Basic.
-    client_id: Option<String>,
+    pub client_id: Option<String>,
     /// The client's secret (`client_secret_post`).
     #[schema(format = Password)]
-    client_secret: Option<String>,
+    pub client_secret: Option<String>,
 }
 
 /// What both endpoints read of a request: its headers (taken over, where axum's `HeaderMap`
@@ -190,7 +190,7 @@ impl std::fmt::Debug for TokenForm {
     }
 }
 
-fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Failure> {
+pub(crate) fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, Failure> {
     let form_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -250,7 +250,10 @@ fn form_decode(raw: &[u8]) -> std::borrow::Cow<'_, str> {
 
 /// The client's credentials, from exactly one method: HTTP Basic (its two parts
 /// form-urlencoded, RFC 6749 §2.3.1) or the form's `client_id` and `client_secret`.
-fn credentials(headers: &HeaderMap, form: &TokenForm) -> Result<Option<(String, String)>, Failure> {
+pub(crate) fn credentials(
+    headers: &HeaderMap,
+    form: &TokenForm,
+) -> Result<Option<(String, String)>, Failure> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(value) => {

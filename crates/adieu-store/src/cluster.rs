@@ -19,7 +19,7 @@
 //! The messages (revocations, acknowledgements, heartbeats) and their wire format are in
 //! `message`.
 
-mod message;
+pub(crate) mod message;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -29,6 +29,13 @@ pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 pub use storage::Storage;
 
+/// The cluster's wire format, for the fuzz targets in `fuzz/`: the parser is private to the
+/// cluster, and a fuzz target, a crate of its own, reaches only public items. Not an API.
+#[doc(hidden)]
+pub mod fuzzing {
+    pub use crate::cluster::message::{IDS_PER_MESSAGE, MAX_PAYLOAD, Message, ParseError};
+}
+
 /// Storage errors. Constraint violations that callers act on have their own variant.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -15,13 +15,13 @@
 
 /// Session ids per revocation chunk: 200 ids of 32 characters keep a payload well under
 /// [`MAX_PAYLOAD`].
-const IDS_PER_MESSAGE: usize = 200;
+pub const IDS_PER_MESSAGE: usize = 200;
 /// PostgreSQL refuses a payload of this many bytes or more, so none can arrive.
-const MAX_PAYLOAD: usize = 8000;
+pub const MAX_PAYLOAD: usize = 8000;
 
 /// One notification on the cluster channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) enum Message {
+pub enum Message {
     /// Sessions a revocation ended. A revocation of many sessions goes out as several
     /// chunks in one transaction (see [`Message::revocation`]); the last one asks every
     /// other caching node to acknowledge.
@@ -56,7 +56,7 @@ pub(super) enum Message {
 
 /// Why a payload is not a [`Message`]. The text names the fault, never the payload's content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub(super) enum ParseError {
+pub enum ParseError {
     /// Nothing at all.
     #[error("empty payload")]
     Empty,
@@ -90,7 +90,7 @@ pub(super) enum ParseError {
 
 impl Message {
     /// The chunks announcing a revocation of `session_ids`, in order; none for no sessions.
-    pub(super) fn revocation(origin: &str, rev_id: &str, session_ids: &[String]) -> Vec<Self> {
+    pub fn revocation(origin: &str, rev_id: &str, session_ids: &[String]) -> Vec<Self> {
         let chunks = session_ids.chunks(IDS_PER_MESSAGE);
         let count = chunks.len();
         chunks
@@ -105,7 +105,7 @@ impl Message {
     }
 
     /// The payload to notify.
-    pub(super) fn encode(&self) -> String {
+    pub fn encode(&self) -> String {
         let payload = match self {
             Self::Revoke {
                 origin,
@@ -133,7 +133,7 @@ impl Message {
     }
 
     /// Reads a payload. Anything [`encode`](Self::encode) would not have written is an error.
-    pub(super) fn parse(payload: &str) -> Result<Self, ParseError> {
+    pub fn parse(payload: &str) -> Result<Self, ParseError> {
         if payload.is_empty() {
             return Err(ParseError::Empty);
         }

@@ -1,0 +1,84 @@
+//! The JSON request bodies of the API (`adieu-types`), as the server reads them with
+//! `serde_json` (the `ApiJson` extractor and the logout body).
+//!
+//! Every input is tried as each request type.
+//! - A body read is written back by `serde_json` to JSON that reads back the same.
+//! - Unknown fields are refused: a body read has no member the type does not name (or is an
+//!   array of at most as many items as the type has fields).
+//! - `Debug` never depends on a secret (passwords, tokens): it is the same with every secret
+//!   replaced.
+#![no_main]
+
+use std::fmt::Debug;
+
+use adieu_types::{
+    Credentials, DeleteAccountRequest, LogoutRequest, NewClientRequest, PasswordChangeRequest,
+    RefreshRequest, Secret,
+};
+use libfuzzer_sys::fuzz_target;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+fuzz_target!(|data: &[u8]| {
+    check::<Credentials>(data, &["username", "password"], |c| Credentials {
+        username: c.username.clone(),
+        password: other(&c.password),
+    });
+    check::<LogoutRequest>(data, &["refresh_token"], |r| LogoutRequest {
+        refresh_token: r.refresh_token.as_ref().map(other),
+    });
+    check::<RefreshRequest>(data, &["refresh_token"], |r| RefreshRequest {
+        refresh_token: other(&r.refresh_token),
+    });
+    check::<PasswordChangeRequest>(data, &["current_password", "new_password"], |r| {
+        PasswordChangeRequest {
+            current_password: other(&r.current_password),
+            new_password: other(&r.new_password),
+        }
+    });
+    check::<DeleteAccountRequest>(data, &["password"], |r| DeleteAccountRequest {
+        password: other(&r.password),
+    });
+    check::<NewClientRequest>(data, &["name"], |r| r.clone());
+});
+
+/// A secret of another value.
+fn other(secret: &Secret) -> Secret {
+    Secret::new(format!("{}-other", secret.expose()))
+}
+
+fn check<T>(data: &[u8], fields: &[&str], with_other_secrets: impl Fn(&T) -> T)
+where
+    T: DeserializeOwned + Serialize + Debug,
+{
+    let Ok(body) = serde_json::from_slice::<T>(data) else {
+        return;
+    };
+    // Whatever serde accepted was an object of known members only, or an array: serde's
+    // derive also reads a struct from its fields in order (`["alice", "pw"]`), which the
+    // server does not refuse yet.
+    match serde_json::from_slice::<Value>(data) {
+        Ok(Value::Object(members)) => {
+            for name in members.keys() {
+                assert!(
+                    fields.contains(&name.as_str()),
+                    "unknown member {name:?} accepted"
+                );
+            }
+        }
+        Ok(Value::Array(items)) => assert!(items.len() <= fields.len()),
+        other => panic!("a body read from {other:?}, neither an object nor an array"),
+    }
+    let written = serde_json::to_vec(&body).expect("a body serializes");
+    let again: T = serde_json::from_slice(&written).expect("what was written reads back");
+    assert_eq!(
+        serde_json::to_value(&again).unwrap(),
+        serde_json::to_value(&body).unwrap()
+    );
+    assert_eq!(
+        format!("{body:?}"),
+        format!("{:?}", with_other_secrets(&body)),
+        "Debug shows a secret"
+    );
+}
