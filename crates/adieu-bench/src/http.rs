@@ -1,9 +1,9 @@
-//! The load generator: plain HTTP/1.1 keep-alive connections, one request in flight on each.
+//! HTTP to the nodes, for the loads and the few set-up calls alike: plain HTTP/1.1 keep-alive
+//! connections on hyper's connection API, one request in flight on each.
 //!
-//! It uses hyper's connection API directly, without a pool, so that as little of the
-//! machine as possible goes to the client: on a two-core machine the client and the server
-//! compete for the same cores, and a heavy client would flatten every difference between
-//! endpoints.
+//! No pool and no client library, so that as little of the machine as possible goes to the
+//! client: on a two-core machine the client and the server compete for the same cores, and a
+//! heavy client would flatten every difference between endpoints.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -11,164 +11,135 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::client::conn::http1::SendRequest;
+use hyper::client::conn::http1::{SendRequest, handshake};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
-use hyper::{Method, Request, StatusCode};
+use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-/// One keep-alive connection to a node.
-pub(crate) struct Conn {
-    addr: SocketAddr,
-    sender: SendRequest<Full<Bytes>>,
-}
+/// A request the benchmark sends.
+pub(crate) type Req = Request<Full<Bytes>>;
 
-/// The status of an answer whose body was read to the end, so that the connection can be
-/// reused.
-pub(crate) struct Answer {
-    pub(crate) status: StatusCode,
-}
+/// The password of every user the benchmark registers.
+pub(crate) const PASSWORD: &str = "benchmark password, long enough";
+
+/// One keep-alive connection.
+pub(crate) struct Conn(SendRequest<Full<Bytes>>);
 
 impl Conn {
-    /// Opens a connection.
-    pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<Self> {
-        let stream = TcpStream::connect(addr)
-            .await
-            .with_context(|| format!("connecting to {addr}"))?;
+    pub(crate) async fn open(addr: SocketAddr) -> anyhow::Result<Self> {
+        let stream = TcpStream::connect(addr).await.context(addr)?;
         stream.set_nodelay(true)?;
-        let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .context("HTTP/1.1 handshake")?;
-        // The connection task ends by itself when `sender` is dropped.
+        let (sender, connection) = handshake(TokioIo::new(stream)).await?;
+        // The connection task ends by itself when the sender is dropped.
         tokio::spawn(connection);
-        Ok(Self { addr, sender })
+        Ok(Self(sender))
     }
 
-    /// Sends a request and reads the whole answer.
-    pub(crate) async fn send(&mut self, request: Request<Full<Bytes>>) -> anyhow::Result<Answer> {
-        self.sender.ready().await.context("connection closed")?;
-        let response = self.sender.send_request(request).await?;
-        let status = response.status();
-        response.into_body().collect().await?;
-        Ok(Answer { status })
+    /// Sends a request and reads the whole answer, so that the connection can be reused.
+    pub(crate) async fn send(&mut self, request: Req) -> anyhow::Result<Response<Bytes>> {
+        self.0.ready().await.context("connection closed")?;
+        let (head, body) = self.0.send_request(request).await?.into_parts();
+        Ok(Response::from_parts(head, body.collect().await?.to_bytes()))
     }
 
-    /// Opens a fresh connection in place of a broken one.
-    pub(crate) async fn reconnect(&mut self) -> anyhow::Result<()> {
-        *self = Self::connect(self.addr).await?;
-        Ok(())
+    /// Whether the other side may still answer on it.
+    pub(crate) fn is_open(&self) -> bool {
+        !self.0.is_closed()
+    }
+
+    /// Whether `GET /api/me` with `auth` is accepted.
+    pub(crate) async fn me(&mut self, auth: &HeaderValue) -> anyhow::Result<bool> {
+        let answer = self.send(request("GET /api/me", Some(auth), None)).await?;
+        Ok(answer.status().is_success())
     }
 }
 
 /// `Authorization: Bearer …`, built once per token rather than once per request.
 pub(crate) fn bearer(token: &str) -> HeaderValue {
-    let mut value =
-        HeaderValue::from_str(&format!("Bearer {token}")).expect("tokens are header-safe ASCII");
+    let value = HeaderValue::from_str(&format!("Bearer {token}"));
+    let mut value = value.expect("tokens are header-safe");
     value.set_sensitive(true);
     value
 }
 
-/// A GET to a node, optionally with a bearer token.
-pub(crate) fn get(path: &str, auth: Option<&HeaderValue>) -> Request<Full<Bytes>> {
-    request(Method::GET, NODE_HOST, path, auth, None)
-}
-
-/// The `Host` of requests sent straight to a node.
-pub(crate) const NODE_HOST: &str = "127.0.0.1";
-
-/// A request with this `Host` and `Authorization`, and a form body if given.
-pub(crate) fn request(
-    method: Method,
-    host: &str,
-    path: &str,
-    auth: Option<&HeaderValue>,
-    form: Option<Bytes>,
-) -> Request<Full<Bytes>> {
-    let mut builder = Request::builder()
-        .method(method)
-        .uri(path)
-        .header(HOST, host);
+/// `"METHOD /path"` to a node, with `Authorization` if given, and a body with its content type.
+pub(crate) fn request(line: &str, auth: Option<&HeaderValue>, body: Option<(&str, String)>) -> Req {
+    let (method, path) = line.split_once(' ').expect("METHOD /path");
+    let method = Method::from_bytes(method.as_bytes()).expect("a method");
+    let mut r = Request::builder().method(method).uri(path);
+    r = r.header(HOST, "127.0.0.1");
     if let Some(auth) = auth {
-        builder = builder.header(AUTHORIZATION, auth.clone());
+        r = r.header(AUTHORIZATION, auth);
     }
-    if form.is_some() {
-        builder = builder.header(CONTENT_TYPE, "application/x-www-form-urlencoded");
+    let (kind, body) = body.unwrap_or_default();
+    if !kind.is_empty() {
+        r = r.header(CONTENT_TYPE, kind);
     }
-    builder
-        .body(Full::new(form.unwrap_or_default()))
-        .expect("a static, valid request")
+    r.body(Full::new(body.into())).expect("a valid request")
 }
 
-/// What a fixed-duration, fixed-concurrency run produced.
+/// `POST` of a JSON body.
+pub(crate) fn json(line: &str, auth: Option<&HeaderValue>, body: serde_json::Value) -> Req {
+    request(line, auth, Some(("application/json", body.to_string())))
+}
+
+/// The body of a login or a registration of `user`.
+pub(crate) fn credentials(user: &str) -> serde_json::Value {
+    serde_json::json!({ "username": user, "password": PASSWORD })
+}
+
+/// What a fixed-duration, fixed-concurrency load produced.
 #[derive(Debug, Default)]
-pub(crate) struct LoadResult {
-    /// 2xx answers.
-    pub(crate) ok: u64,
-    /// Other answers.
-    pub(crate) not_ok: u64,
-    /// Requests that failed below HTTP (connection reset, refused…).
-    pub(crate) transport_errors: u64,
-    /// From the first request to the last answer.
-    pub(crate) elapsed: Duration,
+pub(crate) struct Load {
+    /// 2xx answers per second.
+    pub(crate) per_sec: f64,
     /// Latency of every 2xx answer.
     pub(crate) latencies: Vec<Duration>,
+    /// Other answers, and requests that failed below HTTP (connection reset, refused…).
+    pub(crate) errors: u64,
 }
 
-impl LoadResult {
-    /// 2xx answers per second.
-    pub(crate) fn ok_per_sec(&self) -> f64 {
-        self.ok as f64 / self.elapsed.as_secs_f64().max(f64::EPSILON)
-    }
-}
-
-/// `connections` connections send the request `make(i)` (for connection `i`) back to back
-/// for `duration`.
+/// `connections` connections send `make(i)` (for connection `i`) back to back for `duration`.
 pub(crate) async fn closed_loop(
     addr: SocketAddr,
     connections: usize,
     duration: Duration,
-    make: impl Fn(usize) -> Request<Full<Bytes>> + Clone + Send + 'static,
-) -> anyhow::Result<LoadResult> {
+    make: impl Fn(usize) -> Req + Clone + Send + 'static,
+) -> anyhow::Result<Load> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
-        conns.push(Conn::connect(addr).await?);
+        conns.push(Conn::open(addr).await?);
     }
-    let start = Instant::now();
-    let deadline = start + duration;
-    let mut workers = tokio::task::JoinSet::new();
+    let (start, mut workers) = (Instant::now(), tokio::task::JoinSet::new());
     for (i, mut conn) in conns.into_iter().enumerate() {
         let make = make.clone();
         workers.spawn(async move {
-            let mut result = LoadResult::default();
-            while Instant::now() < deadline {
+            let mut load = Load::default();
+            while start.elapsed() < duration {
                 let sent = Instant::now();
                 match conn.send(make(i)).await {
-                    Ok(answer) if answer.status.is_success() => {
-                        result.ok += 1;
-                        result.latencies.push(sent.elapsed());
-                    }
-                    Ok(_) => result.not_ok += 1,
+                    Ok(a) if a.status().is_success() => load.latencies.push(sent.elapsed()),
+                    Ok(_) => load.errors += 1,
                     Err(_) => {
-                        result.transport_errors += 1;
-                        // Bounded: one reconnection attempt per failed request, and the
-                        // loop ends at the deadline anyway.
-                        if conn.reconnect().await.is_err() {
-                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        load.errors += 1;
+                        // Bounded: one reconnection per failed request, until the deadline.
+                        match Conn::open(addr).await {
+                            Ok(fresh) => conn = fresh,
+                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
                         }
                     }
                 }
             }
-            result
+            load
         });
     }
-    let mut total = LoadResult::default();
+    let mut total = Load::default();
     while let Some(joined) = workers.join_next().await {
-        let r = joined.context("load worker panicked")?;
-        total.ok += r.ok;
-        total.not_ok += r.not_ok;
-        total.transport_errors += r.transport_errors;
-        total.latencies.extend(r.latencies);
+        let load = joined.context("load worker panicked")?;
+        total.errors += load.errors;
+        total.latencies.extend(load.latencies);
     }
-    total.elapsed = start.elapsed();
+    total.per_sec = total.latencies.len() as f64 / start.elapsed().as_secs_f64();
     Ok(total)
 }

@@ -1,7 +1,10 @@
-//! What the figures were measured on: the machine, the compiler, PostgreSQL and the source.
+//! What the figures were measured on: the machine, the compiler and the source (PostgreSQL's
+//! version is filled in by whoever connects to it).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use crate::watch;
 
 /// The machine, as the report describes it.
 #[derive(Debug, Clone, Default)]
@@ -20,72 +23,74 @@ pub(crate) struct Machine {
 impl Machine {
     /// Reads `/proc` and `/etc/os-release`.
     pub(crate) fn describe() -> Self {
-        let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-        let cpuinfo = read("/proc/cpuinfo");
-        let cpu = cpuinfo
-            .lines()
-            .find_map(|l| l.strip_prefix("model name"))
-            .and_then(|rest| rest.split_once(':'))
-            .map_or_else(|| "unknown".to_owned(), |(_, v)| v.trim().to_owned());
-        let memory_gib = read("/proc/meminfo")
-            .lines()
-            .find_map(|l| l.strip_prefix("MemTotal:"))
-            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-            .map_or(0.0, |kib| kib / (1024.0 * 1024.0));
-        let os = read("/etc/os-release")
-            .lines()
-            .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-            .map_or_else(|| "unknown".to_owned(), |v| v.trim_matches('"').to_owned());
+        let field = |text: &str, name: &str| {
+            let line = text.lines().find_map(|l| l.strip_prefix(name))?;
+            Some(
+                line.trim_start_matches([' ', '\t', ':', '='])
+                    .trim()
+                    .to_owned(),
+            )
+        };
+        let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let memory_kib = field(&watch::proc("meminfo"), "MemTotal")
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        let git = Command::new("git")
+            .args(["-C", env!("CARGO_MANIFEST_DIR")])
+            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .output()
+            .ok()
+            .filter(|o| o.status.success());
         Self {
-            cpu,
-            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-            memory_gib,
-            os,
-            kernel: read("/proc/sys/kernel/osrelease").trim().to_owned(),
+            cpu: field(&watch::proc("cpuinfo"), "model name").unwrap_or("unknown".into()),
+            cores: watch::cores(),
+            memory_gib: memory_kib.unwrap_or(0.0) / (1024.0 * 1024.0),
+            os: field(&os, "PRETTY_NAME").map_or("unknown".into(), |v| v.trim_matches('"').into()),
+            kernel: watch::proc("sys/kernel/osrelease").trim().to_owned(),
             rustc: env!("ADIEU_BENCH_RUSTC_VERSION").to_owned(),
             postgres: None,
-            commit: git_describe(),
+            commit: git.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()),
         }
     }
 }
 
-/// Why the `adieu` binary may not be the source that `git describe` names: a file it is
-/// built from was modified after the binary was linked (cargo, too, goes by modification
-/// times). The benchmark's own crate, tests, examples and documents do not count.
+/// Why the `adieu` binary may not be the source that `git describe` names: a file it is built
+/// from was modified after the binary was linked (cargo, too, goes by modification times).
+/// The benchmark's own crate, tests, examples and documents do not count.
 pub(crate) fn binary_older_than_source(adieu: &Path) -> Option<String> {
     let built = std::fs::metadata(adieu).ok()?.modified().ok()?;
-    let repo = env!("CARGO_MANIFEST_DIR");
-    let out = Command::new("git")
-        .args(["-C", repo, "ls-files", "--full-name", "--", ":/"])
-        .args([
-            ":(exclude,top)crates/adieu-bench",
-            ":(exclude,top,glob)**/tests/**",
-            ":(exclude,top,glob)**/examples/**",
-            ":(exclude,top,glob)**/*.md",
-            ":(exclude,top)docs",
-            ":(exclude,top)tests",
-            ":(exclude,top).ci",
-            ":(exclude,top).gitignore",
-        ])
-        .output()
-        .ok()?;
-    let root = Command::new("git")
-        .args(["-C", repo, "rev-parse", "--show-toplevel"])
-        .output()
-        .ok()?;
-    let root = PathBuf::from(String::from_utf8_lossy(&root.stdout).trim());
-    let newer: Vec<String> = String::from_utf8_lossy(&out.stdout)
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-C", env!("CARGO_MANIFEST_DIR")])
+            .args(args)
+            .output();
+        out.ok()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+    };
+    let root = PathBuf::from(git(&["rev-parse", "--show-toplevel"])?.trim());
+    let files = git(&[
+        "ls-files",
+        "--full-name",
+        "--",
+        ":/",
+        ":(exclude,top)crates/adieu-bench",
+        ":(exclude,top,glob)**/tests/**",
+        ":(exclude,top,glob)**/examples/**",
+        ":(exclude,top,glob)**/*.md",
+        ":(exclude,top)docs",
+        ":(exclude,top)tests",
+        ":(exclude,top).ci",
+        ":(exclude,top).gitignore",
+    ])?;
+    let newer: Vec<&str> = files
         .lines()
         .filter(|path| {
-            std::fs::metadata(root.join(path))
-                .and_then(|m| m.modified())
-                .is_ok_and(|t| t > built)
+            let modified = std::fs::metadata(root.join(path)).and_then(|m| m.modified());
+            modified.is_ok_and(|t| t > built)
         })
-        .map(str::to_owned)
         .collect();
     match newer.len() {
         0 => None,
-        n if n <= 5 => Some(format!(
+        1..=5 => Some(format!(
             "modified after the `adieu` binary was built: {}",
             newer.join(", ")
         )),
@@ -94,16 +99,4 @@ pub(crate) fn binary_older_than_source(adieu: &Path) -> Option<String> {
             newer[..3].join(", ")
         )),
     }
-}
-
-/// The commit of the tree this benchmark was built from (the same workspace as `adieu`).
-fn git_describe() -> Option<String> {
-    let out = Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR")])
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
 }

@@ -4,14 +4,12 @@
 //! Every node is a child process killed when the benchmark ends, fails or is interrupted;
 //! every PostgreSQL database it creates is dropped at the end.
 
-mod api;
+mod db;
 mod http;
 mod machine;
 mod measure;
 mod node;
-mod pg;
 mod report;
-mod seed;
 mod stats;
 mod watch;
 
@@ -24,17 +22,17 @@ use anyhow::{Context, bail};
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
 
+use crate::db::Postgres;
 use crate::machine::Machine;
-use crate::measure::{Ctx, Options};
-use crate::pg::Postgres;
-use crate::report::{Report, Section};
+use crate::measure::Ctx;
+use crate::report::Report;
 
-/// Measures Adieu's check throughput, logout latency, login throughput, scale, clients
-/// hanging up mid-hash and the cost of protecting an app behind nginx, and writes
-/// BENCHMARKS.md.
-#[derive(Debug, Parser)]
+/// Measures Adieu's check throughput, logout latency, login throughput, scale, clients hanging
+/// up mid-hash, the cost of protecting an app behind nginx and introspection, and writes
+/// BENCHMARKS.md. `--quick` changes the defaults marked with it.
+#[derive(Debug, Clone, Parser)]
 #[command(name = "adieu-bench", version)]
-struct Cli {
+pub(crate) struct Opts {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
@@ -52,8 +50,9 @@ struct Cli {
     /// Measure SQLite only (without it, an unreachable PostgreSQL is an error).
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. A part alone updates its section of an existing report
-    /// and keeps the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or `nginx` on the PATH).
+    /// Parts to run, comma-separated. Some parts alone update their sections and target rows
+    /// of an existing report and keep the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
+    /// `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
@@ -61,18 +60,121 @@ struct Cli {
         default_value = "logins,checks,logouts,scale,hangup,proxy,introspect"
     )]
     only: Vec<Part>,
-    /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions.
-    /// Flags given explicitly still win. Not for publishing.
+    /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions. Flags
+    /// given explicitly still win. Not for publishing.
     #[arg(long)]
     quick: bool,
-    #[command(flatten)]
-    opts: Options,
     /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
     #[arg(long, value_parser = duration::parse)]
     wait_quiet: Option<Duration>,
     /// Keep the working directory (SQLite files, node logs) instead of deleting it.
     #[arg(long)]
     keep: bool,
+    /// Runs of every measurement; the report shows their median and range.
+    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
+    pub(crate) runs: usize,
+    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
+    #[arg(long, default_value = "3s", value_parser = duration::parse, default_value_if("quick", "true", "1s"))]
+    pub(crate) duration: Duration,
+    /// Unmeasured load before measuring.
+    #[arg(long, default_value = "1s", value_parser = duration::parse, default_value_if("quick", "true", "300ms"))]
+    pub(crate) warmup: Duration,
+    /// Keep-alive connections of the check load.
+    #[arg(long, default_value_t = 32)]
+    pub(crate) connections: usize,
+    /// Logouts per run (measurement 2).
+    #[arg(long, default_value_t = 200, default_value_if("quick", "true", "30"))]
+    pub(crate) logouts: usize,
+    /// Length of one login run, below and above the limit (measurement 3).
+    #[arg(long, default_value = "5s", value_parser = duration::parse, default_value_if("quick", "true", "2s"))]
+    pub(crate) login_duration: Duration,
+    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
+    #[arg(long)]
+    login_clients: Option<usize>,
+    /// Offered login rate above the limit, as a multiple of the limit.
+    #[arg(long, default_value_t = 3.0)]
+    pub(crate) overload_factor: f64,
+    /// Runs above the limit, per server.
+    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
+    pub(crate) overload_runs: usize,
+    /// Bound on requests in flight above the limit.
+    #[arg(long, default_value_t = 2048)]
+    pub(crate) max_in_flight: usize,
+    /// A login or set-up request that takes longer counts as a timeout.
+    #[arg(long, default_value = "10s", value_parser = duration::parse)]
+    pub(crate) request_timeout: Duration,
+    /// Live-session counts to compare (measurement 4).
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "1000,1000000",
+        default_value_if("quick", "true", "1000,20000")
+    )]
+    pub(crate) scale_sessions: Vec<u64>,
+    /// Checks per run and kind (hot, cold) in measurement 4.
+    #[arg(long, default_value_t = 500, default_value_if("quick", "true", "100"))]
+    pub(crate) scale_samples: usize,
+}
+
+impl Opts {
+    /// Every figure made sane.
+    fn settle(mut self) -> Self {
+        self.scale_sessions.sort_unstable();
+        self.scale_sessions.dedup();
+        self.scale_sessions.retain(|&n| n > 0);
+        for n in [
+            &mut self.runs,
+            &mut self.connections,
+            &mut self.logouts,
+            &mut self.max_in_flight,
+            &mut self.scale_samples,
+        ] {
+            *n = (*n).max(1);
+        }
+        self
+    }
+
+    /// Clients logging in back to back: 4 per core unless given.
+    pub(crate) fn login_clients(&self) -> usize {
+        self.login_clients.unwrap_or(4 * watch::cores()).max(1)
+    }
+
+    /// The settings line of the report.
+    fn settings(&self) -> String {
+        let d = |d: Duration| duration::format(d);
+        let o = self;
+        let settings = [
+            format!("runs {}", o.runs),
+            format!(
+                "check load {} connections for {} per endpoint and run",
+                o.connections,
+                d(o.duration)
+            ),
+            format!("warm-up {}", d(o.warmup)),
+            format!("logouts per run {}", o.logouts),
+            format!(
+                "login runs {} with {} clients",
+                d(o.login_duration),
+                o.login_clients()
+            ),
+            format!(
+                "above the limit {}× the limit, {} runs, request timeout {}",
+                o.overload_factor,
+                o.overload_runs,
+                d(o.request_timeout)
+            ),
+            format!(
+                "scale samples {0} hot and {0} cold checks per run",
+                o.scale_samples
+            ),
+            format!(
+                "nodes `adieu serve` defaults except `{}`, plus `--admin-listen 127.0.0.1:0` to \
+                 read their cache state (and `--cache`)",
+                node::LIMITS_OFF
+            ),
+        ];
+        settings.join("; ")
+    }
 }
 
 /// A part of the benchmark.
@@ -80,7 +182,7 @@ struct Cli {
 enum Part {
     /// Measurement 3: argon2id limit and HTTP logins.
     Logins,
-    /// Measurement 1: /api/me versus /healthz.
+    /// Measurement 1: /api/me versus /healthz and the ceiling.
     Checks,
     /// Measurement 2: logout latency.
     Logouts,
@@ -96,52 +198,30 @@ enum Part {
 
 impl Part {
     /// Runs this part: its section of the report.
-    async fn run(self, ctx: &mut Ctx) -> anyhow::Result<Section> {
+    async fn run(self, ctx: &Ctx) -> anyhow::Result<report::Section> {
+        use measure::*;
         match self {
-            Self::Logins => measure::logins::run(ctx).await,
-            Self::Checks => measure::checks::run(ctx).await,
-            Self::Logouts => measure::logouts::run(ctx).await,
-            Self::Scale => measure::scale::run(ctx).await,
-            Self::Hangup => measure::hangup::run(ctx).await,
-            Self::Proxy => measure::proxy::run(ctx).await,
-            Self::Introspect => measure::introspect::run(ctx).await,
-        }
-    }
-}
-
-impl Cli {
-    /// Every figure made sane.
-    fn settle(&mut self) {
-        let o = &mut self.opts;
-        o.scale_sessions.sort_unstable();
-        o.scale_sessions.dedup();
-        o.scale_sessions.retain(|&n| n > 0);
-        for n in [
-            &mut o.runs,
-            &mut o.connections,
-            &mut o.logouts,
-            &mut o.max_in_flight,
-            &mut o.scale_samples,
-        ] {
-            *n = (*n).max(1);
+            Self::Logins => logins::run(ctx).await,
+            Self::Checks => checks::run(ctx).await,
+            Self::Logouts => logouts::run(ctx).await,
+            Self::Scale => scale::run(ctx).await,
+            Self::Hangup => hangup::run(ctx).await,
+            Self::Proxy => proxy::run(ctx).await,
+            Self::Introspect => introspect::run(ctx).await,
         }
     }
 }
 
 fn main() -> ExitCode {
-    let mut cli = Cli::parse();
-    cli.settle();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
+    let opts = Opts::parse().settle();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: starting the async runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+        .build();
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(run_guarded(opts)),
+        Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
     };
-    match runtime.block_on(run_guarded(cli)) {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -150,30 +230,29 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the benchmark as a task that Ctrl-C or SIGTERM aborts, then cleans up whatever
-/// happened: aborting drops the task's nodes (which kills them), and the databases are
-/// dropped here.
-async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
+/// Runs the benchmark until it ends or Ctrl-C or SIGTERM, then cleans up whatever happened:
+/// an interrupted benchmark is dropped with its nodes (which kills them), and the databases
+/// are dropped here.
+async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
     // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
-    let pg = if cli.no_postgres {
+    let pg = if opts.no_postgres {
         None
     } else {
-        let connected = Postgres::connect(&cli.postgres_url).await;
-        Some(connected.context("PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)")?)
+        let connected = Postgres::connect(&opts.postgres_url).await;
+        Some(connected.context(
+            "PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)",
+        )?)
     };
     let work = tempfile::Builder::new()
         .prefix("adieu-bench-")
         .tempdir()
         .context("creating a working directory")?;
-    let keep = cli.keep;
-    let mut task = tokio::spawn(run(cli, pg.clone(), work.path().to_owned()));
+    let keep = opts.keep;
+    let mut terminate = tokio::signal::unix::signal(SignalKind::terminate()).ok();
     let result = tokio::select! {
-        joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow::anyhow!("the benchmark panicked: {e}"))),
-        () = interrupted() => {
-            task.abort();
-            let _ = task.await;
-            Err(anyhow::anyhow!("interrupted"))
-        }
+        result = run(opts, pg.clone(), work.path().to_owned()) => result,
+        _ = tokio::signal::ctrl_c() => Err(anyhow::anyhow!("interrupted")),
+        Some(()) = async { terminate.as_mut()?.recv().await } => Err(anyhow::anyhow!("terminated")),
     };
     if let Some((pg, _)) = &pg {
         pg.drop_all().await;
@@ -184,23 +263,11 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
-/// Ctrl-C or SIGTERM.
-async fn interrupted() {
-    let mut terminate = tokio::signal::unix::signal(SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        Some(()) = async { terminate.as_mut()?.recv().await } => {},
-    }
-}
-
-async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
+async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
     let started = Instant::now();
-    let mut machine = Machine::describe();
-    let adieu = match &cli.adieu {
+    let adieu = match &opts.adieu {
         Some(path) => path.clone(),
-        None => std::env::current_exe()
-            .context("locating this program")?
-            .with_file_name("adieu"),
+        None => std::env::current_exe()?.with_file_name("adieu"),
     };
     if !adieu.is_file() {
         bail!(
@@ -209,8 +276,9 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
         );
     }
     // Before anything is measured: a missing nginx must not cost a whole run first.
-    if cli.only.contains(&Part::Proxy) {
-        measure::proxy::nginx_version().await.context(
+    if opts.only.contains(&Part::Proxy) {
+        let nginx = measure::proxy::nginx_version().await;
+        nginx.context(
             "the proxy part needs nginx (leave it out with --only if this machine has none)",
         )?;
     }
@@ -221,68 +289,74 @@ async fn run(cli: Cli, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow:
             "**The measured binary may not match the source named above:** {why}."
         ));
     }
-    if cli.no_postgres {
+    if opts.no_postgres {
         notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
     }
-    if cli.quick {
-        notes.push("`--quick` smoke run: one short run of each measurement and a small database; these figures are not for comparison.".to_owned());
+    if opts.quick {
+        notes.push(
+            "`--quick` smoke run: one short run of each measurement and a small database; these \
+             figures are not for comparison."
+                .to_owned(),
+        );
     }
     let (pg, version) = pg.unzip();
-    machine.postgres = version;
-    if let Some(limit) = cli.wait_quiet {
+    let machine = Machine {
+        postgres: version,
+        ..Machine::describe()
+    };
+    if let Some(limit) = opts.wait_quiet {
         wait_for_quiet(limit).await;
     }
-    let opts = cli.opts.clone();
+    let start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
     let ticks_per_sec = watch::clock_ticks_per_sec().await;
-    let mut report = Report {
-        date: now_utc(),
-        command: command_line(),
-        settings: settings(&opts, machine.cores),
-        ..Report::default()
-    };
-    report.start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
     let watcher = watch::Watcher::start(ticks_per_sec);
-    let api = api::Api::new(opts.request_timeout)?;
-    let mut ctx = Ctx {
+    let ctx = Ctx {
         adieu,
         pg,
         work,
-        api,
-        opts,
+        opts: opts.clone(),
         ticks_per_sec,
         cores: machine.cores,
-        notes,
-        databases: 0,
+        notes: notes.into(),
+        made: Default::default(),
     };
-    for part in cli.only.clone() {
+    let mut sections = Vec::new();
+    for part in &opts.only {
         let name = format!("{part:?}").to_lowercase();
         eprintln!("{name}");
         watcher.part(&name);
-        match part.run(&mut ctx).await {
-            Ok(section) => report.sections.push(section),
+        match part.run(&ctx).await {
+            Ok(section) => sections.push(report::Section {
+                part: name,
+                ..section
+            }),
             Err(e) => {
                 eprintln!("warning: {name} not measured: {e:#}");
-                ctx.notes.push(format!("Not measured: {name}: {e:#}."));
+                ctx.note(format!("Not measured: {name}: {e:#}."));
             }
         }
     }
-    report.sections.sort_by(|a, b| a.heading.cmp(&b.heading));
-    report.load = watcher.finish();
-    report.notes = ctx.notes;
-    report.notes.push(format!(
+    sections.sort_by(|a, b| a.heading.cmp(&b.heading));
+    let mut notes = ctx.notes.into_inner().expect("not poisoned");
+    notes.push(format!(
         "The whole benchmark took {:.0} s.",
         started.elapsed().as_secs_f64()
     ));
-    report.machine = machine;
-    // A run of one part alone keeps the other figures already in the file.
-    let existing = std::fs::read_to_string(&cli.out).ok();
-    let text = match &existing {
-        Some(existing) if cli.only.len() == 1 => report.splice_into(existing),
-        Some(existing) => report::keep_by_hand(existing, &report.render()),
-        None => report.render(),
+    let report = Report {
+        date: now_utc(),
+        command: command_line(),
+        machine,
+        settings: opts.settings(),
+        start_busy_cores,
+        load: watcher.finish(),
+        sections,
+        notes,
     };
-    std::fs::write(&cli.out, text).with_context(|| format!("writing {}", cli.out.display()))?;
-    eprintln!("wrote {}", cli.out.display());
+    let existing = std::fs::read_to_string(&opts.out).ok();
+    let every_part = Part::value_variants().iter().all(|p| opts.only.contains(p));
+    let text = report.to_file(existing.as_deref(), every_part);
+    std::fs::write(&opts.out, text).with_context(|| format!("writing {}", opts.out.display()))?;
+    eprintln!("wrote {}", opts.out.display());
     Ok(())
 }
 
@@ -315,45 +389,22 @@ fn now_utc() -> String {
 /// directory it was run from says nothing about the figures.
 fn command_line() -> String {
     let mut args = std::env::args();
-    let program = args
-        .next()
-        .and_then(|p| {
-            PathBuf::from(p)
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-        })
-        .unwrap_or_else(|| "adieu-bench".to_owned());
+    let program = args.next().map(PathBuf::from);
+    let program = program.and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
+    let program = program.unwrap_or_else(|| "adieu-bench".to_owned());
     std::iter::once(program)
-        .chain(args)
-        .map(|a| shell_quote(&a))
+        .chain(args.map(|a| shell_quote(&a)))
         .collect::<Vec<_>>()
         .join(" ")
 }
 
 fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b));
-    if plain {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b);
+    if !arg.is_empty() && arg.bytes().all(plain) {
         arg.to_owned()
     } else {
         format!("'{}'", arg.replace('\'', r"'\''"))
     }
-}
-
-fn settings(o: &Options, cores: usize) -> Vec<(String, String)> {
-    let d = |d: Duration| duration::format(d);
-    vec![
-        ("runs".into(), o.runs.to_string()),
-        ("check load".into(), format!("{} connections for {} per endpoint and run", o.connections, d(o.duration))),
-        ("warm-up".into(), d(o.warmup)),
-        ("logouts per run".into(), o.logouts.to_string()),
-        ("login runs".into(), format!("{} with {} clients", d(o.login_duration), o.login_clients(cores))),
-        ("above the limit".into(), format!("{}× the limit, {} runs, request timeout {}", o.overload_factor, o.overload_runs, d(o.request_timeout))),
-        ("scale samples".into(), format!("{} hot and {} cold checks per run", o.scale_samples, o.scale_samples)),
-        ("nodes".into(), "`adieu serve` defaults except `--login-attempts-per-user 0 --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)".into()),
-    ]
 }
 
 #[cfg(test)]
@@ -364,33 +415,25 @@ mod tests {
 
     #[test]
     fn arguments_are_quoted_only_when_a_shell_needs_it() {
-        assert_eq!(shell_quote("--out"), "--out");
-        assert_eq!(shell_quote("BENCHMARKS.md"), "BENCHMARKS.md");
-        assert_eq!(shell_quote("a b"), "'a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
-        assert_eq!(shell_quote(""), "''");
+        let quoted = ["--out", "BENCHMARKS.md", "a b", "it's", ""].map(shell_quote);
+        assert_eq!(
+            quoted,
+            ["--out", "BENCHMARKS.md", "'a b'", r"'it'\''s'", "''"]
+        );
     }
 
     #[test]
-    fn quick_shortens_only_what_was_not_given() {
-        let mut cli = Cli::try_parse_from(["adieu-bench", "--quick", "--runs", "3"]).unwrap();
-        cli.settle();
-        assert_eq!(cli.opts.runs, 3);
-        assert_eq!(cli.opts.duration, Duration::from_secs(1));
-        assert_eq!(cli.opts.scale_sessions, vec![1000, 20_000]);
-    }
-
-    #[test]
-    fn without_quick_the_defaults_are_the_full_ones() {
-        let mut cli = Cli::try_parse_from(["adieu-bench"]).unwrap();
-        cli.settle();
-        assert_eq!(cli.opts.runs, 5);
-        assert_eq!(cli.opts.duration, Duration::from_secs(3));
-        assert_eq!(cli.opts.scale_sessions, vec![1000, 1_000_000]);
-    }
-
-    #[test]
-    fn the_cli_is_well_formed() {
-        Cli::command().debug_assert();
+    fn quick_shortens_only_what_was_not_given_and_the_defaults_are_the_full_ones() {
+        Opts::command().debug_assert();
+        let quick = Opts::parse_from(["adieu-bench", "--quick", "--runs", "3"]).settle();
+        assert_eq!(
+            (quick.runs, quick.duration, quick.scale_sessions),
+            (3, Duration::from_secs(1), vec![1000, 20_000])
+        );
+        let full = Opts::parse_from(["adieu-bench"]).settle();
+        assert_eq!(
+            (full.runs, full.duration, full.scale_sessions),
+            (5, Duration::from_secs(3), vec![1000, 1_000_000])
+        );
     }
 }

@@ -1,6 +1,6 @@
-//! Child processes of the benchmark (`adieu serve`, the ceiling's hello world, nginx):
-//! started with their addresses read from their first lines, measured through `/proc`, and
-//! always stopped (a child is killed when dropped, even on an error or a panic).
+//! Child processes of the benchmark (`adieu serve`, the ceiling's hello world, nginx): started
+//! with their addresses read from their first lines, measured through `/proc`, and always
+//! stopped (a child is killed when dropped, even on an error or a panic).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -13,37 +13,36 @@ use tokio::process::Command;
 
 use crate::watch;
 
-/// A running child process.
+/// The flags that turn the server's rate limits off, which would turn a load test into a
+/// rate-limit test. Everything else stays at the server's defaults.
+pub(crate) const LIMITS_OFF: &str = "--login-attempts-per-user 0 \
+    --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0";
+
+/// A running child process, and the addresses it said it listens on.
 pub(crate) struct Process {
     child: tokio::process::Child,
-    pub(crate) pid: u32,
+    pid: u32,
+    addrs: Vec<SocketAddr>,
 }
 
 impl Process {
-    /// Starts `command` and waits (at most 60 s) until it has printed a line starting with
-    /// each of `prefixes` followed by an address; returns those addresses in that order.
+    /// Starts `command` and waits (at most 60 s) until it has printed a line starting with each
+    /// of `prefixes` followed by an address, which it keeps in that order.
     pub(crate) async fn start(
-        mut command: Command,
+        mut cmd: Command,
         prefixes: &[&str],
         log: &Path,
-    ) -> anyhow::Result<(Self, Vec<SocketAddr>)> {
-        let name = command
-            .as_std()
-            .get_program()
-            .to_string_lossy()
-            .into_owned();
+    ) -> anyhow::Result<Self> {
+        let name = cmd.as_std().get_program().to_string_lossy().into_owned();
         let stderr = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
-            .open(log)
-            .with_context(|| format!("opening {}", log.display()))?;
-        let mut child = command
-            .stdin(Stdio::null())
+            .open(log);
+        let stderr = stderr.context(log.display().to_string())?;
+        cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(stderr)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {name}"))?;
+            .stderr(stderr);
+        let mut child = cmd.kill_on_drop(true).spawn().context(name.clone())?;
         let pid = child.id().context("the child exited at once")?;
         let mut lines = BufReader::new(child.stdout.take().context("no stdout")?).lines();
         let mut addrs = vec![None; prefixes.len()];
@@ -54,22 +53,69 @@ impl Process {
                 };
                 for (prefix, addr) in prefixes.iter().zip(&mut addrs) {
                     if let Some(a) = line.strip_prefix(prefix) {
-                        *addr = Some(
-                            a.trim()
-                                .parse::<SocketAddr>()
-                                .context("parsing an address")?,
-                        );
+                        *addr = Some(a.trim().parse()?);
                     }
                 }
             }
             Ok(())
         });
-        found
+        let found = found
             .await
-            .with_context(|| format!("{name} did not start within 60 s"))??;
+            .with_context(|| format!("{name} did not start within 60 s"));
+        found??;
         // Keep reading stdout so that the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Ok((Self { child, pid }, addrs.into_iter().flatten().collect()))
+        let addrs = addrs.into_iter().flatten().collect();
+        Ok(Self { child, pid, addrs })
+    }
+
+    /// A node, `adieu serve` on port 0 with the server's defaults except the rate limits, and
+    /// `cache` if given; stderr goes to `log`.
+    pub(crate) async fn node(
+        adieu: &Path,
+        url: &str,
+        cache: Option<bool>,
+        log: &Path,
+    ) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(adieu);
+        let args = "serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0";
+        cmd.args(args.split(' ').chain(LIMITS_OFF.split_whitespace()));
+        cmd.args(["--database-url", url]);
+        if let Some(on) = cache {
+            cmd.args(["--cache", if on { "on" } else { "off" }]);
+        }
+        // Everything else at its default, whatever this shell exports.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("ADIEU_") || key == "RUST_LOG" {
+                cmd.env_remove(&key);
+            }
+        }
+        let prefixes = [
+            "adieu listening on http://",
+            "adieu admin listening on http://",
+        ];
+        Self::start(cmd, &prefixes, log).await
+    }
+
+    /// The ceiling: `adieu-bench-hello` (next to this program), a bare axum hello world with the
+    /// server's runtime, HTTP settings and allocator, as a process of its own.
+    pub(crate) async fn hello(log: &Path) -> anyhow::Result<Self> {
+        let binary = std::env::current_exe()?.with_file_name("adieu-bench-hello");
+        if !binary.is_file() {
+            let binary = binary.display();
+            bail!("no {binary} (build it with `cargo build --release -p adieu-bench`)");
+        }
+        Self::start(Command::new(&binary), &["hello listening on http://"], log).await
+    }
+
+    /// Where it listens.
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addrs[0]
+    }
+
+    /// A node's operators' listener (`GET /status`, the admin API).
+    pub(crate) fn admin(&self) -> SocketAddr {
+        self.addrs[1]
     }
 
     /// CPU time used so far, in clock ticks (user + system).
@@ -77,14 +123,10 @@ impl Process {
         watch::ticks(&self.pid.to_string())
     }
 
-    /// Resident memory now, in KiB (`VmRSS`).
-    pub(crate) fn rss_kib(&self) -> Option<u64> {
-        watch::status(self.pid, "VmRSS:")
-    }
-
-    /// Threads now.
-    pub(crate) fn threads(&self) -> Option<u64> {
-        watch::status(self.pid, "Threads:")
+    /// Resident memory (`VmRSS`, in KiB) and threads now.
+    pub(crate) fn rss_and_threads(&self) -> (Option<u64>, Option<u64>) {
+        let status = |name| watch::status(self.pid, name);
+        (status("VmRSS:"), status("Threads:"))
     }
 
     /// Whether it has exited.
@@ -94,98 +136,13 @@ impl Process {
 
     /// SIGTERM, then SIGKILL if it has not exited within five seconds.
     pub(crate) async fn stop(mut self) {
-        let terminated = Command::new("kill")
-            .args(["-TERM", &self.pid.to_string()])
-            .status()
-            .await;
-        if terminated.is_ok_and(|s| s.success())
-            && tokio::time::timeout(Duration::from_secs(5), self.child.wait())
-                .await
-                .is_ok()
+        let mut kill = Command::new("kill");
+        let term = kill.arg("-TERM").arg(self.pid.to_string()).status().await;
+        let wait = Duration::from_secs(5);
+        if !term.is_ok_and(|s| s.success())
+            || tokio::time::timeout(wait, self.child.wait()).await.is_err()
         {
-            return;
+            let _ = self.child.kill().await;
         }
-        let _ = self.child.kill().await;
-    }
-}
-
-/// A running `adieu serve`.
-pub(crate) struct Node {
-    pub(crate) process: Process,
-    /// Where it listens.
-    pub(crate) addr: SocketAddr,
-    /// Its operators' listener (`GET /status`).
-    pub(crate) admin: SocketAddr,
-}
-
-impl Node {
-    /// Starts a node on port 0 with the server's defaults except the rate limits, which would
-    /// turn a load test into a rate-limit test, and `cache` if given; stderr goes to `log`.
-    pub(crate) async fn start(
-        adieu: &Path,
-        database_url: &str,
-        cache: Option<bool>,
-        log: &Path,
-    ) -> anyhow::Result<Self> {
-        let mut command = Command::new(adieu);
-        command
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--admin-listen",
-                "127.0.0.1:0",
-                "--database-url",
-                database_url,
-            ])
-            .args([
-                "--login-attempts-per-user",
-                "0",
-                "--login-attempts-per-ip",
-                "0",
-            ])
-            .args([
-                "--login-attempts-per-user-total",
-                "0",
-                "--registrations-per-ip",
-                "0",
-            ]);
-        if let Some(on) = cache {
-            command.args(["--cache", if on { "on" } else { "off" }]);
-        }
-        // Everything else at its default, whatever this shell exports.
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("ADIEU_") {
-                command.env_remove(&key);
-            }
-        }
-        command.env_remove("RUST_LOG");
-        let prefixes = [
-            "adieu listening on http://",
-            "adieu admin listening on http://",
-        ];
-        let (process, addrs) = Process::start(command, &prefixes, log).await?;
-        Ok(Self {
-            process,
-            addr: addrs[0],
-            admin: addrs[1],
-        })
-    }
-
-    /// The ceiling: `adieu-bench-hello` (next to this program), a bare axum hello world with
-    /// the server's runtime, HTTP settings and allocator, as a process of its own.
-    pub(crate) async fn hello(log: &Path) -> anyhow::Result<(Process, SocketAddr)> {
-        let binary = std::env::current_exe()
-            .context("finding this program")?
-            .with_file_name("adieu-bench-hello");
-        if !binary.is_file() {
-            bail!(
-                "no {} (build it with `cargo build --release -p adieu-bench`)",
-                binary.display()
-            );
-        }
-        let (process, addrs) =
-            Process::start(Command::new(&binary), &["hello listening on http://"], log).await?;
-        Ok((process, addrs[0]))
     }
 }

@@ -1,6 +1,6 @@
-//! The report: the head (machine, settings, how quiet the machine was), the targets, each
-//! measurement's section as it rendered itself, and the notes; and the table helpers that
-//! every section uses.
+//! The report: its head (when, how and on what it was measured), the targets, each
+//! measurement's section and the notes; the cells and tables every section is made of; and how
+//! a report goes into the file it replaces or updates.
 
 use std::fmt::Write as _;
 use std::time::Duration;
@@ -9,50 +9,77 @@ use crate::machine::Machine;
 use crate::stats::{Latency, Spread};
 use crate::watch::PartLoad;
 
+/// The headings the benchmark writes besides its numbered sections (`## N. …`); a section
+/// under any other heading is someone else's, and kept.
+const OURS: [&str; 3] = ["## Machine", "## Targets", "## Notes"];
+
+/// How a measurement's rows of the targets table begin.
+pub(crate) type Owns = &'static [&'static str];
+/// A row of the targets table: measure, target, result, verdict.
+pub(crate) type Target = [String; 4];
+
+/// The head of the targets table.
+const TARGETS_HEAD: &str = "| measure | target | result | verdict |\n|---|---|---|---|\n";
+
 /// One measurement as written into the report.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub(crate) struct Section {
-    /// `## N. …`, the line that [`splice`] looks for.
+    /// `## N. …`: by its number the section is found in, or put into, an existing report.
     pub(crate) heading: String,
     /// Everything after the heading.
     pub(crate) body: String,
-    /// Its rows of the targets table.
-    pub(crate) targets: Vec<String>,
+    /// How its rows of the targets table begin, to find them in an existing report.
+    pub(crate) owns: Owns,
+    pub(crate) targets: Vec<Target>,
+    /// The part of the benchmark that measured it.
+    pub(crate) part: String,
+}
+
+impl Section {
+    /// A section under `heading`, with its `targets` rows, which begin with one of `owns`.
+    pub(crate) fn new(heading: &str, body: String, owns: Owns, targets: Vec<Target>) -> Self {
+        let (heading, part) = (heading.to_owned(), String::new());
+        Self {
+            heading,
+            body,
+            owns,
+            targets,
+            part,
+        }
+    }
 }
 
 /// Everything one run measured.
 #[derive(Debug, Default)]
 pub(crate) struct Report {
     pub(crate) date: String,
-    /// This run's command line, as typed.
+    /// This run's command line.
     pub(crate) command: String,
     pub(crate) machine: Machine,
-    /// Settings of this run, in the order they are shown.
-    pub(crate) settings: Vec<(String, String)>,
+    /// The settings of this run, as one sentence.
+    pub(crate) settings: String,
     /// Cores busy in the seconds before the benchmark started.
     pub(crate) start_busy_cores: Option<f64>,
     /// What other processes used during each part.
     pub(crate) load: Vec<PartLoad>,
     /// In the order of their numbers.
     pub(crate) sections: Vec<Section>,
-    /// Caveats found while measuring, and parts that could not be measured.
+    /// Caveats found while measuring, and what could not be measured.
     pub(crate) notes: Vec<String>,
 }
 
 /// PASS or MISS, never rounded in our favour: the raw median is compared.
-pub(crate) fn verdict(pass: bool) -> &'static str {
-    if pass { "**PASS**" } else { "**MISS**" }
+pub(crate) fn verdict(pass: bool) -> String {
+    if pass { "**PASS**" } else { "**MISS**" }.to_owned()
 }
 
 /// `median (min–max)`, or the median alone for one run, or `–` for none.
 pub(crate) fn spread(s: Option<Spread>, decimals: usize, unit: &str) -> String {
+    let d = decimals;
     match s {
         None => "–".to_owned(),
-        Some(s) if s.runs == 1 => format!("{:.*}{unit}", decimals, s.median),
-        Some(s) => format!(
-            "{:.*}{unit} ({:.*}–{:.*})",
-            decimals, s.median, decimals, s.min, decimals, s.max
-        ),
+        Some(s) if s.runs == 1 => format!("{:.d$}{unit}", s.median),
+        Some(s) => format!("{:.d$}{unit} ({:.d$}–{:.d$})", s.median, s.min, s.max),
     }
 }
 
@@ -63,34 +90,31 @@ pub(crate) fn col<T>(runs: &[T], f: impl Fn(&T) -> f64, decimals: usize) -> Stri
 
 /// `p50 / p99` in milliseconds, each the spread over the runs.
 pub(crate) fn lat<T>(runs: &[T], f: impl Fn(&T) -> Option<Latency>, decimals: usize) -> String {
-    let of = |p99: bool| {
-        Spread::of_millis(
-            runs.iter()
-                .filter_map(&f)
-                .map(|l| if p99 { l.p99 } else { l.p50 }),
-        )
+    let of = |p: fn(Latency) -> Duration| {
+        let s = Spread::of_millis(runs.iter().filter_map(&f).map(p));
+        spread(s, decimals, "")
     };
-    format!(
-        "{} / {}",
-        spread(of(false), decimals, ""),
-        spread(of(true), decimals, "")
-    )
+    format!("{} / {}", of(|l| l.p50), of(|l| l.p99))
 }
 
 /// A row of the targets table for a ratio whose median must reach `target`.
-pub(crate) fn ratio_target(measure: &str, target: f64, s: Option<Spread>) -> String {
-    let v = s.map_or("not measured", |s| verdict(s.median >= target));
-    format!("| {measure} | ≥ {target:.2} | {} | {v} |", spread(s, 2, ""))
+pub(crate) fn ratio_target(measure: String, target: f64, s: Option<Spread>) -> Target {
+    let v = s.map_or("not measured".to_owned(), |s| verdict(s.median >= target));
+    [measure, format!("≥ {target:.2}"), spread(s, 2, ""), v]
 }
 
 /// A Markdown table under `head`, its column names separated by ` | `.
-pub(crate) fn table(head: &str, rows: impl IntoIterator<Item = Vec<String>>) -> String {
+pub(crate) fn table<R: AsRef<[String]>>(head: &str, rows: impl IntoIterator<Item = R>) -> String {
     let columns = head.split(" | ").count();
     let mut out = format!("| {head} |\n|{}\n", "---|".repeat(columns));
-    for row in rows {
-        let _ = writeln!(out, "| {} |", row.join(" | "));
+    for r in rows {
+        out += &row(r.as_ref());
     }
     out
+}
+
+fn row(cells: &[String]) -> String {
+    format!("| {} |\n", cells.join(" | "))
 }
 
 pub(crate) fn ms(d: Duration) -> String {
@@ -98,7 +122,7 @@ pub(crate) fn ms(d: Duration) -> String {
 }
 
 pub(crate) fn mib(kib: Option<u64>) -> String {
-    kib.map_or_else(|| "–".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
+    kib.map_or("–".to_owned(), |k| format!("{:.1}", k as f64 / 1024.0))
 }
 
 /// `1000000` → `1,000,000`.
@@ -114,59 +138,164 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
+/// A Markdown text cut before each `## ` heading; the first chunk is what precedes the first.
+fn chunks(text: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    for line in text.lines() {
+        if line.starts_with("## ") {
+            out.push(String::new());
+        }
+        let last = out.last_mut().expect("never empty");
+        last.push_str(line);
+        last.push('\n');
+    }
+    out
+}
+
+/// The chunks again, one blank line between each.
+fn join(chunks: &[String]) -> String {
+    let chunks: Vec<&str> = chunks
+        .iter()
+        .map(|c| c.trim_end())
+        .filter(|c| !c.is_empty())
+        .collect();
+    chunks.join("\n\n") + "\n"
+}
+
+/// A chunk's `## ` heading, or `""` for the text before the first.
+fn heading(chunk: &str) -> &str {
+    chunk
+        .lines()
+        .next()
+        .filter(|l| l.starts_with("## "))
+        .unwrap_or("")
+}
+
+/// The `N` of `## N. …`.
+fn number(heading: &str) -> Option<u32> {
+    heading
+        .strip_prefix("## ")?
+        .split_once(". ")?
+        .0
+        .parse()
+        .ok()
+}
+
 impl Report {
-    /// The whole report as Markdown.
-    pub(crate) fn render(&self) -> String {
-        let mut out = self.head();
-        out.push_str("## Targets\n\n| measure | target | result | verdict |\n|---|---|---|---|\n");
-        for t in self.sections.iter().flat_map(|s| &s.targets) {
-            let _ = writeln!(out, "{t}");
+    /// The file to write: this report alone, or merged into the `existing` file. A run of
+    /// every part replaces all that the benchmark writes, and keeps the sections it does not
+    /// write (a profile written by hand, another tool's figures) where they were; a run of
+    /// some parts replaces only their sections and their rows of the targets table.
+    pub(crate) fn to_file(&self, existing: Option<&str>, every_part: bool) -> String {
+        match existing {
+            None => self.render(),
+            Some(existing) if every_part => keep_foreign(existing, &self.render()),
+            Some(existing) => self.splice(existing),
         }
-        out.push('\n');
-        for s in &self.sections {
-            let _ = write!(out, "{}\n\n{}", s.heading, s.body);
-        }
-        self.notes_into(&mut out, "## Notes\n\n");
-        out
     }
 
-    /// The sections of this run (of one part alone) put into the report already there, each
-    /// saying when and how it was measured, as the file's head does not.
-    pub(crate) fn splice_into(&self, existing: &str) -> String {
-        let mut text = existing.to_owned();
+    /// The whole report as Markdown.
+    pub(crate) fn render(&self) -> String {
+        let mut out = self.head() + "## Targets\n\n" + TARGETS_HEAD;
+        for t in self.sections.iter().flat_map(|s| &s.targets) {
+            out += &row(t);
+        }
         for s in &self.sections {
-            let load = self
-                .load
-                .first()
-                .map_or("an unknown share of the CPU".to_owned(), |l| {
+            let _ = write!(out, "\n{}\n\n{}", s.heading, s.body);
+        }
+        join(&chunks(&(out + "\n" + &self.notes("## Notes\n\n"))))
+    }
+
+    fn notes(&self, heading: &str) -> String {
+        let notes = self.notes.iter().map(|n| format!("- {n}\n"));
+        if self.notes.is_empty() {
+            String::new()
+        } else {
+            notes.fold(heading.to_owned(), |a, n| a + &n)
+        }
+    }
+
+    /// This run's sections and target rows put into the report already there, each saying
+    /// when and how it was measured, as the file's head does not.
+    fn splice(&self, existing: &str) -> String {
+        let mut out = chunks(existing);
+        for s in &self.sections {
+            let n = number(&s.heading);
+            let load = self.load.iter().find(|l| l.part == s.part).map_or(
+                "an unknown share of the CPU".to_owned(),
+                |l| {
                     format!(
                         "{:.2} cores on average, {:.2} in the busiest half-second",
-                        l.avg_cores(),
-                        l.max_cores
+                        l.avg_cores, l.max_cores
                     )
-                });
-            let mut section = format!(
-                "{}\n\n{}Measured on its own on {}, from source {}: `{}`. Other processes used {load}.\n\n",
+                },
+            );
+            let commit = self.machine.commit.as_deref().unwrap_or("unknown");
+            let text = format!(
+                "{}\n\n{}Measured on its own on {}, from source {commit}: `{}`. Other processes \
+                 used {load}.\n\n{}",
                 s.heading,
                 s.body,
                 self.date,
-                self.machine.commit.as_deref().unwrap_or("unknown"),
                 self.command,
+                self.notes("Notes of that run:\n\n"),
             );
-            self.notes_into(&mut section, "Notes of that run:\n\n");
-            text = splice(&text, &s.heading, &section);
+            if let Some(i) = out.iter().position(|c| number(heading(c)) == n) {
+                out[i] = text;
+                continue;
+            }
+            // After the last section numbered lower, else before the first numbered one or the
+            // notes.
+            let lower = out
+                .iter()
+                .rposition(|c| number(heading(c)).is_some_and(|m| Some(m) < n));
+            let first = out
+                .iter()
+                .position(|c| number(heading(c)).is_some() || heading(c) == "## Notes");
+            let at = lower.map(|i| i + 1).or(first).unwrap_or(out.len());
+            out.insert(at, text);
         }
-        text
+        let targets = match out.iter().position(|c| heading(c) == "## Targets") {
+            Some(i) => i,
+            None => {
+                let at = out
+                    .iter()
+                    .position(|c| number(heading(c)).is_some())
+                    .unwrap_or(out.len());
+                out.insert(at, format!("## Targets\n\n{TARGETS_HEAD}"));
+                at
+            }
+        };
+        out[targets] = self.targets_into(&out[targets]);
+        join(&out)
     }
 
-    fn notes_into(&self, out: &mut String, heading: &str) {
-        if !self.notes.is_empty() {
-            out.push_str(heading);
-            for note in &self.notes {
-                let _ = writeln!(out, "- {note}");
-            }
-            out.push('\n');
+    /// The targets table `chunk` with the rows of this run's sections in place of their old
+    /// rows (or at the end of the table), each saying that it was measured apart.
+    fn targets_into(&self, chunk: &str) -> String {
+        let mut lines: Vec<String> = chunk.lines().map(str::to_owned).collect();
+        for s in &self.sections {
+            let owned = |l: &String| s.owns.iter().any(|p| l.starts_with(&format!("| {p}")));
+            let at = lines.iter().position(owned);
+            lines.retain(|l| !owned(l));
+            let end = lines
+                .iter()
+                .rposition(|l| l.starts_with('|'))
+                .map(|i| i + 1);
+            let at = at.or(end).unwrap_or(lines.len());
+            let alone = format!(
+                " (measurement {} alone, see there)",
+                number(&s.heading).unwrap_or(0)
+            );
+            let rows = s.targets.iter().map(|t| {
+                let measure = t[0].clone() + &alone;
+                row(&[measure, t[1].clone(), t[2].clone(), t[3].clone()])
+                    .trim_end()
+                    .to_owned()
+            });
+            lines.splice(at..at, rows);
         }
+        lines.join("\n") + "\n"
     }
 
     fn head(&self) -> String {
@@ -178,18 +307,15 @@ impl Report {
             }
             Some(c) => c.to_owned(),
         };
-        let quiet = self.start_busy_cores.is_none_or(|c| c < 0.1)
-            && self.load.iter().all(PartLoad::is_quiet);
-        let mut seen: Vec<String> = self
-            .start_busy_cores
+        let busy = self.start_busy_cores;
+        let quiet = busy.is_none_or(|c| c < 0.1) && self.load.iter().all(PartLoad::is_quiet);
+        let mut seen: Vec<String> = busy
             .map(|c| format!("before the start {c:.2}"))
             .into_iter()
             .collect();
         for l in &self.load {
-            let named: Vec<String> = l
-                .top
-                .iter()
-                .filter(|(_, secs)| *secs >= 1.0)
+            let named = l.top.iter().filter(|(_, secs)| *secs >= 1.0);
+            let named: Vec<_> = named
                 .map(|(name, secs)| format!("{name} {secs:.0} s"))
                 .collect();
             let named = if named.is_empty() {
@@ -199,158 +325,119 @@ impl Report {
             };
             seen.push(format!(
                 "{} {:.2} / {:.2}{named}",
-                l.part,
-                l.avg_cores(),
-                l.max_cores
+                l.part, l.avg_cores, l.max_cores
             ));
         }
-        let settings: Vec<String> = self
-            .settings
+        let seen = if seen.is_empty() {
+            "not measured".to_owned()
+        } else {
+            seen.join("; ")
+        };
+        let quiet = format!(
+            "{} (CPU used by other processes, in cores, average / busiest half-second of each \
+             part; PostgreSQL is not counted, as it serves the benchmark too: {seen})",
+            if quiet { "yes" } else { "**no**" }
+        );
+        let pg = m.postgres.clone().unwrap_or("not measured".into());
+        let rows = [
+            ("CPU", m.cpu.clone()),
+            ("cores", m.cores.to_string()),
+            ("memory", format!("{:.1} GiB", m.memory_gib)),
+            ("OS", format!("{}, Linux {}", m.os, m.kernel)),
+            ("rustc", m.rustc.clone()),
+            ("PostgreSQL", pg),
+            ("source", commit),
+            ("machine quiet", quiet),
+        ];
+        let machine: String = rows
             .iter()
-            .map(|(k, v)| format!("{k} {v}"))
+            .map(|(k, v)| format!("| {k} | {v} |\n"))
             .collect();
+        let (date, command, settings) = (&self.date, &self.command, &self.settings);
         format!(
-            "# Benchmarks\n\n\
-             Written by `adieu-bench` on {date}. To measure again, from the repository root:\n\n\
-             ```sh\n\
-             cargo build --release --workspace && target/release/adieu-bench --out BENCHMARKS.md\n\
-             ```\n\n\
-             This run was: `{command}`\n\n\
-             Every figure is the **median of the runs, with the lowest and highest run in \
-             brackets**. The load generator is its own process on the same machine, talking \
-             to `adieu serve` processes (release build) over 127.0.0.1; with only a few \
-             cores, client, server and PostgreSQL share them, so absolute figures are lower \
-             than on a dedicated server and ratios are the meaningful part.\n\n\
-             ## Machine\n\n| | |\n|---|---|\n| CPU | {cpu} |\n| cores | {cores} |\n\
-             | memory | {mem:.1} GiB |\n| OS | {os}, Linux {kernel} |\n| rustc | {rustc} |\n\
-             | PostgreSQL | {pg} |\n| source | {commit} |\n\
-             | machine quiet | {quiet} (CPU used by other processes, in cores, average / busiest \
-             half-second of each part; PostgreSQL is not counted, as it serves the benchmark \
-             too: {seen}) |\n\nSettings of this run: {settings}.\n\n",
-            date = self.date,
-            command = self.command,
-            cpu = m.cpu,
-            cores = m.cores,
-            mem = m.memory_gib,
-            os = m.os,
-            kernel = m.kernel,
-            rustc = m.rustc,
-            pg = m.postgres.as_deref().unwrap_or("not measured"),
-            quiet = if quiet { "yes" } else { "**no**" },
-            seen = if seen.is_empty() {
-                "not measured".to_owned()
-            } else {
-                seen.join("; ")
-            },
-            settings = settings.join("; "),
+            "# Benchmarks\n\nWritten by `adieu-bench` on {date}. To measure again, from the \
+             repository root:\n\n```sh\ncargo build --release --workspace && \
+             target/release/adieu-bench --out BENCHMARKS.md\n```\n\nThis run was: \
+             `{command}`\n\nEvery figure is the **median of the runs, with the lowest and highest \
+             run in brackets**. The load generator is its own process on the same machine, \
+             talking to `adieu serve` processes (release build) over 127.0.0.1; with only a few \
+             cores, client, server and PostgreSQL share them, so absolute figures are lower than \
+             on a dedicated server and ratios are the meaningful part.\n\n## Machine\n\n| | |\n|---|---|\n\
+             {machine}\nSettings of this run: {settings}.\n\n"
         )
     }
 }
 
-/// The headings of the sections that a full run does not write but keeps from the file it
-/// replaces: the one people write (a profile, and what each change bought), and the soak's,
-/// which `adieu-soak` writes.
-pub(crate) const KEPT: &[&str] = &[
-    "## Where the time goes: a profile of `/api/me`",
-    "## Soak: three nodes, mixed workload",
-];
-
-/// `fresh`, with the sections of `existing` that [`KEPT`] names carried over.
-pub(crate) fn keep_by_hand(existing: &str, fresh: &str) -> String {
-    let mut text = fresh.to_owned();
-    for heading in KEPT {
-        let Some(at) = existing.find(&format!("\n{heading}\n")) else {
+/// `fresh`, with the sections of `existing` that the benchmark does not write, each after the
+/// section it followed there.
+fn keep_foreign(existing: &str, fresh: &str) -> String {
+    let (old, mut out) = (chunks(existing), chunks(fresh));
+    for (i, chunk) in old.iter().enumerate().skip(1) {
+        let h = heading(chunk);
+        if OURS.contains(&h) || number(h).is_some() {
             continue;
-        };
-        let rest = &existing[at + 1..];
-        let end = rest[heading.len()..]
-            .find("\n## ")
-            .map_or(rest.len(), |i| heading.len() + i + 1);
-        let section = rest[..end].trim_end().to_owned() + "\n\n";
-        text = splice(&text, heading, &section);
-    }
-    text
-}
-
-/// `existing` with its `heading` section (up to the next `## `) replaced by `section`, or
-/// with `section` put before the notes (or at the end) when it has none.
-pub(crate) fn splice(existing: &str, heading: &str, section: &str) -> String {
-    let (start, end) = match existing.find(&format!("\n{heading}\n")) {
-        Some(i) => (
-            i + 1,
-            existing[i + 1..]
-                .find("\n## ")
-                .map_or(existing.len(), |j| i + j + 2),
-        ),
-        None => {
-            let at = existing
-                .find("\n## Notes\n")
-                .map_or(existing.len(), |i| i + 1);
-            (at, at)
         }
-    };
-    let mut out = existing[..start].to_owned();
-    if !out.is_empty() && !out.ends_with("\n\n") {
-        out.push('\n');
+        // The text before the first heading is in both, so some earlier chunk always is.
+        let before = old[..i]
+            .iter()
+            .rev()
+            .find_map(|b| out.iter().position(|c| heading(c) == heading(b)));
+        out.insert(before.map_or(out.len(), |b| b + 1), chunk.clone());
     }
-    out + section + &existing[end..]
-}
-
-#[cfg(test)]
-mod by_hand_tests {
-    use super::*;
-
-    #[test]
-    fn a_full_run_keeps_the_hand_written_and_soak_sections_and_replaces_the_rest() {
-        let [by_hand, soak] = [KEPT[0], KEPT[1]];
-        let existing = format!(
-            "# B\n\n## 1. One\n\nold figures\n\n{by_hand}\n\nwhat we found\n\n{soak}\n\nsoaked\n\n## Notes\n\n- old\n"
-        );
-        let fresh = "# B\n\n## 1. One\n\nnew figures\n\n## Notes\n\n- new\n";
-        let kept = keep_by_hand(&existing, fresh);
-        assert_eq!(
-            kept,
-            format!(
-                "# B\n\n## 1. One\n\nnew figures\n\n{by_hand}\n\nwhat we found\n\n{soak}\n\nsoaked\n\n## Notes\n\n- new\n"
-            )
-        );
-        assert_eq!(keep_by_hand(fresh, fresh), fresh);
-    }
+    join(&out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const PROFILE: &str = "## Where the time goes: a profile of `/api/me`";
+
     fn sample() -> Report {
         Report {
             date: "2026-01-01 00:00 UTC".into(),
-            command: "adieu-bench --only hangup".into(),
+            command: "adieu-bench --only checks".into(),
             machine: Machine {
                 cpu: "Test CPU".into(),
-                cores: 2,
                 ..Machine::default()
             },
-            sections: vec![Section {
-                heading: "## 5. Five".into(),
-                body: "new\n\n".into(),
-                targets: vec![ratio_target("x ÷ y", 0.85, Spread::of([0.7, 0.85, 0.9]))],
+            load: vec![PartLoad {
+                part: "checks".into(),
+                avg_cores: 0.5,
+                max_cores: 1.5,
+                top: vec![("rustc".into(), 25.0), ("cargo".into(), 0.5)],
             }],
+            sections: vec![Section {
+                heading: "## 1. One".into(),
+                body: "new\n\n".into(),
+                owns: &["x ÷ y"],
+                targets: vec![ratio_target(
+                    "x ÷ y, SQLite".into(),
+                    0.85,
+                    Spread::of([0.7, 0.85, 0.9]),
+                )],
+                part: "checks".into(),
+            }],
+            notes: vec!["a note".into()],
             ..Report::default()
         }
     }
 
     #[test]
-    fn targets_judge_the_median_and_show_the_spread() {
+    fn a_report_judges_the_median_shows_the_spread_and_flags_a_busy_machine() {
         let md = sample().render();
-        assert!(
-            md.contains("| x ÷ y | ≥ 0.85 | 0.85 (0.70–0.90) | **PASS** |"),
-            "{md}"
-        );
+        assert!(md.contains("| x ÷ y, SQLite | ≥ 0.85 | 0.85 (0.70–0.90) | **PASS** |\n\n## 1. One\n\nnew\n\n## Notes\n\n- a note\n"), "{md}");
         assert!(md.contains("| CPU | Test CPU |\n"), "{md}");
-        assert!(md.contains("## 5. Five\n\nnew\n\n"), "{md}");
-        assert!(ratio_target("x", 0.85, Spread::of([0.84])).ends_with("| 0.84 | **MISS** |"));
-        assert!(ratio_target("x", 0.85, None).ends_with("| – | not measured |"));
+        assert!(md.contains("| machine quiet | **no**"), "{md}");
+        assert!(md.contains("checks 0.50 / 1.50 (rustc 25 s)"), "{md}");
+        assert_eq!(
+            ratio_target("x".into(), 0.85, Spread::of([0.84]))[2..],
+            ["0.84", "**MISS**"]
+        );
+        assert_eq!(
+            ratio_target("x".into(), 0.85, None)[2..],
+            ["–", "not measured"]
+        );
     }
 
     #[test]
@@ -370,50 +457,50 @@ mod tests {
             t,
             "| a | b |\n|---|---|\n| 2.0 (1.0–3.0) | 3.00 (2.00–4.00) / 6.00 (4.00–8.00) |\n"
         );
-    }
-
-    #[test]
-    fn a_machine_seen_busy_is_flagged() {
-        let mut report = sample();
-        report.start_busy_cores = Some(0.01);
-        report.load = vec![PartLoad {
-            part: "checks".into(),
-            seconds: 60.0,
-            foreign_core_secs: 30.0,
-            max_cores: 1.5,
-            top: vec![("rustc".into(), 25.0), ("cargo".into(), 0.5)],
-        }];
-        let md = report.render();
-        assert!(md.contains("| machine quiet | **no**"), "{md}");
-        assert!(md.contains("checks 0.50 / 1.50 (rustc 25 s)"), "{md}");
-    }
-
-    #[test]
-    fn a_spliced_section_replaces_its_old_self_and_keeps_the_rest() {
-        let h = "## 5. Five";
-        let old = "# B\n\n## 4. Scale\n\nfour\n\n## Notes\n\n- n\n";
-        let new = format!("{h}\n\nnew\n\n");
-        let once = splice(old, h, &new);
         assert_eq!(
-            once,
-            format!("# B\n\n## 4. Scale\n\nfour\n\n{new}## Notes\n\n- n\n")
+            [0, 999, 1_000, 1_000_000].map(thousands),
+            ["0", "999", "1,000", "1,000,000"]
         );
-        let newer = format!("{h}\n\nnewer\n\n");
-        assert_eq!(splice(&once, h, &newer), once.replace(&new, &newer));
-        assert_eq!(splice("# B\n", h, &new), format!("# B\n\n{new}"));
-        let spliced = sample().splice_into(old);
+    }
+
+    #[test]
+    fn a_full_run_replaces_what_it_writes_and_keeps_other_sections_in_place() {
+        let existing = format!(
+            "# B\n\nold head\n\n## Targets\n\nold\n\n## 1. One\n\nold figures\n\n{PROFILE}\n\nby hand\n\n## 2. Gone\n\ntwo\n\n## Soak\n\nsoaked\n\n## Notes\n\n- old\n"
+        );
+        let fresh = "# B\n\nnew head\n\n## Targets\n\nnew\n\n## 1. One\n\nnew figures\n\n## Notes\n\n- new\n";
+        let kept = keep_foreign(&existing, fresh);
+        assert_eq!(
+            kept,
+            format!(
+                "# B\n\nnew head\n\n## Targets\n\nnew\n\n## 1. One\n\nnew figures\n\n{PROFILE}\n\nby hand\n\n## Soak\n\nsoaked\n\n## Notes\n\n- new\n"
+            )
+        );
+        assert_eq!(keep_foreign(fresh, fresh), fresh);
+    }
+
+    #[test]
+    fn a_run_of_one_part_replaces_its_section_and_target_rows_and_keeps_the_rest() {
+        let existing = format!(
+            "# B\n\nhead\n\n## Targets\n\n{TARGETS_HEAD}| x ÷ y, SQLite | ≥ 0.85 | 0.10 | **MISS** |\n| x ÷ y, PostgreSQL | ≥ 0.85 | 0.20 | **MISS** |\n| other | 0 | 0 | **PASS** |\n\n## 1. One\n\nold\n\n## 2. Two\n\ntwo\n\n{PROFILE}\n\nby hand\n\n## Notes\n\n- n\n"
+        );
+        let spliced = sample().splice(&existing);
+        let rows = format!(
+            "{TARGETS_HEAD}| x ÷ y, SQLite (measurement 1 alone, see there) | ≥ 0.85 | 0.85 (0.70–0.90) | **PASS** |\n| other | 0 | 0 | **PASS** |\n\n"
+        );
+        assert!(spliced.contains(&rows), "{spliced}");
+        assert!(spliced.contains("## 1. One\n\nnew\n\nMeasured on its own on 2026-01-01 00:00 UTC, from source unknown: `adieu-bench --only checks`. Other processes used 0.50 cores on average, 1.50 in the busiest half-second.\n\nNotes of that run:\n\n- a note\n\n## 2. Two\n\ntwo\n\n"), "{spliced}");
         assert!(
-            spliced.contains("new\n\nMeasured on its own on 2026-01-01 00:00 UTC"),
+            spliced.ends_with(&format!("{PROFILE}\n\nby hand\n\n## Notes\n\n- n\n")),
             "{spliced}"
         );
-        assert!(spliced.ends_with("## Notes\n\n- n\n"), "{spliced}");
-    }
-
-    #[test]
-    fn large_counts_get_thousands_separators() {
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(thousands(1_000), "1,000");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(0), "0");
+        // Into a report without that section or any targets: in the order of the numbers.
+        let spliced = sample().splice("# B\n\n## 2. Two\n\ntwo\n");
+        assert!(spliced.starts_with("# B\n\n## Targets\n\n"), "{spliced}");
+        assert!(
+            spliced.contains("**PASS** |\n\n## 1. One\n\nnew\n\n"),
+            "{spliced}"
+        );
+        assert!(spliced.ends_with("## 2. Two\n\ntwo\n"), "{spliced}");
     }
 }

@@ -1,6 +1,7 @@
-//! The one reader of `/proc`: CPU, memory and threads of a process, and a watcher of the
-//! rest of the machine. A load average cannot tell the benchmark's own processes from a
-//! compiler started halfway through a part; the watcher can, and the report names it.
+//! The one reader of `/proc`: CPU, memory and threads of a process, the machine's busy cores,
+//! and a watcher of the other processes. A load average cannot tell the benchmark's own
+//! processes from a compiler started halfway through a part; the watcher can, and the report
+//! names it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -9,69 +10,54 @@ use std::time::{Duration, Instant};
 /// How often the watcher reads the process table; shorter-lived processes can be missed.
 const SAMPLE_EVERY: Duration = Duration::from_millis(500);
 
-/// One line of `/proc/PID/stat`: name, parent and CPU ticks (user + system).
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Stat {
-    pub(crate) comm: String,
-    pub(crate) ppid: u32,
-    pub(crate) ticks: u64,
+/// A file under `/proc` (empty if it cannot be read).
+pub(crate) fn proc(path: &str) -> String {
+    std::fs::read_to_string(format!("/proc/{path}")).unwrap_or_default()
 }
 
-/// Parses a `/proc/PID/stat` line. The name may contain spaces and parentheses, so fields
-/// are counted from the last `)`: then state, ppid, …, utime and stime (fields 14 and 15).
-pub(crate) fn parse_stat(stat: &str) -> Option<Stat> {
+/// The cores this process may use.
+pub(crate) fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Name, parent and CPU ticks (user + system) from a `/proc/PID/stat` line. The name may hold
+/// spaces and parentheses, so fields are counted from the last `)`.
+fn parse_stat(stat: &str) -> Option<(String, u32, u64)> {
     let (open, close) = (stat.find('(')?, stat.rfind(')')?);
     let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
     let field = |i: usize| fields.get(i)?.parse::<u64>().ok();
-    Some(Stat {
-        comm: stat.get(open + 1..close)?.to_owned(),
-        ppid: u32::try_from(field(1)?).ok()?,
-        ticks: field(11)? + field(12)?,
-    })
+    let name = stat.get(open + 1..close)?.to_owned();
+    Some((name, field(1)?.try_into().ok()?, field(11)? + field(12)?))
 }
 
-/// `/proc/PID/stat` of a process (`"self"` for this one).
-pub(crate) fn stat(pid: &str) -> Option<Stat> {
-    parse_stat(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-}
-
-/// CPU ticks used so far by process `pid`.
+/// CPU ticks used so far by process `pid` (`"self"` for this one).
 pub(crate) fn ticks(pid: &str) -> Option<u64> {
-    stat(pid).map(|s| s.ticks)
+    parse_stat(&proc(&format!("{pid}/stat"))).map(|s| s.2)
 }
 
 /// The number after `name` in `/proc/PID/status` (`VmRSS:` in KiB, `Threads:`).
-pub(crate) fn parse_status(status: &str, name: &str) -> Option<u64> {
+pub(crate) fn status(pid: u32, name: &str) -> Option<u64> {
+    let status = proc(&format!("{pid}/status"));
     let line = status.lines().find(|l| l.starts_with(name))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// A field of `/proc/PID/status` now.
-pub(crate) fn status(pid: u32, name: &str) -> Option<u64> {
-    parse_status(
-        &std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?,
-        name,
-    )
-}
-
-/// Every process now, by pid.
-fn all() -> HashMap<u32, Stat> {
+/// Every process now: its pid, name, parent and CPU ticks.
+fn all() -> HashMap<u32, (String, u32, u64)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return HashMap::new();
     };
-    dir.filter_map(|e| {
-        let pid: u32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        Some((pid, stat(&pid.to_string())?))
-    })
-    .collect()
+    let pid = |e: std::fs::DirEntry| e.file_name().to_str()?.parse::<u32>().ok();
+    let stat = |pid: u32| Some((pid, parse_stat(&proc(&format!("{pid}/stat")))?));
+    dir.filter_map(|e| stat(pid(e.ok()?)?)).collect()
 }
 
 /// CPU ticks used so far by all PostgreSQL processes: the database's share of a load.
 pub(crate) fn postgres_ticks() -> u64 {
     all()
         .values()
-        .filter(|p| p.comm == "postgres")
-        .map(|p| p.ticks)
+        .filter(|p| p.0 == "postgres")
+        .map(|p| p.2)
         .sum()
 }
 
@@ -80,151 +66,131 @@ pub(crate) async fn clock_ticks_per_sec() -> u64 {
     // `sysconf` would need unsafe code; `getconf` answers the same question.
     let out = tokio::process::Command::new("getconf")
         .arg("CLK_TCK")
-        .output()
-        .await;
-    out.ok()
-        .and_then(|o| String::from_utf8(o.stdout).ok())
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(100)
+        .output();
+    let out = out
+        .await
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse());
+    out.ok().and_then(Result::ok).unwrap_or(100)
 }
 
-/// How many cores were busy over `window` (0 to the number of cores), from `/proc/stat`.
+/// How many cores were busy over `window`, from 0 to the number of cores (`/proc/stat`).
 pub(crate) async fn busy_cores(window: Duration) -> Option<f64> {
-    fn read() -> Option<(u64, u64)> {
-        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    // All the ticks of all cores, and those idle (idle and iowait).
+    let read = || {
+        let stat = proc("stat");
         let line = stat.lines().find(|l| l.starts_with("cpu "))?;
         let v: Vec<u64> = line
             .split_whitespace()
-            .skip(1)
             .filter_map(|x| x.parse().ok())
             .collect();
-        // idle + iowait count as idle.
-        Some((v.iter().sum(), v.get(3)? + v.get(4).copied().unwrap_or(0)))
-    }
+        Some((v.iter().sum::<u64>(), v.get(3)? + v.get(4).unwrap_or(&0)))
+    };
     let (t0, i0) = read()?;
     tokio::time::sleep(window).await;
     let (t1, i1) = read()?;
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
-    let total = t1.saturating_sub(t0).max(1) as f64;
-    Some(cores * (1.0 - i1.saturating_sub(i0) as f64 / total))
+    let idle = i1.saturating_sub(i0) as f64 / t1.saturating_sub(t0).max(1) as f64;
+    Some(cores() as f64 * (1.0 - idle))
 }
 
 /// What other processes used during one part of the benchmark.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct PartLoad {
     pub(crate) part: String,
-    pub(crate) seconds: f64,
-    /// CPU time of other processes, in core-seconds.
-    pub(crate) foreign_core_secs: f64,
-    /// Foreign CPU in the busiest sample interval, in cores.
+    /// Average CPU of other processes over the part, in cores.
+    pub(crate) avg_cores: f64,
+    /// In the busiest sample interval, in cores.
     pub(crate) max_cores: f64,
     /// The busiest other processes by name, with their core-seconds, busiest first.
     pub(crate) top: Vec<(String, f64)>,
 }
 
 impl PartLoad {
-    /// Average foreign CPU over the part, in cores.
-    pub(crate) fn avg_cores(&self) -> f64 {
-        if self.seconds > 0.0 {
-            self.foreign_core_secs / self.seconds
-        } else {
-            0.0
-        }
-    }
-
     /// Nothing else worth mentioning ran: under 0.05 cores on average, 0.5 at the busiest.
     pub(crate) fn is_quiet(&self) -> bool {
-        self.avg_cores() < 0.05 && self.max_cores < 0.5
+        self.avg_cores < 0.05 && self.max_cores < 0.5
     }
 }
 
-#[derive(Default)]
-struct Acc {
-    load: PartLoad,
-    started: Option<Instant>,
-    by_name: HashMap<String, u64>,
-}
+/// One sample: when it was taken, the seconds it covers, and the CPU seconds that each other
+/// process (by name) used in them.
+type Sample = (Instant, f64, HashMap<String, f64>);
 
-/// A background task that charges the CPU of processes other than this one, its children
-/// and PostgreSQL to the part of the benchmark running.
+/// A background task that samples the CPU of processes other than this one, its children and
+/// PostgreSQL, and the parts of the benchmark they are charged to.
 pub(crate) struct Watcher {
-    state: Arc<Mutex<(Acc, Vec<PartLoad>)>>,
+    samples: Arc<Mutex<Vec<Sample>>>,
+    parts: Mutex<Vec<(String, Instant)>>,
     task: tokio::task::JoinHandle<()>,
-    ticks_per_sec: f64,
 }
 
 impl Watcher {
     /// Starts sampling.
     pub(crate) fn start(ticks_per_sec: u64) -> Self {
-        let state = Arc::new(Mutex::new((Acc::default(), Vec::new())));
-        let (shared, tps) = (state.clone(), ticks_per_sec as f64);
+        let (samples, tps) = (Arc::new(Mutex::new(Vec::new())), ticks_per_sec as f64);
+        let shared = samples.clone();
         let task = tokio::spawn(async move {
             let me = std::process::id();
             let (mut previous, mut last) = (all(), Instant::now());
             loop {
                 tokio::time::sleep(SAMPLE_EVERY).await;
-                let now = all();
-                let elapsed = last.elapsed().as_secs_f64().max(1e-3);
-                last = Instant::now();
-                let mut s = shared.lock().expect("not poisoned");
-                let acc = &mut s.0;
-                let mut total = 0;
-                for (pid, p) in &now {
-                    if *pid == me || p.ppid == me || p.comm == "postgres" || acc.started.is_none() {
+                let (now, mut used) = (all(), HashMap::new());
+                for (pid, (name, ppid, ticks)) in &now {
+                    if *pid == me || *ppid == me || name == "postgres" {
                         continue;
                     }
                     // A process that appeared since the last sample used all its CPU since.
-                    let delta = p
-                        .ticks
-                        .saturating_sub(previous.get(pid).map_or(0, |q| q.ticks));
-                    total += delta;
-                    *acc.by_name.entry(p.comm.clone()).or_default() += delta;
+                    let delta = ticks.saturating_sub(previous.get(pid).map_or(0, |p| p.2));
+                    *used.entry(name.clone()).or_default() += delta as f64 / tps;
                 }
-                acc.load.foreign_core_secs += total as f64 / tps;
-                acc.load.max_cores = acc.load.max_cores.max(total as f64 / tps / elapsed);
-                previous = now;
+                let sample = (Instant::now(), last.elapsed().as_secs_f64(), used);
+                (previous, last) = (now, sample.0);
+                shared.lock().expect("not poisoned").push(sample);
             }
         });
+        let parts = Mutex::default();
         Self {
-            state,
+            samples,
+            parts,
             task,
-            ticks_per_sec: tps,
         }
     }
 
-    /// Ends the current part (if any) and starts charging `part`.
+    /// Charges what follows to `part`, until the next part or the end.
     pub(crate) fn part(&self, part: &str) {
-        let mut s = self.state.lock().expect("not poisoned");
-        let acc = std::mem::take(&mut s.0);
-        s.1.extend(self.close(acc));
-        s.0.started = Some(Instant::now());
-        s.0.load.part = part.to_owned();
+        let mut parts = self.parts.lock().expect("not poisoned");
+        parts.push((part.to_owned(), Instant::now()));
     }
 
-    fn close(&self, acc: Acc) -> Option<PartLoad> {
-        let mut top: Vec<(String, f64)> = acc
-            .by_name
-            .into_iter()
-            .filter(|(_, t)| *t > 0)
-            .map(|(n, t)| (n, t as f64 / self.ticks_per_sec))
-            .collect();
-        top.sort_by(|a, b| b.1.total_cmp(&a.1));
-        top.truncate(3);
-        Some(PartLoad {
-            seconds: acc.started?.elapsed().as_secs_f64(),
-            top,
-            ..acc.load
-        })
-    }
-
-    /// Stops sampling and returns every part.
+    /// Stops sampling; what other processes used in each part.
     pub(crate) fn finish(self) -> Vec<PartLoad> {
         self.task.abort();
-        let mut s = self.state.lock().expect("not poisoned");
-        let acc = std::mem::take(&mut s.0);
-        let mut done = std::mem::take(&mut s.1);
-        done.extend(self.close(acc));
-        done
+        let samples = self.samples.lock().expect("not poisoned");
+        let parts = self.parts.into_inner().expect("not poisoned");
+        let ends: Vec<Instant> = parts.iter().skip(1).map(|p| p.1).collect();
+        let ends = ends.into_iter().chain([Instant::now()]);
+        let load = |((part, start), end): ((String, Instant), Instant)| {
+            let mine = samples.iter().filter(|s| s.0 > start && s.0 <= end);
+            let mut by_name = HashMap::<String, f64>::new();
+            let mut max_cores = 0.0_f64;
+            for (_, secs, used) in mine {
+                max_cores = max_cores.max(used.values().sum::<f64>() / secs.max(1e-3));
+                for (name, cpu) in used {
+                    *by_name.entry(name.clone()).or_default() += cpu;
+                }
+            }
+            let secs = end.duration_since(start).as_secs_f64().max(1e-3);
+            let avg_cores = by_name.values().sum::<f64>() / secs;
+            let mut top: Vec<_> = by_name.into_iter().filter(|t| t.1 > 0.0).collect();
+            top.sort_by(|a, b| b.1.total_cmp(&a.1));
+            top.truncate(3);
+            PartLoad {
+                part,
+                avg_cores,
+                max_cores,
+                top,
+            }
+        };
+        parts.into_iter().zip(ends).map(load).collect()
     }
 }
 
@@ -234,30 +200,9 @@ mod tests {
 
     #[test]
     fn stat_lines_give_name_parent_and_cpu_even_with_odd_names() {
-        let p = parse_stat("77 (tokio (rt) x) R 12 77 77 0 -1 0 1 0 0 0 250 50 0 0 20 0").unwrap();
-        assert_eq!(
-            (p.comm.as_str(), p.ppid, p.ticks),
-            ("tokio (rt) x", 12, 300)
-        );
-        assert!(parse_stat("garbage").is_none());
-        let status = "Name:\tadieu\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
-        assert_eq!(parse_status(status, "VmRSS:"), Some(12345));
-        assert_eq!(parse_status(status, "Threads:"), Some(3));
-    }
-
-    #[test]
-    fn a_part_is_quiet_only_if_others_used_almost_nothing() {
-        let mut load = PartLoad {
-            seconds: 100.0,
-            foreign_core_secs: 1.0,
-            max_cores: 0.2,
-            ..PartLoad::default()
-        };
-        assert!(load.is_quiet());
-        load.foreign_core_secs = 20.0;
-        assert!(!load.is_quiet());
-        load.foreign_core_secs = 1.0;
-        load.max_cores = 1.0;
-        assert!(!load.is_quiet());
+        let stat = "77 (tokio (rt) x) R 12 77 77 0 -1 0 1 0 0 0 250 50 0 0 20 0";
+        assert_eq!(parse_stat(stat), Some(("tokio (rt) x".into(), 12, 300)));
+        assert_eq!(parse_stat("garbage"), None);
+        assert!(status(std::process::id(), "Threads:").is_some_and(|n| n >= 1));
     }
 }

@@ -1,160 +1,115 @@
 //! Measurement 1: `GET /api/me` against the ceiling (a bare hello world) and `/healthz`.
 
-use std::sync::Arc;
-
-use super::{Backend, Ctx, MakeRequest, Rate, ServerKind, compare, stop_all};
-use crate::http::{bearer, get};
-use crate::node::{Node, Process};
-use crate::report::{Section, col, lat, ratio_target, table};
-use crate::watch;
+use super::prelude::*;
 
 /// `/api/me` reaches this fraction of the bare hello world with the cache.
-pub(crate) const TARGET: f64 = 0.85;
+const TARGET: f64 = 0.85;
+/// How its rows of the targets table begin.
+const ROW: &str = "`/api/me` ÷ bare hello world req/s";
 
-/// One row: a configuration, whether the target applies, and its runs (hello, `/healthz`,
-/// `/api/me`; CPU of the node, this process and PostgreSQL).
-pub(crate) type Row = (String, bool, Vec<Vec<Rate>>);
+/// A configuration, whether the target applies to it, and its runs: hello, `/healthz` and
+/// `/api/me`, each with the cores of the node, PostgreSQL and the load generator.
+type Row = (String, bool, Vec<Vec<Rate>>);
 
-pub(crate) async fn run(ctx: &mut Ctx) -> anyhow::Result<Section> {
-    let mut rows = Vec::new();
-    for kind in ctx.kinds(true) {
-        let label = format!("checks-{}", kind.slug());
-        let db = ctx.fresh_database(kind.backend, &label).await?;
-        let nodes = ctx.start_nodes(&db, kind, &label, 1).await?;
-        let result = on(ctx, kind, &nodes[0]).await;
-        stop_all(nodes).await;
-        match result {
-            Ok(row) => rows.push(row),
-            Err(e) => ctx.not_measured("check throughput", kind, &e),
-        }
-    }
-    ctx.notes.push(
+pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
+    let rows = ctx.each(
+        "check throughput",
+        ctx.kinds(true),
+        async |kind, _, nodes| on(ctx, kind, &nodes[0]).await,
+    );
+    let rows = rows.await?;
+    ctx.note(
         "`/healthz` in this build answers from a readiness flag that a background task keeps (no \
          database query per request), so measurement 1 compares token checks with an endpoint \
          that does no storage work at all."
-            .to_owned(),
+            .into(),
     );
     Ok(render(&rows))
 }
 
-async fn on(ctx: &Ctx, kind: ServerKind, node: &Node) -> anyhow::Result<Row> {
-    let cache = ctx.api.cache_state(node.admin).await?;
-    let auths: Vec<_> = ctx
-        .real_tokens(node, "bench-check", 4)
-        .await?
-        .iter()
-        .map(|t| bearer(t))
-        .collect();
-    let (hello, hello_addr) = Node::hello(&ctx.work.join("hello.log")).await?;
-    let plain = |path: &'static str| -> MakeRequest { Arc::new(move |_| get(path, None)) };
-    let me: MakeRequest = Arc::new(move |i| get("/api/me", Some(&auths[i % auths.len()])));
+async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
+    let cache = ctx.cache_state(node).await?;
+    let tokens = ctx.real_tokens(node, "bench-check", 4).await?;
+    let auths: Vec<_> = tokens.iter().map(|t| bearer(t)).collect();
+    let me: MakeRequest = Arc::new(move |i| request("GET /api/me", Some(&auths[i % 4]), None));
+    let plain =
+        |line: &'static str| -> MakeRequest { Arc::new(move |_| request(line, None, None)) };
+    let hello = Process::hello(&ctx.work.join("hello.log")).await?;
     let targets = [
-        ("hello", hello_addr, plain("/")),
-        ("/healthz", node.addr, plain("/healthz")),
-        ("/api/me", node.addr, me),
+        ("hello", hello.addr(), plain("GET /")),
+        ("/healthz", node.addr(), plain("GET /healthz")),
+        ("/api/me", node.addr(), me),
     ];
-    let pg = kind.backend == Backend::Postgres;
-    let watched = || {
-        vec![
-            node.process.ticks(),
-            watch::ticks("self"),
-            pg.then(watch::postgres_ticks),
-        ]
-    };
-    let runs = compare(ctx, &kind.label(), &targets, watched).await;
-    Process::stop(hello).await;
-    let label = match kind.cache {
-        None => format!("{} (cache: {cache})", kind.label()),
-        Some(_) => kind.label(),
-    };
+    let runs = compare(ctx, &kind.label(), &targets, node_pg_self(node, kind)).await;
+    hello.stop().await;
     // The target is for a node that answers checks from its cache.
-    Ok((label, kind.cache == Some(true) || cache != "off", runs?))
+    let judged = kind.1 == Some(true) || cache != "off";
+    let label = kind.label()
+        + &kind
+            .1
+            .map_or(format!(" (cache: {cache})"), |_| String::new());
+    Ok((label, judged, runs?))
 }
 
-pub(crate) fn render(rows: &[Row]) -> Section {
+fn render(rows: &[Row]) -> Section {
     let per = |i: usize, j: usize| move |r: &Vec<Rate>| r[i].per_sec / r[j].per_sec;
     let body = table(
-        "server | hello req/s | `/healthz` req/s | `/api/me` req/s | `/api/me` ÷ hello | `/healthz` ÷ hello | `/api/me` ÷ `/healthz` | `/api/me` p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors",
+        "server | hello req/s | `/healthz` req/s | `/api/me` req/s | `/api/me` ÷ hello | \
+         `/healthz` ÷ hello | `/api/me` ÷ `/healthz` | `/api/me` p50 / p99 ms | server CPU \
+         (cores) | PostgreSQL CPU (cores) | load generator CPU (cores) | errors",
         rows.iter().map(|(label, _, r)| {
             let mut row = vec![label.clone()];
             row.extend((0..3).map(|i| col(r, |x| x[i].per_sec, 0)));
-            row.extend([
-                col(r, per(2, 0), 2),
-                col(r, per(1, 0), 2),
-                col(r, per(2, 1), 2),
-                lat(r, |x| x[2].latency, 2),
-            ]);
-            row.extend([0, 2, 1].map(|c| col(r, |x| x[2].cores[c], 2)));
-            row.push(
-                r.iter()
-                    .flatten()
-                    .map(|x| x.errors)
-                    .sum::<u64>()
-                    .to_string(),
-            );
+            row.extend([(2, 0), (1, 0), (2, 1)].map(|(i, j)| col(r, per(i, j), 2)));
+            row.push(lat(r, |x| x[2].latency, 2));
+            row.extend((0..3).map(|c| col(r, |x| x[2].cores[c], 2)));
+            row.push(errors(r));
             row
         }),
     );
-    Section {
-        heading: "## 1. Check throughput: `GET /api/me` against the ceiling".into(),
-        body: format!(
-            "Same load (a fixed number of keep-alive connections, each sending its next request \
-             as soon as the answer arrives) on three targets, one after the other, the order \
-             rotating from run to run: *hello*, the benchmark's own bare axum hello world in a \
-             process of its own, with the server's runtime, HTTP settings and allocator and \
-             nothing else (the physical ceiling of this machine for an axum server); Adieu's \
-             `/healthz` (every layer, no storage); and `/api/me`, which validates a bearer token \
-             of a real login.\n\n{body}\n"
-        ),
-        targets: rows
-            .iter()
-            .filter(|(_, target, _)| *target)
-            .map(|(label, _, r)| {
-                let s = crate::stats::Spread::of(r.iter().map(per(2, 0)));
-                ratio_target(
-                    &format!("`/api/me` ÷ bare hello world req/s, {label}"),
-                    TARGET,
-                    s,
-                )
-            })
-            .collect(),
-    }
+    let judged = rows.iter().filter(|(_, judged, _)| *judged);
+    let targets = judged.map(|(label, _, r)| {
+        let ratio = Spread::of(r.iter().map(per(2, 0)));
+        ratio_target(format!("{ROW}, {label}"), TARGET, ratio)
+    });
+    let body = format!(
+        "Same load (a fixed number of keep-alive connections, each sending its next request as \
+         soon as the answer arrives) on three targets, one after the other, the order rotating \
+         from run to run: *hello*, the benchmark's own bare axum hello world in a process of its \
+         own, with the server's runtime, HTTP settings and allocator and nothing else (the \
+         physical ceiling of this machine for an axum server); Adieu's `/healthz` (every layer, \
+         no storage); and `/api/me`, which validates a bearer token of a real login.\n\n{body}\n"
+    );
+    let heading = "## 1. Check throughput: `GET /api/me` against the ceiling";
+    Section::new(heading, body, &[ROW], targets.collect())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn run(hello: f64, me: f64) -> Vec<Rate> {
-        let rate = |per_sec| Rate {
-            per_sec,
-            cores: vec![1.0, 0.5, f64::NAN],
-            ..Rate::default()
-        };
-        vec![rate(hello), rate(hello), rate(me)]
-    }
-
     #[test]
     fn only_configurations_with_the_cache_are_judged_on_the_median() {
-        let rows = vec![
-            (
-                "PostgreSQL, cache on".to_owned(),
-                true,
-                vec![run(1000.0, 850.0), run(1000.0, 700.0), run(1000.0, 900.0)],
-            ),
-            (
-                "PostgreSQL, cache off".to_owned(),
-                false,
-                vec![run(1000.0, 300.0)],
-            ),
-        ];
-        let s = render(&rows);
+        let rate = |per_sec| Rate {
+            per_sec,
+            cores: vec![1.0, f64::NAN, 0.5],
+            ..Rate::default()
+        };
+        let run = |me| vec![rate(1000.0), rate(1000.0), rate(me)];
+        let on = (
+            "PostgreSQL, cache on".into(),
+            true,
+            [850.0, 700.0, 900.0].map(run).into(),
+        );
+        let off = ("PostgreSQL, cache off".into(), false, vec![run(300.0)]);
+        let s = render(&[on, off]);
+        let judged = format!("{ROW}, PostgreSQL, cache on");
         assert_eq!(
             s.targets,
-            [
-                "| `/api/me` ÷ bare hello world req/s, PostgreSQL, cache on | ≥ 0.85 | 0.85 (0.70–0.90) | **PASS** |"
-            ]
+            [[&judged, "≥ 0.85", "0.85 (0.70–0.90)", "**PASS**"].map(String::from)]
         );
-        assert!(s.body.contains("| PostgreSQL, cache off | 1000 | 1000 | 300 | 0.30 | 1.00 | 0.30 | – / – | 1.00 | – | 0.50 | 0 |"), "{}", s.body);
+        let row = "| PostgreSQL, cache off | 1000 | 1000 | 300 | 0.30 | 1.00 | 0.30 | – / – | 1.00 | – \
+                   | 0.50 | 0 |";
+        assert!(s.body.contains(row), "{}", s.body);
     }
 }

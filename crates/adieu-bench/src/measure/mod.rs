@@ -1,17 +1,15 @@
-//! The measurements, one file each, each rendering its own section. Every measurement
-//! starts its own nodes on a fresh database and stops them before it returns, whether it
-//! succeeded or not.
+//! The measurements, one file each, each rendering its own section; and what they share: the
+//! set-ups they compare, the nodes started for each (and always stopped again), the few
+//! set-up calls, and the closed-loop comparison of measurements 1, 6 and 7.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adieu_core::duration;
 use anyhow::{Context, bail};
-use http_body_util::Full;
-use hyper::Request;
-use hyper::body::Bytes;
+use serde_json::Value;
 
 pub(crate) mod checks;
 pub(crate) mod hangup;
@@ -21,262 +19,249 @@ pub(crate) mod logouts;
 pub(crate) mod proxy;
 pub(crate) mod scale;
 
-use crate::api::Api;
-use crate::http::closed_loop;
-use crate::node::Node;
-use crate::pg::Postgres;
-use crate::stats::Latency;
-
-/// How long and how hard to measure; `--quick` changes the defaults marked with it.
-#[derive(Debug, Clone, clap::Args)]
-pub(crate) struct Options {
-    /// Runs of every measurement; the report shows their median and range.
-    #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
-    pub(crate) runs: usize,
-    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
-    #[arg(long, default_value = "3s", value_parser = duration::parse, default_value_if("quick", "true", "1s"))]
-    pub(crate) duration: Duration,
-    /// Unmeasured load before measuring.
-    #[arg(long, default_value = "1s", value_parser = duration::parse, default_value_if("quick", "true", "300ms"))]
-    pub(crate) warmup: Duration,
-    /// Keep-alive connections of the check load.
-    #[arg(long, default_value_t = 32)]
-    pub(crate) connections: usize,
-    /// Logouts per run (measurement 2).
-    #[arg(long, default_value_t = 200, default_value_if("quick", "true", "30"))]
-    pub(crate) logouts: usize,
-    /// Length of one login run, below and above the limit (measurement 3).
-    #[arg(long, default_value = "5s", value_parser = duration::parse, default_value_if("quick", "true", "2s"))]
-    pub(crate) login_duration: Duration,
-    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
-    #[arg(long)]
-    pub(crate) login_clients: Option<usize>,
-    /// Offered login rate above the limit, as a multiple of the limit.
-    #[arg(long, default_value_t = 3.0)]
-    pub(crate) overload_factor: f64,
-    /// Runs above the limit, per server.
-    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
-    pub(crate) overload_runs: usize,
-    /// Bound on requests in flight above the limit.
-    #[arg(long, default_value_t = 2048)]
-    pub(crate) max_in_flight: usize,
-    /// A login or set-up request that takes longer counts as a timeout.
-    #[arg(long, default_value = "10s", value_parser = duration::parse)]
-    pub(crate) request_timeout: Duration,
-    /// Live-session counts to compare (measurement 4), ascending.
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "1000,1000000",
-        default_value_if("quick", "true", "1000,20000")
-    )]
-    pub(crate) scale_sessions: Vec<u64>,
-    /// Checks per run and kind (hot, cold) in measurement 4.
-    #[arg(long, default_value_t = 500, default_value_if("quick", "true", "100"))]
-    pub(crate) scale_samples: usize,
+/// What most measurements use.
+mod prelude {
+    pub(crate) use super::{Ctx, Db, Kind, MakeRequest, Rate, compare, errors, node_pg_self};
+    pub(crate) use crate::http::{Conn, bearer, request};
+    pub(crate) use crate::node::Process;
+    pub(crate) use crate::report::{Section, col, lat, ms, ratio_target, spread, table, verdict};
+    pub(crate) use crate::stats::{Latency, Spread};
+    pub(crate) use std::sync::Arc;
+    pub(crate) use std::time::{Duration, Instant};
 }
 
-impl Options {
-    /// Clients logging in back to back: 4 per core unless given.
-    pub(crate) fn login_clients(&self, cores: usize) -> usize {
-        self.login_clients.unwrap_or(4 * cores).max(1)
-    }
-}
+use crate::Opts;
+use crate::db::Postgres;
+use crate::http::{Conn, Req, closed_loop, credentials, json, request};
+use crate::node::Process;
+use crate::report::{Target, col, lat, ratio_target, spread, table, verdict};
+use crate::stats::{Latency, Spread};
+use crate::watch;
 
-/// The storage a node runs on.
+/// A backend (`true`: PostgreSQL) and a cache setting (`None`: the server's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Backend {
-    Sqlite,
-    Postgres,
-}
+pub(crate) struct Kind(pub(crate) bool, pub(crate) Option<bool>);
 
-/// A backend and a cache setting (`None`: the server's default).
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ServerKind {
-    pub(crate) backend: Backend,
-    pub(crate) cache: Option<bool>,
-}
-
-impl ServerKind {
-    pub(crate) const SQLITE: Self = Self {
-        backend: Backend::Sqlite,
-        cache: None,
-    };
+impl Kind {
+    pub(crate) const SQLITE: Self = Self(false, None);
 
     /// How the report names this configuration.
-    pub(crate) fn label(&self) -> String {
-        let backend = if self.backend == Backend::Sqlite {
-            "SQLite"
-        } else {
-            "PostgreSQL"
-        };
-        match self.cache {
+    pub(crate) fn label(self) -> String {
+        let backend = if self.0 { "PostgreSQL" } else { "SQLite" };
+        match self.1 {
             None => backend.to_owned(),
             Some(on) => format!("{backend}, cache {}", if on { "on" } else { "off" }),
         }
     }
-
-    /// For file and database names.
-    pub(crate) fn slug(&self) -> String {
-        let backend = if self.backend == Backend::Sqlite {
-            "sqlite"
-        } else {
-            "pg"
-        };
-        match self.cache {
-            None => backend.to_owned(),
-            Some(on) => format!("{backend}_{}", if on { "cache" } else { "nocache" }),
-        }
-    }
 }
 
-/// A database for one measurement.
-pub(crate) struct Database {
-    pub(crate) url: String,
-    pub(crate) sqlite_file: Option<PathBuf>,
-}
+/// A fresh database: its URL and, for SQLite, its file.
+pub(crate) type Db = (String, Option<PathBuf>);
 
 /// What every measurement needs.
 pub(crate) struct Ctx {
     pub(crate) adieu: PathBuf,
     pub(crate) pg: Option<Postgres>,
     pub(crate) work: PathBuf,
-    pub(crate) api: Api,
-    pub(crate) opts: Options,
+    pub(crate) opts: Opts,
     pub(crate) ticks_per_sec: u64,
     pub(crate) cores: usize,
-    pub(crate) notes: Vec<String>,
-    pub(crate) databases: usize,
+    pub(crate) notes: Mutex<Vec<String>>,
+    /// Databases and node logs made so far, for their names.
+    pub(crate) made: AtomicUsize,
 }
 
 impl Ctx {
-    /// The configurations to compare: SQLite, and PostgreSQL with the cache (and without).
-    pub(crate) fn kinds(&self, with_cache_off: bool) -> Vec<ServerKind> {
-        let pg = |on| ServerKind {
-            backend: Backend::Postgres,
-            cache: Some(on),
-        };
-        let mut kinds = vec![ServerKind::SQLITE];
+    /// The set-ups to compare, one node each: SQLite, and PostgreSQL with the cache (and
+    /// without).
+    pub(crate) fn kinds(&self, with_cache_off: bool) -> Vec<(Kind, usize)> {
+        let mut kinds = vec![(Kind::SQLITE, 1)];
         if self.pg.is_some() {
-            kinds.push(pg(true));
+            kinds.push((Kind(true, Some(true)), 1));
             if with_cache_off {
-                kinds.push(pg(false));
+                kinds.push((Kind(true, Some(false)), 1));
             }
         }
         kinds
     }
 
-    /// Notes that `what` could not be measured on `kind`, and why.
-    pub(crate) fn not_measured(&mut self, what: &str, kind: ServerKind, e: &anyhow::Error) {
-        eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
-        self.notes
-            .push(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
+    /// A caveat for the report's notes.
+    pub(crate) fn note(&self, note: String) {
+        self.notes.lock().expect("not poisoned").push(note);
     }
 
-    pub(crate) async fn fresh_database(
-        &mut self,
-        backend: Backend,
-        label: &str,
-    ) -> anyhow::Result<Database> {
-        self.databases += 1;
-        if backend == Backend::Sqlite {
-            let file = self.work.join(format!("{}-{label}.db", self.databases));
-            return Ok(Database {
-                url: format!("sqlite://{}", file.display()),
-                sqlite_file: Some(file),
-            });
-        }
-        let pg = self.pg.as_ref().context("PostgreSQL is not available")?;
-        Ok(Database {
-            url: pg.create_database(label).await?,
-            sqlite_file: None,
-        })
+    /// A new file name in the working directory.
+    fn file(&self, suffix: &str) -> PathBuf {
+        let n = self.made.fetch_add(1, Ordering::Relaxed);
+        self.work.join(format!("{n}{suffix}"))
     }
 
-    /// Starts `n` nodes, one after the other (so that only the first migrates), and waits
-    /// until they are ready.
-    pub(crate) async fn start_nodes(
+    /// The one driver of the measurements: for each set-up (a kind and a number of nodes), a
+    /// fresh database, its nodes started, `f` run on them, and the nodes stopped again. A set-up
+    /// that fails is noted and left out; if all fail, so does the measurement.
+    pub(crate) async fn each<T>(
         &self,
-        db: &Database,
-        kind: ServerKind,
-        label: &str,
-        n: usize,
-    ) -> anyhow::Result<Vec<Node>> {
-        let mut nodes = Vec::with_capacity(n);
-        for i in 0..n {
-            let log = self.work.join(format!("{label}-node{i}.log"));
-            match Node::start(&self.adieu, &db.url, kind.cache, &log).await {
-                Ok(node) => nodes.push(node),
+        what: &str,
+        setups: Vec<(Kind, usize)>,
+        f: impl AsyncFn(Kind, &Db, &[Process]) -> anyhow::Result<T>,
+    ) -> anyhow::Result<Vec<T>> {
+        let mut rows = Vec::new();
+        for (kind, n) in setups {
+            let result = async {
+                let db = match &self.pg {
+                    _ if !kind.0 => {
+                        let file = self.file(".db");
+                        (format!("sqlite://{}", file.display()), Some(file))
+                    }
+                    Some(pg) => (pg.create_database().await?, None),
+                    None => bail!("PostgreSQL is not available"),
+                };
+                self.with_nodes(&db.0, kind, n, async |nodes| f(kind, &db, nodes).await)
+                    .await
+            };
+            match result.await {
+                Ok(row) => rows.push(row),
                 Err(e) => {
-                    stop_all(nodes).await;
-                    return Err(e);
+                    eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
+                    self.note(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
                 }
             }
         }
-        if let Err(e) = self.wait_ready(&nodes).await {
-            stop_all(nodes).await;
-            return Err(e);
+        if rows.is_empty() {
+            bail!("no set-up could be measured");
         }
-        Ok(nodes)
+        Ok(rows)
     }
 
-    /// Waits (at most 30 s) until every node's `/status` answers 200 and its cache, if any,
-    /// serves: figures of a node still resyncing would measure start-up.
-    async fn wait_ready(&self, nodes: &[Node]) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        for node in nodes {
-            loop {
-                let cache = self.api.cache_state(node.admin).await;
-                if cache.as_ref().is_ok_and(|c| c != "resyncing") {
-                    break;
-                }
-                if Instant::now() >= deadline {
-                    bail!(
-                        "node {} not ready after 30 s ({})",
-                        node.addr,
-                        cache.map_or_else(|e| format!("{e:#}"), |c| format!("cache {c}"))
-                    );
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+    /// Starts `n` nodes on the database at `url`, one after the other (so that only the first
+    /// migrates), waits until they are ready, runs `f` and stops them, whatever `f` returned.
+    pub(crate) async fn with_nodes<T>(
+        &self,
+        url: &str,
+        kind: Kind,
+        n: usize,
+        f: impl AsyncFnOnce(&[Process]) -> anyhow::Result<T>,
+    ) -> anyhow::Result<T> {
+        let mut nodes = Vec::with_capacity(n);
+        // A node that fails to start is killed with the others as `nodes` is dropped.
+        for _ in 0..n {
+            let log = self.file("-node.log");
+            nodes.push(Process::node(&self.adieu, url, kind.1, &log).await?);
         }
-        Ok(())
+        for node in &nodes {
+            self.wait_ready(node).await?;
+        }
+        let result = f(&nodes).await;
+        for node in nodes {
+            node.stop().await;
+        }
+        result
+    }
+
+    /// Waits (at most 30 s) until a node's `/status` answers 200 and its cache, if any, serves:
+    /// figures of a node still resyncing would measure start-up.
+    async fn wait_ready(&self, node: &Process) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let cache = self.cache_state(node).await;
+            if cache.as_ref().is_ok_and(|c| c != "resyncing") {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                let why = cache.map_or_else(|e| format!("{e:#}"), |c| format!("cache {c}"));
+                bail!("node {} not ready after 30 s ({why})", node.addr());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Sends one set-up request on a connection of its own, expecting `expected` within the
+    /// request timeout; the JSON answer (`null` if it has none).
+    pub(crate) async fn call(
+        &self,
+        addr: SocketAddr,
+        req: Req,
+        expected: u16,
+    ) -> anyhow::Result<Value> {
+        let path = req.uri().path().to_owned();
+        let answer = async { Conn::open(addr).await?.send(req).await };
+        let answer = tokio::time::timeout(self.opts.request_timeout, answer).await;
+        let answer = answer.context("timed out")?.context(path.clone())?;
+        if answer.status() != expected {
+            let body = String::from_utf8_lossy(answer.body());
+            bail!("{path} answered {}: {body}", answer.status());
+        }
+        Ok(serde_json::from_slice(answer.body()).unwrap_or_default())
+    }
+
+    /// The cache state (`off`, `serving` or `resyncing`) from `GET /status` on a node's
+    /// operators' listener, which answers 503 while the node is not ready.
+    pub(crate) async fn cache_state(&self, node: &Process) -> anyhow::Result<String> {
+        let status = self.call(node.admin(), request("GET /status", None, None), 200);
+        text(&status.await?, "cache")
+    }
+
+    /// Registers `user`.
+    pub(crate) async fn register(&self, node: &Process, user: &str) -> anyhow::Result<()> {
+        let req = json("POST /api/register", None, credentials(user));
+        self.call(node.addr(), req, 201).await.map(drop)
+    }
+
+    /// Logs `user` in: the access token.
+    pub(crate) async fn login(&self, node: &Process, user: &str) -> anyhow::Result<String> {
+        let req = json("POST /api/login", None, credentials(user));
+        text(&self.call(node.addr(), req, 200).await?, "access_token")
     }
 
     /// Registers `user` and logs it in `n` times: access tokens of real logins.
     pub(crate) async fn real_tokens(
         &self,
-        node: &Node,
+        node: &Process,
         user: &str,
         n: usize,
     ) -> anyhow::Result<Vec<String>> {
-        self.api.register(node.addr, user).await?;
+        self.register(node, user).await?;
         let mut tokens = Vec::with_capacity(n);
         for _ in 0..n {
-            tokens.push(self.api.login(node.addr, user).await?);
+            tokens.push(self.login(node, user).await?);
         }
         Ok(tokens)
     }
 
-    /// CPU used between two readings, in cores.
-    pub(crate) fn cores(&self, before: Option<u64>, after: Option<u64>, elapsed: Duration) -> f64 {
-        match (before, after) {
-            (Some(b), Some(a)) => {
-                a.saturating_sub(b) as f64 / self.ticks_per_sec as f64 / elapsed.as_secs_f64()
-            }
+    /// Runs `load`; its result and the cores that each process `ticks` reads used meanwhile
+    /// (NaN when unread).
+    pub(crate) async fn cores<T>(
+        &self,
+        ticks: &impl Fn() -> Vec<Option<u64>>,
+        load: impl Future<Output = T>,
+    ) -> (T, Vec<f64>) {
+        let (before, started) = (ticks(), Instant::now());
+        let done = load.await;
+        let secs = started.elapsed().as_secs_f64() * self.ticks_per_sec as f64;
+        let used = before.iter().zip(ticks()).map(|(b, a)| match (b, a) {
+            (Some(b), Some(a)) => a.saturating_sub(*b) as f64 / secs,
             _ => f64::NAN,
-        }
+        });
+        (done, used.collect())
     }
 }
 
-pub(crate) async fn stop_all(nodes: Vec<Node>) {
-    for node in nodes {
-        node.process.stop().await;
+/// A string field of a JSON answer.
+pub(crate) fn text(answer: &Value, field: &str) -> anyhow::Result<String> {
+    let text = answer[field].as_str().map(str::to_owned);
+    text.with_context(|| format!("no {field} in the answer {answer}"))
+}
+
+/// The CPU ticks of a node, of PostgreSQL (if `kind` runs on it) and of this process.
+pub(crate) fn node_pg_self(node: &Process, kind: Kind) -> impl Fn() -> Vec<Option<u64>> {
+    move || {
+        let pg = kind.0.then(watch::postgres_ticks);
+        vec![node.ticks(), pg, watch::ticks("self")]
     }
 }
 
 /// A request to send over and over: connection `i` sends `make(i)`.
-pub(crate) type MakeRequest = Arc<dyn Fn(usize) -> Request<Full<Bytes>> + Send + Sync>;
+pub(crate) type MakeRequest = Arc<dyn Fn(usize) -> Req + Send + Sync>;
 
 /// One load of one run of a comparison.
 #[derive(Debug, Clone, Default)]
@@ -285,19 +270,28 @@ pub(crate) struct Rate {
     pub(crate) latency: Option<Latency>,
     /// Non-2xx answers and transport errors.
     pub(crate) errors: u64,
-    /// Cores used by each watched process during this load (NaN when unread).
+    /// Cores used by each watched process during this load.
     pub(crate) cores: Vec<f64>,
 }
 
-/// Measurements 1, 6 and 7: the same closed-loop load on several targets, one after the
-/// other, the order rotating from run to run so that a slow drift of the machine favours
-/// none. `watch` reads the CPU ticks of the processes whose cores each load is charged.
-/// Returns one `Rate` per target, per run.
+/// The errors of every load of every run.
+pub(crate) fn errors(runs: &[Vec<Rate>]) -> String {
+    runs.iter()
+        .flatten()
+        .map(|r| r.errors)
+        .sum::<u64>()
+        .to_string()
+}
+
+/// Measurements 1, 6 and 7: the same closed-loop load on several targets, one after the other,
+/// the order rotating from run to run so that a slow drift of the machine favours none; each
+/// load is charged the cores of the processes that `ticks` reads. One `Rate` per target, per
+/// run.
 pub(crate) async fn compare(
     ctx: &Ctx,
     label: &str,
     targets: &[(&str, SocketAddr, MakeRequest)],
-    watch: impl Fn() -> Vec<Option<u64>>,
+    ticks: impl Fn() -> Vec<Option<u64>>,
 ) -> anyhow::Result<Vec<Vec<Rate>>> {
     let o = &ctx.opts;
     let load = |i: usize, duration| {
@@ -314,28 +308,58 @@ pub(crate) async fn compare(
         let mut rates = vec![Rate::default(); targets.len()];
         for k in 0..targets.len() {
             let i = (k + run) % targets.len();
-            let (before, started) = (watch(), Instant::now());
-            let res = load(i, o.duration).await?;
-            let after = watch();
-            let cores = before
-                .iter()
-                .zip(&after)
-                .map(|(b, a)| ctx.cores(*b, *a, started.elapsed()))
-                .collect();
+            let (load, cores) = ctx.cores(&ticks, load(i, o.duration)).await;
+            let (per_sec, latency, errors) =
+                load.map(|l| (l.per_sec, Latency::of(&l.latencies), l.errors))?;
             rates[i] = Rate {
-                per_sec: res.ok_per_sec(),
-                latency: Latency::of(&res.latencies),
-                errors: res.not_ok + res.transport_errors,
+                per_sec,
+                latency,
+                errors,
                 cores,
             };
         }
-        let said: Vec<String> = targets
-            .iter()
-            .zip(&rates)
+        let said = targets.iter().zip(&rates);
+        let said: Vec<_> = said
             .map(|((name, ..), r)| format!("{name} {:.0}/s", r.per_sec))
             .collect();
         eprintln!("  {label} run {}: {}", run + 1, said.join(", "));
         runs.push(rates);
     }
     Ok(runs)
+}
+
+/// Measurements 6 and 7: per set-up, two loads compared by the ratio of their rates (the second
+/// over the first), whose median must reach `target`. The table, and the rows of the targets
+/// (`row`, then the set-up).
+pub(crate) fn ratio_table(
+    names: [&str; 2],
+    target: f64,
+    row: &str,
+    rows: &[(String, Vec<Vec<Rate>>)],
+) -> (String, Vec<Target>) {
+    let ratio = |r: &[Vec<Rate>]| Spread::of(r.iter().map(|x| x[1].per_sec / x[0].per_sec));
+    let [a, b] = names;
+    let head = format!(
+        "server | {a} req/s | {b} req/s | ratio (target ≥ {target:.2}) | {a} p50 / p99 ms | {b} \
+         p50 / p99 ms | errors | verdict"
+    );
+    let table = table(
+        &head,
+        rows.iter().map(|(label, r)| {
+            [
+                label.clone(),
+                col(r, |x| x[0].per_sec, 0),
+                col(r, |x| x[1].per_sec, 0),
+                spread(ratio(r), 2, ""),
+                lat(r, |x| x[0].latency, 2),
+                lat(r, |x| x[1].latency, 2),
+                errors(r),
+                ratio(r).map_or("not measured".into(), |s| verdict(s.median >= target)),
+            ]
+        }),
+    );
+    let targets = rows
+        .iter()
+        .map(|(label, r)| ratio_target(format!("{row}, {label}"), target, ratio(r)));
+    (table, targets.collect())
 }

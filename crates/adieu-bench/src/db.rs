@@ -1,0 +1,226 @@
+//! The benchmark's databases: a fresh PostgreSQL database for every measurement (all dropped
+//! when the benchmark ends), and live sessions seeded through the store's own bulk method,
+//! `Store::seed`, as a million logins through argon2id would take hours.
+//!
+//! Seeded session `i` belongs to seeded user `i / 10` and has one access and one refresh
+//! token, like a real login. Token secrets are derived from the session number and a random
+//! tag of the database, so the benchmark can present any of them without storing a million
+//! strings; they are throwaway credentials in a throwaway database, and the server only ever
+//! sees their SHA-256, exactly as for the tokens it mints itself.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use adieu_core::{Session, SessionKind, TokenHash, TokenKind};
+use adieu_store::{NewToken, Storage, StoreOptions, User};
+use anyhow::Context;
+use sqlx::{Connection, PgConnection};
+
+/// The PostgreSQL server the benchmark borrows databases from.
+#[derive(Debug, Clone)]
+pub(crate) struct Postgres {
+    admin_url: String,
+    /// The databases this run made, named after a random tag so that two runs never collide.
+    made: Arc<Mutex<Vec<String>>>,
+}
+
+impl Postgres {
+    /// Connects once to check the server; returns it with its version.
+    pub(crate) async fn connect(admin_url: &str) -> anyhow::Result<(Self, String)> {
+        let mut conn = PgConnection::connect(admin_url).await?;
+        let version = sqlx::query_scalar("SHOW server_version");
+        let version = version.fetch_one(&mut conn).await?;
+        conn.close().await?;
+        let tag = hex::encode(adieu_core::random_bytes::<4>());
+        let made = Arc::new(Mutex::new(vec![tag]));
+        let pg = Self {
+            admin_url: admin_url.to_owned(),
+            made,
+        };
+        Ok((pg, version))
+    }
+
+    /// Runs `sql` on the database at `url`.
+    async fn run(url: &str, sql: &str) -> anyhow::Result<()> {
+        let mut conn = PgConnection::connect(url).await?;
+        sqlx::query(sql).execute(&mut conn).await?;
+        Ok(conn.close().await?)
+    }
+
+    /// Creates an empty database; its URL.
+    pub(crate) async fn create_database(&self) -> anyhow::Result<String> {
+        let name = {
+            let mut made = self.made.lock().expect("not poisoned");
+            let name = format!("adieu_bench_{}_{}", made[0], made.len());
+            made.push(name.clone());
+            name
+        };
+        // Names are made of [a-z0-9_] only, so quoting is all they need.
+        let created = Self::run(&self.admin_url, &format!("CREATE DATABASE \"{name}\"")).await;
+        created.with_context(|| format!("creating database {name}"))?;
+        Ok(with_database(&self.admin_url, &name))
+    }
+
+    /// Drops every database this run made (also those of nodes still connected).
+    pub(crate) async fn drop_all(&self) {
+        let made = std::mem::take(&mut *self.made.lock().expect("not poisoned"));
+        for name in made.iter().skip(1) {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            if let Err(e) = Self::run(&self.admin_url, &sql).await {
+                eprintln!("warning: could not drop database {name}: {e:#}");
+            }
+        }
+    }
+
+    /// Fresh statistics for a database just seeded, as autovacuum would give a long-lived one;
+    /// then its size on disk in bytes.
+    pub(crate) async fn analyze_and_size(url: &str) -> Option<u64> {
+        Self::run(url, "ANALYZE").await.ok()?;
+        let mut conn = PgConnection::connect(url).await.ok()?;
+        let size = sqlx::query_scalar("SELECT pg_database_size(current_database())");
+        let size: i64 = size.fetch_one(&mut conn).await.ok()?;
+        u64::try_from(size).ok()
+    }
+}
+
+/// The same server URL with another database name; the query string is kept.
+fn with_database(url: &str, database: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let host = base.find("://").map_or(0, |i| i + 3);
+    let server = base[host..].find('/').map_or(base, |i| &base[..host + i]);
+    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
+    format!("{server}/{database}{query}")
+}
+
+/// Sessions per seeded user.
+const SESSIONS_PER_USER: u64 = 10;
+/// Sessions per transaction: bounded memory, few commits.
+const BATCH: u64 = 10_000;
+/// Transactions at once: PostgreSQL spends its time waiting for round trips.
+const PARALLEL: usize = 4;
+
+/// The token of kind `letter` (`a`ccess or `r`efresh) of seeded session `i`. It ends in `A`:
+/// the last of 43 base64url characters carries two unused bits, which a token spelled as
+/// `issue` spells it has clear.
+fn token(tag: &str, letter: char, i: u64) -> String {
+    format!("adieu_{letter}t_{tag}{letter}{i:033}A")
+}
+
+/// Writes seeded sessions into one database.
+pub(crate) struct Seeder {
+    storage: Storage,
+    /// Eight hex digits that make this database's ids and tokens its own.
+    tag: String,
+}
+
+impl Seeder {
+    /// Opens (and migrates, if need be) a database, without a cache.
+    pub(crate) async fn open(url: &str) -> anyhow::Result<Self> {
+        let options = StoreOptions {
+            cache: false,
+            ..StoreOptions::default()
+        };
+        let storage = adieu_store::connect(url, &options).await;
+        let storage = storage.context("opening the database to seed it")?;
+        let tag = hex::encode(adieu_core::random_bytes::<4>());
+        Ok(Self { storage, tag })
+    }
+
+    /// The access token of seeded session `i`.
+    pub(crate) fn access_token(&self, i: u64) -> String {
+        token(&self.tag, 'a', i)
+    }
+
+    /// Seeds sessions `from..to`, with their users (where `from` has not made them) and tokens.
+    pub(crate) async fn seed(&self, from: u64, to: u64) -> anyhow::Result<()> {
+        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+        // Longer than any benchmark run.
+        let expires_at = now + Duration::from_secs(6 * 3600).as_millis() as i64;
+        let tag = &self.tag;
+        let user_id = |u: u64| format!("5ee0{tag}{u:020x}");
+        let user = |u| User {
+            id: user_id(u),
+            username: format!("seed-{tag}-{u}"),
+            password_hash: "!".into(),
+            created_at: now,
+            disabled_at: None,
+        };
+        let new = |i, kind, letter| NewToken {
+            hash: TokenHash::of(&token(tag, letter, i)),
+            kind,
+            expires_at,
+        };
+        let session = |i| Session {
+            id: format!("5eed{tag}{i:020x}"),
+            user_id: user_id(i / SESSIONS_PER_USER),
+            username: String::new(),
+            kind: SessionKind::Api,
+            created_at: now,
+            last_active_at: now,
+            revoked_at: None,
+            user_agent: None,
+            ip: None,
+        };
+        let (mut batches, mut start) = (tokio::task::JoinSet::new(), from);
+        while start < to {
+            // Boundaries at multiples of `BATCH` (of ten): a batch makes the users of all its
+            // sessions but the first, whose user an earlier, committed call may have made.
+            let end = ((start / BATCH + 1) * BATCH).min(to);
+            let per_user = |s: u64| s.div_ceil(SESSIONS_PER_USER);
+            let users: Vec<User> = (per_user(start)..per_user(end)).map(user).collect();
+            let tokens = |i| {
+                vec![
+                    new(i, TokenKind::Access, 'a'),
+                    new(i, TokenKind::Refresh, 'r'),
+                ]
+            };
+            let sessions: Vec<_> = (start..end).map(|i| (session(i), tokens(i))).collect();
+            if batches.len() == PARALLEL {
+                batches.join_next().await.context("no batch")???;
+            }
+            let store = self.storage.store().clone();
+            batches.spawn(async move { store.seed(&users, &sessions).await });
+            start = end;
+        }
+        while let Some(done) = batches.join_next().await {
+            done??;
+        }
+        Ok(())
+    }
+
+    /// Closes the connections, so that nothing of ours stays open while a node is measured.
+    pub(crate) async fn close(self) {
+        self.storage.store().close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use adieu_core::token::parse;
+
+    use super::*;
+
+    #[test]
+    fn seeded_tokens_have_the_shape_of_real_ones() {
+        for i in [0, 7, 999_999, u64::from(u32::MAX)] {
+            let (at, rt) = (token("0badf00d", 'a', i), token("0badf00d", 'r', i));
+            assert_eq!(parse(TokenKind::Access, &at), Ok(TokenHash::of(&at)));
+            assert_eq!(parse(TokenKind::Refresh, &rt), Ok(TokenHash::of(&rt)));
+        }
+        assert_ne!(token("0badf00d", 'a', 1), token("0badf00d", 'a', 2));
+    }
+
+    #[test]
+    fn database_urls_swap_only_the_database_name() {
+        let swap = |url: &str| with_database(url, "b1");
+        let pg = "postgres://postgres@127.0.0.1:5432";
+        assert_eq!(swap(&format!("{pg}/postgres")), format!("{pg}/b1"));
+        assert_eq!(swap(pg), format!("{pg}/b1"));
+        assert_eq!(
+            swap("pg://u@h/db?sslmode=disable"),
+            "pg://u@h/b1?sslmode=disable"
+        );
+    }
+}
