@@ -231,7 +231,7 @@ fn logout_body(headers: &HeaderMap, body: &Bytes) -> Result<LogoutRequest> {
             message: "expected a JSON body with Content-Type: application/json".into(),
         });
     }
-    serde_json::from_slice(body).map_err(|e| {
+    crate::extract::read_body(body).map_err(|e| {
         if e.is_data() {
             Error::InvalidRequest {
                 status: StatusCode::UNPROCESSABLE_ENTITY,

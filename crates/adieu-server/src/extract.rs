@@ -1,5 +1,6 @@
 //! Request extractors that turn bad input into clear 4xx answers in our error format.
 
+use std::marker::PhantomData;
 use std::net::SocketAddr;
 
 use adieu_service::ClientInfo;
@@ -8,7 +9,9 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
 
 use crate::AppState;
 use crate::error::Error;
@@ -29,10 +32,40 @@ where
     type Rejection = Error;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
+        match Json::<Object<T>>::from_request(req, state).await {
+            Ok(Json(Object(value))) => Ok(Self(value)),
             Err(rejection) => Err(json_error(&rejection)),
         }
+    }
+}
+
+/// A request body as the API reads it: a JSON object, and nothing else. serde's derive would
+/// also read a struct from an array of its fields in order (`["alice", "pw"]`), which is not
+/// the documented body.
+pub(crate) fn read_body<T: DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    serde_json::from_slice::<Object<T>>(body).map(|Object(value)| value)
+}
+
+/// `T`, read only from a JSON object (a wrong shape is a data error: 422).
+struct Object<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Members<T>(PhantomData<T>);
+
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for Members<T> {
+            type Value = T;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, members: A) -> Result<T, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(members))
+            }
+        }
+
+        deserializer.deserialize_map(Members(PhantomData)).map(Self)
     }
 }
 

@@ -51,3 +51,8 @@ pub fn credentials(
 ) -> Result<Option<(String, String)>, StatusCode> {
     crate::oauth::credentials(headers, form).map_err(|e| e.into_response().status())
 }
+
+/// A JSON request body as the API reads it (`ApiJson` and the logout body): an object only.
+pub fn read_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> serde_json::Result<T> {
+    crate::extract::read_body(body)
+}

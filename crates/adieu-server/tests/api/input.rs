@@ -92,6 +92,18 @@ pub(crate) async fn malformed_bodies_get_a_clear_4xx_never_a_5xx() {
         (
             "/api/login",
             json,
+            br#"["a","correct horse battery staple"]"#.to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/logout",
+            json,
+            b"[]".to_vec(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/login",
+            json,
             br#"{"username":"a"}"#.to_vec(),
             StatusCode::UNPROCESSABLE_ENTITY,
         ),
