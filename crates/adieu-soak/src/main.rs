@@ -403,7 +403,13 @@ fn measured(date: &str, postgres: &str, adieu: &Path) -> String {
         "Measured on {date} with `{}` on {cpu} ({cores} cores, {memory_gib:.1} GiB, Linux {}), PostgreSQL {postgres}, from source {source}, `adieu` binary {}.",
         command_line(),
         read("/proc/sys/kernel/osrelease").trim(),
-        adieu.display(),
+        // Relative to where it ran (the repository root), so that no machine's paths go
+        // into the report.
+        std::env::current_dir()
+            .ok()
+            .and_then(|dir| adieu.strip_prefix(dir).ok())
+            .unwrap_or(adieu)
+            .display(),
     )
 }
 
