@@ -174,10 +174,20 @@ impl Stats {
 }
 
 /// The two credentials of a session as the client holds them.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Tokens {
     access: String,
     refresh: String,
+}
+
+/// Credentials: `Debug` says only that they are there.
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tokens")
+            .field("access", &"[redacted]")
+            .field("refresh", &"[redacted]")
+            .finish()
+    }
 }
 
 /// A small deterministic generator (xorshift64*): the same mix on every run, no dependency.
