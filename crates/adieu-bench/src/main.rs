@@ -1,12 +1,12 @@
-//! `adieu-bench`: starts `adieu serve` processes on loopback, loads them from this process,
-//! and writes the figures, the machine and the command into `BENCHMARKS.md`.
+//! `adieu-bench`: starts `adieu serve` processes (the `adieu` built next to it) on loopback,
+//! loads them from this process, and writes the figures, the machine and the command into
+//! `BENCHMARKS.md`.
 //!
 //! Every node is a child process killed when the benchmark ends, fails or is interrupted;
 //! every PostgreSQL database it creates is dropped at the end.
 
 mod db;
 mod http;
-mod machine;
 mod measure;
 mod node;
 mod report;
@@ -18,27 +18,24 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use adieu_core::duration;
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
 
 use crate::db::Postgres;
-use crate::machine::Machine;
-use crate::measure::Ctx;
+use crate::measure::{Ctx, REQUEST_TIMEOUT, logins, logouts, scale};
 use crate::report::Report;
 
-/// Measures Adieu's check throughput, logout latency, login throughput, scale, clients hanging
-/// up mid-hash, the cost of protecting an app behind nginx and introspection, and writes
-/// BENCHMARKS.md. `--quick` changes the defaults marked with it.
+/// Measures Adieu's check throughput against a bare hello world, logout latency, login
+/// throughput against the argon2id limit, scale, clients hanging up mid-hash, the cost of
+/// protecting an app behind nginx and introspection, and writes BENCHMARKS.md, keeping the
+/// sections of the file that it does not write. `--quick` changes the defaults marked with it.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "adieu-bench", version)]
 pub(crate) struct Opts {
     /// Where to write the report.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
-    /// The `adieu` binary to measure [default: `adieu` next to this program].
-    #[arg(long)]
-    adieu: Option<PathBuf>,
     /// PostgreSQL server on which throwaway databases are created (and dropped).
     #[arg(
         long,
@@ -50,9 +47,8 @@ pub(crate) struct Opts {
     /// Measure SQLite only (without it, an unreachable PostgreSQL is an error).
     #[arg(long)]
     no_postgres: bool,
-    /// Parts to run, comma-separated. Some parts alone update their sections and target rows
-    /// of an existing report and keep the rest. `proxy` needs nginx (`ADIEU_BENCH_NGINX`, or
-    /// `nginx` on the PATH).
+    /// Parts to run, comma-separated; the report holds those measured. `proxy` needs nginx
+    /// (`ADIEU_BENCH_NGINX`, or `nginx` on the PATH).
     #[arg(
         long,
         value_enum,
@@ -63,7 +59,7 @@ pub(crate) struct Opts {
     /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions. Flags
     /// given explicitly still win. Not for publishing.
     #[arg(long)]
-    quick: bool,
+    pub(crate) quick: bool,
     /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
     #[arg(long, value_parser = duration::parse)]
     wait_quiet: Option<Duration>,
@@ -82,27 +78,6 @@ pub(crate) struct Opts {
     /// Keep-alive connections of the check load.
     #[arg(long, default_value_t = 32)]
     pub(crate) connections: usize,
-    /// Logouts per run (measurement 2).
-    #[arg(long, default_value_t = 200, default_value_if("quick", "true", "30"))]
-    pub(crate) logouts: usize,
-    /// Length of one login run, below and above the limit (measurement 3).
-    #[arg(long, default_value = "5s", value_parser = duration::parse, default_value_if("quick", "true", "2s"))]
-    pub(crate) login_duration: Duration,
-    /// Clients logging in back to back [default: 4 per core, below the server's hash queue].
-    #[arg(long)]
-    login_clients: Option<usize>,
-    /// Offered login rate above the limit, as a multiple of the limit.
-    #[arg(long, default_value_t = 3.0)]
-    pub(crate) overload_factor: f64,
-    /// Runs above the limit, per server.
-    #[arg(long, default_value_t = 3, default_value_if("quick", "true", "1"))]
-    pub(crate) overload_runs: usize,
-    /// Bound on requests in flight above the limit.
-    #[arg(long, default_value_t = 2048)]
-    pub(crate) max_in_flight: usize,
-    /// A login or set-up request that takes longer counts as a timeout.
-    #[arg(long, default_value = "10s", value_parser = duration::parse)]
-    pub(crate) request_timeout: Duration,
     /// Live-session counts to compare (measurement 4).
     #[arg(
         long,
@@ -111,9 +86,6 @@ pub(crate) struct Opts {
         default_value_if("quick", "true", "1000,20000")
     )]
     pub(crate) scale_sessions: Vec<u64>,
-    /// Checks per run and kind (hot, cold) in measurement 4.
-    #[arg(long, default_value_t = 500, default_value_if("quick", "true", "100"))]
-    pub(crate) scale_samples: usize,
 }
 
 impl Opts {
@@ -122,62 +94,13 @@ impl Opts {
         self.scale_sessions.sort_unstable();
         self.scale_sessions.dedup();
         self.scale_sessions.retain(|&n| n > 0);
-        for n in [
-            &mut self.runs,
-            &mut self.connections,
-            &mut self.logouts,
-            &mut self.max_in_flight,
-            &mut self.scale_samples,
-        ] {
-            *n = (*n).max(1);
-        }
+        (self.runs, self.connections) = (self.runs.max(1), self.connections.max(1));
         self
-    }
-
-    /// Clients logging in back to back: 4 per core unless given.
-    pub(crate) fn login_clients(&self) -> usize {
-        self.login_clients.unwrap_or(4 * watch::cores()).max(1)
-    }
-
-    /// The settings line of the report.
-    fn settings(&self) -> String {
-        let d = |d: Duration| duration::format(d);
-        let o = self;
-        let settings = [
-            format!("runs {}", o.runs),
-            format!(
-                "check load {} connections for {} per endpoint and run",
-                o.connections,
-                d(o.duration)
-            ),
-            format!("warm-up {}", d(o.warmup)),
-            format!("logouts per run {}", o.logouts),
-            format!(
-                "login runs {} with {} clients",
-                d(o.login_duration),
-                o.login_clients()
-            ),
-            format!(
-                "above the limit {}× the limit, {} runs, request timeout {}",
-                o.overload_factor,
-                o.overload_runs,
-                d(o.request_timeout)
-            ),
-            format!(
-                "scale samples {0} hot and {0} cold checks per run",
-                o.scale_samples
-            ),
-            format!(
-                "nodes `adieu serve` defaults except `{}`, plus `--admin-listen 127.0.0.1:0` to \
-                 read their cache state (and `--cache`)",
-                node::LIMITS_OFF
-            ),
-        ];
-        settings.join("; ")
     }
 }
 
-/// A part of the benchmark.
+/// A part of the benchmark, in the order it runs; the sections are in the order of their
+/// numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Part {
     /// Measurement 3: argon2id limit and HTTP logins.
@@ -197,7 +120,6 @@ enum Part {
 }
 
 impl Part {
-    /// Runs this part: its section of the report.
     async fn run(self, ctx: &Ctx) -> anyhow::Result<report::Section> {
         use measure::*;
         match self {
@@ -221,13 +143,11 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime.block_on(run_guarded(opts)),
         Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }
+    if let Err(e) = result {
+        eprintln!("error: {e:#}");
+        return ExitCode::FAILURE;
     }
+    ExitCode::SUCCESS
 }
 
 /// Runs the benchmark until it ends or Ctrl-C or SIGTERM, then cleans up whatever happened:
@@ -235,18 +155,14 @@ fn main() -> ExitCode {
 /// are dropped here.
 async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
     // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
-    let pg = if opts.no_postgres {
-        None
-    } else {
-        let connected = Postgres::connect(&opts.postgres_url).await;
-        Some(connected.context(
+    let pg = match opts.no_postgres {
+        true => None,
+        false => Some(Postgres::connect(&opts.postgres_url).await.context(
             "PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)",
-        )?)
+        )?),
     };
-    let work = tempfile::Builder::new()
-        .prefix("adieu-bench-")
-        .tempdir()
-        .context("creating a working directory")?;
+    let work = tempfile::Builder::new().prefix("adieu-bench-").tempdir();
+    let work = work.context("creating a working directory")?;
     let keep = opts.keep;
     let mut terminate = tokio::signal::unix::signal(SignalKind::terminate()).ok();
     let result = tokio::select! {
@@ -265,17 +181,9 @@ async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
 
 async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
     let started = Instant::now();
-    let adieu = match &opts.adieu {
-        Some(path) => path.clone(),
-        None => std::env::current_exe()?.with_file_name("adieu"),
-    };
-    if !adieu.is_file() {
-        bail!(
-            "no adieu binary at {} (build it with `cargo build --release --workspace`, or pass --adieu)",
-            adieu.display()
-        );
-    }
-    // Before anything is measured: a missing nginx must not cost a whole run first.
+    // Before anything is measured: a missing program must not cost a whole run first.
+    node::sibling("adieu")?;
+    node::sibling("adieu-bench-hello")?;
     if opts.only.contains(&Part::Proxy) {
         let nginx = measure::proxy::nginx_version().await;
         nginx.context(
@@ -283,12 +191,6 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         )?;
     }
     let mut notes = Vec::new();
-    if let Some(why) = machine::binary_older_than_source(&adieu) {
-        eprintln!("warning: {why}; rebuild with `cargo build --release --workspace`");
-        notes.push(format!(
-            "**The measured binary may not match the source named above:** {why}."
-        ));
-    }
     if opts.no_postgres {
         notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
     }
@@ -299,26 +201,26 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
                 .to_owned(),
         );
     }
-    let (pg, version) = pg.unzip();
-    let machine = Machine {
-        postgres: version,
-        ..Machine::describe()
+    let (pg, postgres) = pg.unzip();
+    let machine = watch::Machine {
+        postgres,
+        ..watch::Machine::describe()
     };
     if let Some(limit) = opts.wait_quiet {
         wait_for_quiet(limit).await;
     }
     let start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
-    let ticks_per_sec = watch::clock_ticks_per_sec().await;
-    let watcher = watch::Watcher::start(ticks_per_sec);
+    let ticks_per_sec = watch::clock_ticks_per_sec();
+    let mut watcher = watch::Watcher::start(ticks_per_sec);
+    let (cores, notes, made) = (machine.cores, notes.into(), Default::default());
     let ctx = Ctx {
-        adieu,
         pg,
         work,
         opts: opts.clone(),
         ticks_per_sec,
-        cores: machine.cores,
-        notes: notes.into(),
-        made: Default::default(),
+        cores,
+        notes,
+        made,
     };
     let mut sections = Vec::new();
     for part in &opts.only {
@@ -326,10 +228,7 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         eprintln!("{name}");
         watcher.part(&name);
         match part.run(&ctx).await {
-            Ok(section) => sections.push(report::Section {
-                part: name,
-                ..section
-            }),
+            Ok(section) => sections.push(section),
             Err(e) => {
                 eprintln!("warning: {name} not measured: {e:#}");
                 ctx.note(format!("Not measured: {name}: {e:#}."));
@@ -337,27 +236,49 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         }
     }
     sections.sort_by(|a, b| a.heading.cmp(&b.heading));
+    let settings = settings(&ctx);
     let mut notes = ctx.notes.into_inner().expect("not poisoned");
     notes.push(format!(
         "The whole benchmark took {:.0} s.",
         started.elapsed().as_secs_f64()
     ));
+    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
     let report = Report {
-        date: now_utc(),
+        date: time::OffsetDateTime::now_utc()
+            .format(&format)
+            .unwrap_or_default(),
         command: command_line(),
         machine,
-        settings: opts.settings(),
+        settings,
         start_busy_cores,
         load: watcher.finish(),
         sections,
         notes,
     };
     let existing = std::fs::read_to_string(&opts.out).ok();
-    let every_part = Part::value_variants().iter().all(|p| opts.only.contains(p));
-    let text = report.to_file(existing.as_deref(), every_part);
+    let text = report.to_file(existing.as_deref());
     std::fs::write(&opts.out, text).with_context(|| format!("writing {}", opts.out.display()))?;
     eprintln!("wrote {}", opts.out.display());
     Ok(())
+}
+
+/// The settings line of the report.
+fn settings(ctx: &Ctx) -> String {
+    let (o, d) = (&ctx.opts, |d: Duration| duration::format(d));
+    let (runs, connections, warmup) = (o.runs, o.connections, d(o.warmup));
+    let (samples, logouts) = (scale::samples(ctx), logouts::per_run(ctx));
+    let (logins, clients) = (d(logins::duration(ctx)), logins::clients(ctx));
+    let (factor, over_runs) = (logins::OVERLOAD_FACTOR, logins::overload_runs(ctx));
+    format!(
+        "runs {runs}; check load {connections} connections for {} per endpoint and run; warm-up \
+         {warmup}; logouts per run {logouts}; login runs {logins} with {clients} clients; above \
+         the limit {factor}× the limit, {over_runs} runs, request timeout {}; scale samples \
+         {samples} hot and {samples} cold checks per run; nodes `adieu serve` defaults except \
+         `{}`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)",
+        d(o.duration),
+        d(REQUEST_TIMEOUT),
+        node::LIMITS_OFF
+    )
 }
 
 /// Waits until other processes use less than a tenth of a core, or until `limit` passes.
@@ -378,33 +299,24 @@ async fn wait_for_quiet(limit: Duration) {
     }
 }
 
-fn now_utc() -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_else(|_| "unknown date".to_owned())
-}
-
 /// This program's arguments, quoted where a shell would need it, after its bare name: the
 /// directory it was run from says nothing about the figures.
 fn command_line() -> String {
     let mut args = std::env::args();
     let program = args.next().map(PathBuf::from);
     let program = program.and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
+    let quote = |arg: String| {
+        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b);
+        match !arg.is_empty() && arg.bytes().all(plain) {
+            true => arg,
+            false => format!("'{}'", arg.replace('\'', r"'\''")),
+        }
+    };
     let program = program.unwrap_or_else(|| "adieu-bench".to_owned());
     std::iter::once(program)
-        .chain(args.map(|a| shell_quote(&a)))
+        .chain(args.map(quote))
         .collect::<Vec<_>>()
         .join(" ")
-}
-
-fn shell_quote(arg: &str) -> String {
-    let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b);
-    if !arg.is_empty() && arg.bytes().all(plain) {
-        arg.to_owned()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]
@@ -414,26 +326,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn arguments_are_quoted_only_when_a_shell_needs_it() {
-        let quoted = ["--out", "BENCHMARKS.md", "a b", "it's", ""].map(shell_quote);
-        assert_eq!(
-            quoted,
-            ["--out", "BENCHMARKS.md", "'a b'", r"'it'\''s'", "''"]
-        );
-    }
-
-    #[test]
     fn quick_shortens_only_what_was_not_given_and_the_defaults_are_the_full_ones() {
         Opts::command().debug_assert();
         let quick = Opts::parse_from(["adieu-bench", "--quick", "--runs", "3"]).settle();
-        assert_eq!(
-            (quick.runs, quick.duration, quick.scale_sessions),
-            (3, Duration::from_secs(1), vec![1000, 20_000])
-        );
+        let quick = (quick.runs, quick.duration, quick.scale_sessions);
+        assert_eq!(quick, (3, Duration::from_secs(1), vec![1000, 20_000]));
         let full = Opts::parse_from(["adieu-bench"]).settle();
-        assert_eq!(
-            (full.runs, full.duration, full.scale_sessions),
-            (5, Duration::from_secs(3), vec![1000, 1_000_000])
-        );
+        let full = (full.runs, full.duration, full.scale_sessions);
+        assert_eq!(full, (5, Duration::from_secs(3), vec![1000, 1_000_000]));
     }
 }

@@ -26,19 +26,15 @@ pub(crate) struct Process {
 }
 
 impl Process {
-    /// Starts `command` and waits (at most 60 s) until it has printed a line starting with each
-    /// of `prefixes` followed by an address, which it keeps in that order.
+    /// Starts `cmd`, its stderr into `log`, and waits (at most 60 s) until it has printed a line
+    /// starting with each of `prefixes` followed by an address, which it keeps in that order.
     pub(crate) async fn start(
         mut cmd: Command,
         prefixes: &[&str],
         log: &Path,
     ) -> anyhow::Result<Self> {
         let name = cmd.as_std().get_program().to_string_lossy().into_owned();
-        let stderr = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log);
-        let stderr = stderr.context(log.display().to_string())?;
+        let stderr = std::fs::File::create(log).context(log.display().to_string())?;
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(stderr);
@@ -59,28 +55,25 @@ impl Process {
             }
             Ok(())
         });
-        let found = found
+        found
             .await
-            .with_context(|| format!("{name} did not start within 60 s"));
-        found??;
+            .with_context(|| format!("{name} did not start within 60 s"))??;
         // Keep reading stdout so that the child never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let addrs = addrs.into_iter().flatten().collect();
         Ok(Self { child, pid, addrs })
     }
 
-    /// A node, `adieu serve` on port 0 with the server's defaults except the rate limits, and
-    /// `cache` if given; stderr goes to `log`.
-    pub(crate) async fn node(
-        adieu: &Path,
-        url: &str,
-        cache: Option<bool>,
-        log: &Path,
-    ) -> anyhow::Result<Self> {
-        let mut cmd = Command::new(adieu);
-        let args = "serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0";
-        cmd.args(args.split(' ').chain(LIMITS_OFF.split_whitespace()));
-        cmd.args(["--database-url", url]);
+    /// A node: the `adieu` next to this program (the same build), serving on port 0 with the
+    /// server's defaults except the rate limits, and `cache` if given.
+    pub(crate) async fn node(url: &str, cache: Option<bool>, log: &Path) -> anyhow::Result<Self> {
+        let mut cmd = Command::new(sibling("adieu")?);
+        let args = "serve --listen 127.0.0.1:0 --admin-listen 127.0.0.1:0 --database-url";
+        cmd.args(
+            args.split(' ')
+                .chain([url])
+                .chain(LIMITS_OFF.split_whitespace()),
+        );
         if let Some(on) = cache {
             cmd.args(["--cache", if on { "on" } else { "off" }]);
         }
@@ -97,18 +90,14 @@ impl Process {
         Self::start(cmd, &prefixes, log).await
     }
 
-    /// The ceiling: `adieu-bench-hello` (next to this program), a bare axum hello world with the
-    /// server's runtime, HTTP settings and allocator, as a process of its own.
+    /// The ceiling: `adieu-bench-hello`, a bare axum hello world with the server's runtime,
+    /// HTTP settings and allocator, as a process of its own.
     pub(crate) async fn hello(log: &Path) -> anyhow::Result<Self> {
-        let binary = std::env::current_exe()?.with_file_name("adieu-bench-hello");
-        if !binary.is_file() {
-            let binary = binary.display();
-            bail!("no {binary} (build it with `cargo build --release -p adieu-bench`)");
-        }
-        Self::start(Command::new(&binary), &["hello listening on http://"], log).await
+        let cmd = Command::new(sibling("adieu-bench-hello")?);
+        Self::start(cmd, &["hello listening on http://"], log).await
     }
 
-    /// Where it listens.
+    /// Its (first) listener; for a node, the API's.
     pub(crate) fn addr(&self) -> SocketAddr {
         self.addrs[0]
     }
@@ -129,7 +118,6 @@ impl Process {
         (status("VmRSS:"), status("Threads:"))
     }
 
-    /// Whether it has exited.
     pub(crate) fn exited(&mut self) -> bool {
         self.child.try_wait().is_ok_and(|s| s.is_some())
     }
@@ -145,4 +133,16 @@ impl Process {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// A program built with this one (by the same `cargo build`, from the same source), next to it.
+pub(crate) fn sibling(name: &str) -> anyhow::Result<std::path::PathBuf> {
+    let path = std::env::current_exe()?.with_file_name(name);
+    if !path.is_file() {
+        bail!(
+            "no {} (build it with `cargo build --release --workspace`)",
+            path.display()
+        );
+    }
+    Ok(path)
 }

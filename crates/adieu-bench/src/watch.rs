@@ -1,7 +1,7 @@
-//! The one reader of `/proc`: CPU, memory and threads of a process, the machine's busy cores,
-//! and a watcher of the other processes. A load average cannot tell the benchmark's own
-//! processes from a compiler started halfway through a part; the watcher can, and the report
-//! names it.
+//! The one reader of `/proc`: what the machine is, the CPU, memory and threads of a process, how
+//! busy the machine is, and a watcher of the other processes. A load average cannot tell the
+//! benchmark's own processes from a compiler started halfway through a part; the watcher can,
+//! and the report names it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,6 +18,54 @@ pub(crate) fn proc(path: &str) -> String {
 /// The cores this process may use.
 pub(crate) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The machine, as the report describes it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Machine {
+    pub(crate) cpu: String,
+    pub(crate) cores: usize,
+    pub(crate) memory_gib: f64,
+    pub(crate) os: String,
+    pub(crate) kernel: String,
+    /// The compiler that built the benchmark and, in the same build, the server.
+    pub(crate) rustc: String,
+    /// Filled in by whoever connects to PostgreSQL.
+    pub(crate) postgres: Option<String>,
+    /// `git describe` of the tree the binaries were built from, when known.
+    pub(crate) commit: Option<String>,
+}
+
+impl Machine {
+    /// From `/proc`, `/etc/os-release` and git.
+    pub(crate) fn describe() -> Self {
+        let field = |text: &str, name: &str| {
+            let line = text.lines().find_map(|l| l.strip_prefix(name))?;
+            Some(
+                line.trim_start_matches([' ', '\t', ':', '='])
+                    .trim()
+                    .to_owned(),
+            )
+        };
+        let os = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+        let memory_kib = field(&proc("meminfo"), "MemTotal")
+            .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok());
+        let git = std::process::Command::new("git")
+            .args(["-C", env!("CARGO_MANIFEST_DIR")])
+            .args(["describe", "--always", "--dirty", "--abbrev=12"])
+            .output();
+        let git = git.ok().filter(|o| o.status.success());
+        Self {
+            cpu: field(&proc("cpuinfo"), "model name").unwrap_or("unknown".into()),
+            cores: cores(),
+            memory_gib: memory_kib.unwrap_or(0.0) / (1024.0 * 1024.0),
+            os: field(&os, "PRETTY_NAME").map_or("unknown".into(), |v| v.trim_matches('"').into()),
+            kernel: proc("sys/kernel/osrelease").trim().to_owned(),
+            rustc: env!("ADIEU_BENCH_RUSTC_VERSION").to_owned(),
+            postgres: None,
+            commit: git.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned()),
+        }
+    }
 }
 
 /// Name, parent and CPU ticks (user + system) from a `/proc/PID/stat` line. The name may hold
@@ -42,7 +90,7 @@ pub(crate) fn status(pid: u32, name: &str) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-/// Every process now: its pid, name, parent and CPU ticks.
+/// Every process now, by pid: its name, parent and CPU ticks.
 fn all() -> HashMap<u32, (String, u32, u64)> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return HashMap::new();
@@ -62,20 +110,18 @@ pub(crate) fn postgres_ticks() -> u64 {
 }
 
 /// Clock ticks per second, for reading `/proc/*/stat`.
-pub(crate) async fn clock_ticks_per_sec() -> u64 {
+pub(crate) fn clock_ticks_per_sec() -> u64 {
     // `sysconf` would need unsafe code; `getconf` answers the same question.
-    let out = tokio::process::Command::new("getconf")
+    let out = std::process::Command::new("getconf")
         .arg("CLK_TCK")
         .output();
-    let out = out
-        .await
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().parse());
+    let out = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().parse());
     out.ok().and_then(Result::ok).unwrap_or(100)
 }
 
 /// How many cores were busy over `window`, from 0 to the number of cores (`/proc/stat`).
 pub(crate) async fn busy_cores(window: Duration) -> Option<f64> {
-    // All the ticks of all cores, and those idle (idle and iowait).
+    // All the ticks of all cores, and the idle ones (idle and iowait).
     let read = || {
         let stat = proc("stat");
         let line = stat.lines().find(|l| l.starts_with("cpu "))?;
@@ -92,15 +138,13 @@ pub(crate) async fn busy_cores(window: Duration) -> Option<f64> {
     Some(cores() as f64 * (1.0 - idle))
 }
 
-/// What other processes used during one part of the benchmark.
+/// What other processes used during one part of the benchmark, in cores: on average, in the
+/// busiest sample, and the busiest of them by name with their CPU seconds.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct PartLoad {
     pub(crate) part: String,
-    /// Average CPU of other processes over the part, in cores.
     pub(crate) avg_cores: f64,
-    /// In the busiest sample interval, in cores.
     pub(crate) max_cores: f64,
-    /// The busiest other processes by name, with their core-seconds, busiest first.
     pub(crate) top: Vec<(String, f64)>,
 }
 
@@ -119,14 +163,13 @@ type Sample = (Instant, f64, HashMap<String, f64>);
 /// PostgreSQL, and the parts of the benchmark they are charged to.
 pub(crate) struct Watcher {
     samples: Arc<Mutex<Vec<Sample>>>,
-    parts: Mutex<Vec<(String, Instant)>>,
+    parts: Vec<(String, Instant)>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Watcher {
-    /// Starts sampling.
     pub(crate) fn start(ticks_per_sec: u64) -> Self {
-        let (samples, tps) = (Arc::new(Mutex::new(Vec::new())), ticks_per_sec as f64);
+        let samples = Arc::new(Mutex::new(Vec::new()));
         let shared = samples.clone();
         let task = tokio::spawn(async move {
             let me = std::process::id();
@@ -135,19 +178,19 @@ impl Watcher {
                 tokio::time::sleep(SAMPLE_EVERY).await;
                 let (now, mut used) = (all(), HashMap::new());
                 for (pid, (name, ppid, ticks)) in &now {
-                    if *pid == me || *ppid == me || name == "postgres" {
-                        continue;
+                    if *pid != me && *ppid != me && name != "postgres" {
+                        // A process that appeared since the last sample used all its CPU since.
+                        let delta = ticks.saturating_sub(previous.get(pid).map_or(0, |p| p.2));
+                        *used.entry(name.clone()).or_default() +=
+                            delta as f64 / ticks_per_sec as f64;
                     }
-                    // A process that appeared since the last sample used all its CPU since.
-                    let delta = ticks.saturating_sub(previous.get(pid).map_or(0, |p| p.2));
-                    *used.entry(name.clone()).or_default() += delta as f64 / tps;
                 }
                 let sample = (Instant::now(), last.elapsed().as_secs_f64(), used);
                 (previous, last) = (now, sample.0);
                 shared.lock().expect("not poisoned").push(sample);
             }
         });
-        let parts = Mutex::default();
+        let parts = Vec::new();
         Self {
             samples,
             parts,
@@ -156,23 +199,19 @@ impl Watcher {
     }
 
     /// Charges what follows to `part`, until the next part or the end.
-    pub(crate) fn part(&self, part: &str) {
-        let mut parts = self.parts.lock().expect("not poisoned");
-        parts.push((part.to_owned(), Instant::now()));
+    pub(crate) fn part(&mut self, part: &str) {
+        self.parts.push((part.to_owned(), Instant::now()));
     }
 
     /// Stops sampling; what other processes used in each part.
     pub(crate) fn finish(self) -> Vec<PartLoad> {
         self.task.abort();
         let samples = self.samples.lock().expect("not poisoned");
-        let parts = self.parts.into_inner().expect("not poisoned");
-        let ends: Vec<Instant> = parts.iter().skip(1).map(|p| p.1).collect();
+        let ends: Vec<Instant> = self.parts.iter().skip(1).map(|p| p.1).collect();
         let ends = ends.into_iter().chain([Instant::now()]);
         let load = |((part, start), end): ((String, Instant), Instant)| {
-            let mine = samples.iter().filter(|s| s.0 > start && s.0 <= end);
-            let mut by_name = HashMap::<String, f64>::new();
-            let mut max_cores = 0.0_f64;
-            for (_, secs, used) in mine {
+            let (mut by_name, mut max_cores) = (HashMap::<String, f64>::new(), 0.0_f64);
+            for (_, secs, used) in samples.iter().filter(|s| s.0 > start && s.0 <= end) {
                 max_cores = max_cores.max(used.values().sum::<f64>() / secs.max(1e-3));
                 for (name, cpu) in used {
                     *by_name.entry(name.clone()).or_default() += cpu;
@@ -190,7 +229,7 @@ impl Watcher {
                 top,
             }
         };
-        parts.into_iter().zip(ends).map(load).collect()
+        self.parts.into_iter().zip(ends).map(load).collect()
     }
 }
 

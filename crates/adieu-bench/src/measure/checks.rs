@@ -81,7 +81,7 @@ fn render(rows: &[Row]) -> Section {
          no storage); and `/api/me`, which validates a bearer token of a real login.\n\n{body}\n"
     );
     let heading = "## 1. Check throughput: `GET /api/me` against the ceiling";
-    Section::new(heading, body, &[ROW], targets.collect())
+    Section::new(heading, body, targets.collect())
 }
 
 #[cfg(test)]

@@ -60,7 +60,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
          flood, timed alone.\n\n{body}\n"
     );
     let heading = "## 5. Clients that hang up in the middle of a hash";
-    Ok(Section::new(heading, body, &[], Vec::new()))
+    Ok(Section::new(heading, body, Vec::new()))
 }
 
 /// The row of the table: the node idle (after one registration and one login, whose memory the

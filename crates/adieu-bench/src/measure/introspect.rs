@@ -35,13 +35,13 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
          the other, alternating which goes first.\n\n{body}\n"
     );
     let heading = "## 7. Introspection for resource servers: `/oauth2/introspect` versus `/api/me`";
-    Ok(Section::new(heading, body, &[ROW], targets))
+    Ok(Section::new(heading, body, targets))
 }
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process, url: &str) -> anyhow::Result<Vec<Vec<Rate>>> {
     let tokens = ctx.real_tokens(node, "bench-introspect", 4).await?;
     // An admin key made by `adieu admin keys create` on the node's own database.
-    let mut create = tokio::process::Command::new(&ctx.adieu);
+    let mut create = tokio::process::Command::new(crate::node::sibling("adieu")?);
     create.args([
         "admin",
         "keys",

@@ -12,40 +12,55 @@ use adieu_types::Secret;
 use anyhow::{Context, anyhow};
 use tokio::sync::Semaphore;
 
+use super::REQUEST_TIMEOUT;
 use super::prelude::*;
 use crate::http::{PASSWORD, Req, closed_loop, credentials, json};
 
 /// HTTP logins reach this fraction of the argon2id limit.
 const TARGET: f64 = 0.9;
-/// How its rows of the targets table begin, below and above the limit.
-const ROWS: [&str; 2] = [
-    "HTTP logins/s ÷ in-process argon2id limit",
-    "logins above the limit",
-];
+/// The offered login rate above the limit, as a multiple of the limit.
+pub(crate) const OVERLOAD_FACTOR: f64 = 3.0;
+/// The load generator's bound on logins in flight above the limit.
+const MAX_IN_FLIGHT: usize = 2048;
 
-/// One run of back-to-back logins.
+/// Length of one login run, below and above the limit.
+pub(crate) fn duration(ctx: &Ctx) -> Duration {
+    ctx.pick(Duration::from_secs(5), Duration::from_secs(2))
+}
+
+/// Clients logging in back to back: 4 per core, fewer than the server's hash queue admits.
+pub(crate) fn clients(ctx: &Ctx) -> usize {
+    4 * ctx.cores
+}
+
+/// Runs above the limit, per server.
+pub(crate) fn overload_runs(ctx: &Ctx) -> usize {
+    ctx.pick(3, 1)
+}
+
+/// One run of back-to-back logins: their rate; the in-process argon2id limit measured just
+/// before (one thread per core, memory allocated once) and the rate of in-process
+/// verifications through the server's own hasher; the cores of the node, PostgreSQL and the
+/// load generator; latency and errors.
 #[derive(Debug, Clone, Default)]
 struct Run {
     per_sec: f64,
-    /// In-process argon2id hashes per second, one thread per core, memory allocated once: the
-    /// physical limit, measured just before this run's logins.
     limit: f64,
-    /// In-process verifications per second through the server's own hasher, likewise.
     hasher: f64,
-    /// Of the node, PostgreSQL and the load generator.
     cores: Vec<f64>,
     latency: Option<Latency>,
     errors: u64,
 }
 
-/// One run of logins arriving at a fixed rate above the limit.
+/// One run of logins arriving at a fixed rate above the limit: the rate, the logins sent and
+/// those skipped because the generator's own in-flight bound was reached, the answers (200,
+/// 429, 429 with `Retry-After`, other, timeouts, connection errors) and latencies of 200s and
+/// 429s.
 #[derive(Debug, Clone, Default)]
 struct Overload {
     offered: f64,
     sent: u64,
-    /// Arrivals skipped because the generator's own in-flight bound was reached.
     not_sent: u64,
-    /// 200, 429, 429 with `Retry-After`, other, timeouts, connection errors.
     answers: [u64; 6],
     ok_latency: Vec<Duration>,
     too_many_latency: Vec<Duration>,
@@ -59,7 +74,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let rows = ctx.each("logins", ctx.kinds(false), async |kind, _, nodes| {
         on(ctx, kind, &nodes[0]).await
     });
-    Ok(render(&rows.await?, ctx.opts.login_clients()))
+    Ok(render(&rows.await?, clients(ctx)))
 }
 
 /// A login of the benchmark's user.
@@ -71,25 +86,25 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
     let o = &ctx.opts;
     ctx.register(node, "bench-login").await?;
     // Unmeasured, like every other warm-up: the first seconds of a burst run slower.
-    let logins = |d| closed_loop(node.addr(), o.login_clients(), d, login);
+    let logins = |d| closed_loop(node.addr(), clients(ctx), d, login);
     argon2_limits(ctx, o.warmup).await?;
     logins(o.warmup).await?;
     let mut runs = Vec::new();
     for run in 1..=o.runs {
         let (limit, hasher) = argon2_limits(ctx, o.duration).await?;
         let (load, cores) = ctx
-            .cores(&node_pg_self(node, kind), logins(o.login_duration))
+            .cores(&node_pg_self(node, kind), logins(duration(ctx)))
             .await;
         let load = load?;
-        let (rate, errors, label) = (load.per_sec, load.errors, kind.label());
+        let (per_sec, errors, latency) = (load.per_sec, load.errors, Latency::of(&load.latencies));
         eprintln!(
-            "  {label} run {run}: limit {limit:.1}/s, server's hasher {hasher:.1}/s, HTTP logins \
-             {rate:.1}/s ({:.0} % of the limit), {errors} errors",
-            100.0 * rate / limit
+            "  {} run {run}: limit {limit:.1}/s, server's hasher {hasher:.1}/s, HTTP logins \
+             {per_sec:.1}/s ({:.0} % of the limit), {errors} errors",
+            kind.label(),
+            100.0 * per_sec / limit
         );
-        let latency = Latency::of(&load.latencies);
         runs.push(Run {
-            per_sec: rate,
+            per_sec,
             limit,
             hasher,
             cores,
@@ -99,8 +114,8 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
     }
     let limit = Spread::of(runs.iter().map(|r| r.limit)).context("no limit measured")?;
     let mut over = Vec::new();
-    for run in 1..=o.overload_runs {
-        let r = overload(ctx, node, o.overload_factor * limit.median).await;
+    for run in 1..=overload_runs(ctx) {
+        let r = overload(ctx, node, OVERLOAD_FACTOR * limit.median).await;
         eprintln!(
             "  {} overload run {run}: answers {:?}",
             kind.label(),
@@ -152,15 +167,19 @@ fn raw_argon2_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
     let p = Argon2Params::default();
     let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32));
     let params = params.map_err(|e| anyhow!("argon2 parameters: {e}"))?;
-    let (algorithm, version) = (argon2::Algorithm::Argon2id, argon2::Version::V0x13);
     let start = Instant::now();
     let hashes = |t: usize| {
+        let (algorithm, version) = (argon2::Algorithm::Argon2id, argon2::Version::V0x13);
         let argon2 = argon2::Argon2::new(algorithm, version, params.clone());
         let mut blocks = vec![argon2::Block::default(); params.block_count()];
         let (mut out, salt, mut n) = ([0u8; 32], [t as u8; 16], 0u64);
         while start.elapsed() < duration {
-            let password = PASSWORD.as_bytes();
-            argon2.hash_password_into_with_memory(password, &salt, &mut out, &mut blocks)?;
+            argon2.hash_password_into_with_memory(
+                PASSWORD.as_bytes(),
+                &salt,
+                &mut out,
+                &mut blocks,
+            )?;
             n += 1;
         }
         Ok::<u64, argon2::Error>(n)
@@ -182,16 +201,17 @@ fn raw_argon2_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
 /// connection of a pool that grows as needed, each giving up after the request timeout.
 async fn overload(ctx: &Ctx, node: &Process, rate: f64) -> Overload {
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let in_flight = Arc::new(Semaphore::new(ctx.opts.max_in_flight));
-    let (pool, run) = (
-        Arc::new(Mutex::new(Vec::new())),
-        Arc::new(Mutex::new(Overload::default())),
+    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
+    let pool = Arc::new(Mutex::new(Vec::new()));
+    let run = Arc::new(Mutex::new(Overload::default()));
+    let (start, mut tasks, addr) = (
+        tokio::time::Instant::now(),
+        tokio::task::JoinSet::new(),
+        node.addr(),
     );
-    let (start, mut tasks) = (tokio::time::Instant::now(), tokio::task::JoinSet::new());
-    let (addr, timeout) = (node.addr(), ctx.opts.request_timeout);
     for k in 0.. {
         let at = start + interval * k;
-        if at >= start + ctx.opts.login_duration {
+        if at >= start + duration(ctx) {
             break;
         }
         tokio::time::sleep_until(at).await;
@@ -203,9 +223,13 @@ async fn overload(ctx: &Ctx, node: &Process, rate: f64) -> Overload {
         let (pool, run) = (pool.clone(), run.clone());
         tasks.spawn(async move {
             // A connection the server has closed since is not taken again.
-            let idle = pool.lock().expect("not poisoned").pop();
-            let (t, idle) = (Instant::now(), idle.filter(Conn::is_open));
-            let answer = tokio::time::timeout(timeout, async {
+            let idle = pool
+                .lock()
+                .expect("not poisoned")
+                .pop()
+                .filter(Conn::is_open);
+            let t = Instant::now();
+            let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
                 let mut conn = match idle {
                     Some(conn) => conn,
                     None => Conn::open(addr).await?,
@@ -254,23 +278,22 @@ fn render(rows: &[Row], clients: usize) -> Section {
          p50 / p99 ms | server CPU (cores) | PostgreSQL CPU (cores) | load generator CPU \
          (cores) | errors",
         rows.iter().map(|(label, r, _)| {
-            let mut row = vec![label.clone(), clients.to_string()];
-            row.extend([col(r, |x| x.limit, 1), col(r, |x| x.per_sec, 1)]);
+            let mut row = vec![label.clone(), clients.to_string(), col(r, |x| x.limit, 1)];
             row.extend([
+                col(r, |x| x.per_sec, 1),
                 pct(r, |x| x.limit),
                 pct(r, |x| x.hasher),
-                lat(r, |x| x.latency, 0),
             ]);
+            row.push(lat(r, |x| x.latency, 0));
             row.extend((0..3).map(|i| col(r, |x| x.cores[i], 2)));
             row.push(r.iter().map(|x| x.errors).sum::<u64>().to_string());
             row
         }),
     );
-    let shares = (
+    let shares = match (
         all(|r| 100.0 * r.hasher / r.limit),
         all(|r| 100.0 * r.per_sec / r.hasher),
-    );
-    let shares = match shares {
+    ) {
         (Some(h), Some(v)) => format!(
             "\nWithout HTTP, the server's hasher reaches {:.0} % of the limit; HTTP logins reach \
              {:.0} % of the server's hasher (medians of all runs).\n",
@@ -303,11 +326,12 @@ fn render(rows: &[Row], clients: usize) -> Section {
             row
         }),
     );
-    let skipped = if rows.iter().any(|r| r.2.iter().any(|x| x.not_sent > 0)) {
-        "\nSome arrivals were not sent because the load generator's own bound on requests in \
-         flight was reached; they are not counted above.\n"
-    } else {
-        ""
+    let skipped = match rows.iter().any(|r| r.2.iter().any(|x| x.not_sent > 0)) {
+        true => {
+            "\nSome arrivals were not sent because the load generator's own bound on requests \
+                 in flight was reached; they are not counted above.\n"
+        }
+        false => "",
     };
     let mut targets = Vec::new();
     for (label, r, _) in rows {
@@ -316,25 +340,23 @@ fn render(rows: &[Row], clients: usize) -> Section {
         let v = f.map_or("not measured".to_owned(), |f| {
             verdict(f.median >= TARGET * 100.0)
         });
-        let target = format!("≥ {:.0} %", TARGET * 100.0);
+        let measure = format!("HTTP logins/s ÷ in-process argon2id limit, {label}");
         targets.push([
-            format!("{}, {label}", ROWS[0]),
-            target,
+            measure,
+            format!("≥ {:.0} %", TARGET * 100.0),
             spread(f, 1, " %"),
             v,
         ]);
     }
     for (label, _, over) in rows {
-        let c: [u64; 6] = std::array::from_fn(|i| over.iter().map(|x| x.answers[i]).sum());
-        let clean = c[3] + c[4] + c[5] == 0 && c[1] == c[2];
-        let v = if c[1] == 0 {
-            "**NOT REACHED** (no 429 at this load)".into()
-        } else {
-            verdict(clean)
+        let [_, too_many, retry, other, timeouts, errors]: [u64; 6] =
+            std::array::from_fn(|i| over.iter().map(|x| x.answers[i]).sum());
+        let v = match too_many {
+            0 => "**NOT REACHED** (no 429 at this load)".into(),
+            _ => verdict(other + timeouts + errors == 0 && too_many == retry),
         };
-        let [_, too_many, retry, other, timeouts, errors] = c;
         targets.push([
-            format!("{}, {label}: clean 429s, no timeouts", ROWS[1]),
+            format!("logins above the limit, {label}: clean 429s, no timeouts"),
             "every refusal a 429 with Retry-After; 0 timeouts, 0 errors".into(),
             format!(
                 "{too_many} × 429 ({retry} with Retry-After), {timeouts} timeouts, {errors} \
@@ -360,8 +382,11 @@ fn render(rows: &[Row], clients: usize) -> Section {
         spread(all(|r| r.limit), 1, ""),
         spread(all(|r| r.hasher), 1, ""),
     );
-    let heading = "## 3. Login throughput against the argon2id limit";
-    Section::new(heading, body, &ROWS, targets)
+    Section::new(
+        "## 3. Login throughput against the argon2id limit",
+        body,
+        targets,
+    )
 }
 
 #[cfg(test)]
@@ -371,8 +396,7 @@ mod tests {
     #[test]
     fn a_miss_is_shown_and_an_overload_without_a_429_is_not_a_pass() {
         let row = |too_many| {
-            let (per_sec, limit, hasher) = (30.0, 41.0, 40.0);
-            let cores = vec![0.0; 3];
+            let (per_sec, limit, hasher, cores) = (30.0, 41.0, 40.0, vec![0.0; 3]);
             let run = Run {
                 per_sec,
                 limit,
@@ -380,8 +404,7 @@ mod tests {
                 cores,
                 ..Run::default()
             };
-            let answers = [5, too_many, too_many, 0, 0, 0];
-            let elapsed = Duration::from_secs(1);
+            let (answers, elapsed) = ([5, too_many, too_many, 0, 0, 0], Duration::from_secs(1));
             let over = Overload {
                 answers,
                 elapsed,

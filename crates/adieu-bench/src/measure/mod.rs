@@ -1,6 +1,6 @@
 //! The measurements, one file each, each rendering its own section; and what they share: the
-//! set-ups they compare, the nodes started for each (and always stopped again), the few
-//! set-up calls, and the closed-loop comparison of measurements 1, 6 and 7.
+//! set-ups they compare, the nodes started for each (and always stopped again), the few set-up
+//! calls, and the closed-loop comparison of measurements 1, 6 and 7.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,7 +21,7 @@ pub(crate) mod scale;
 
 /// What most measurements use.
 mod prelude {
-    pub(crate) use super::{Ctx, Db, Kind, MakeRequest, Rate, compare, errors, node_pg_self};
+    pub(crate) use super::{Ctx, Kind, MakeRequest, Rate, compare, errors, node_pg_self};
     pub(crate) use crate::http::{Conn, bearer, request};
     pub(crate) use crate::node::Process;
     pub(crate) use crate::report::{Section, col, lat, ms, ratio_target, spread, table, verdict};
@@ -37,6 +37,9 @@ use crate::node::Process;
 use crate::report::{Target, col, lat, ratio_target, spread, table, verdict};
 use crate::stats::{Latency, Spread};
 use crate::watch;
+
+/// A login or set-up request that takes longer counts as a timeout.
+pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A backend (`true`: PostgreSQL) and a cache setting (`None`: the server's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,12 +58,8 @@ impl Kind {
     }
 }
 
-/// A fresh database: its URL and, for SQLite, its file.
-pub(crate) type Db = (String, Option<PathBuf>);
-
 /// What every measurement needs.
 pub(crate) struct Ctx {
-    pub(crate) adieu: PathBuf,
     pub(crate) pg: Option<Postgres>,
     pub(crate) work: PathBuf,
     pub(crate) opts: Opts,
@@ -72,6 +71,11 @@ pub(crate) struct Ctx {
 }
 
 impl Ctx {
+    /// `full`, or `quick` in a `--quick` run.
+    pub(crate) fn pick<T>(&self, full: T, quick: T) -> T {
+        if self.opts.quick { quick } else { full }
+    }
+
     /// The set-ups to compare, one node each: SQLite, and PostgreSQL with the cache (and
     /// without).
     pub(crate) fn kinds(&self, with_cache_off: bool) -> Vec<(Kind, usize)> {
@@ -91,19 +95,20 @@ impl Ctx {
     }
 
     /// A new file name in the working directory.
-    fn file(&self, suffix: &str) -> PathBuf {
+    pub(crate) fn file(&self, suffix: &str) -> PathBuf {
         let n = self.made.fetch_add(1, Ordering::Relaxed);
         self.work.join(format!("{n}{suffix}"))
     }
 
     /// The one driver of the measurements: for each set-up (a kind and a number of nodes), a
-    /// fresh database, its nodes started, `f` run on them, and the nodes stopped again. A set-up
-    /// that fails is noted and left out; if all fail, so does the measurement.
+    /// fresh database (its URL, and for SQLite its file), its nodes started, `f` run on them,
+    /// and the nodes stopped again. A set-up that fails is noted and left out; if all fail, so
+    /// does the measurement.
     pub(crate) async fn each<T>(
         &self,
         what: &str,
         setups: Vec<(Kind, usize)>,
-        f: impl AsyncFn(Kind, &Db, &[Process]) -> anyhow::Result<T>,
+        f: impl AsyncFn(Kind, &(String, Option<PathBuf>), &[Process]) -> anyhow::Result<T>,
     ) -> anyhow::Result<Vec<T>> {
         let mut rows = Vec::new();
         for (kind, n) in setups {
@@ -134,7 +139,9 @@ impl Ctx {
     }
 
     /// Starts `n` nodes on the database at `url`, one after the other (so that only the first
-    /// migrates), waits until they are ready, runs `f` and stops them, whatever `f` returned.
+    /// migrates), waits (at most 30 s) until each is ready and its cache, if any, serves (figures
+    /// of a node still resyncing would measure start-up), runs `f` and stops them, whatever `f`
+    /// returned.
     pub(crate) async fn with_nodes<T>(
         &self,
         url: &str,
@@ -145,34 +152,27 @@ impl Ctx {
         let mut nodes = Vec::with_capacity(n);
         // A node that fails to start is killed with the others as `nodes` is dropped.
         for _ in 0..n {
-            let log = self.file("-node.log");
-            nodes.push(Process::node(&self.adieu, url, kind.1, &log).await?);
+            nodes.push(Process::node(url, kind.1, &self.file("-node.log")).await?);
         }
         for node in &nodes {
-            self.wait_ready(node).await?;
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                let cache = self.cache_state(node).await;
+                if cache.as_ref().is_ok_and(|c| c != "resyncing") {
+                    break;
+                }
+                if Instant::now() >= deadline {
+                    let why = cache.map_or_else(|e| format!("{e:#}"), |c| format!("cache {c}"));
+                    bail!("node {} not ready after 30 s ({why})", node.addr());
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
         }
         let result = f(&nodes).await;
         for node in nodes {
             node.stop().await;
         }
         result
-    }
-
-    /// Waits (at most 30 s) until a node's `/status` answers 200 and its cache, if any, serves:
-    /// figures of a node still resyncing would measure start-up.
-    async fn wait_ready(&self, node: &Process) -> anyhow::Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let cache = self.cache_state(node).await;
-            if cache.as_ref().is_ok_and(|c| c != "resyncing") {
-                return Ok(());
-            }
-            if Instant::now() >= deadline {
-                let why = cache.map_or_else(|e| format!("{e:#}"), |c| format!("cache {c}"));
-                bail!("node {} not ready after 30 s ({why})", node.addr());
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
     }
 
     /// Sends one set-up request on a connection of its own, expecting `expected` within the
@@ -185,7 +185,7 @@ impl Ctx {
     ) -> anyhow::Result<Value> {
         let path = req.uri().path().to_owned();
         let answer = async { Conn::open(addr).await?.send(req).await };
-        let answer = tokio::time::timeout(self.opts.request_timeout, answer).await;
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, answer).await;
         let answer = answer.context("timed out")?.context(path.clone())?;
         if answer.status() != expected {
             let body = String::from_utf8_lossy(answer.body());
@@ -255,22 +255,24 @@ pub(crate) fn text(answer: &Value, field: &str) -> anyhow::Result<String> {
 /// The CPU ticks of a node, of PostgreSQL (if `kind` runs on it) and of this process.
 pub(crate) fn node_pg_self(node: &Process, kind: Kind) -> impl Fn() -> Vec<Option<u64>> {
     move || {
-        let pg = kind.0.then(watch::postgres_ticks);
-        vec![node.ticks(), pg, watch::ticks("self")]
+        vec![
+            node.ticks(),
+            kind.0.then(watch::postgres_ticks),
+            watch::ticks("self"),
+        ]
     }
 }
 
 /// A request to send over and over: connection `i` sends `make(i)`.
 pub(crate) type MakeRequest = Arc<dyn Fn(usize) -> Req + Send + Sync>;
 
-/// One load of one run of a comparison.
+/// One load of one run of a comparison: 2xx answers per second, their latency, the other
+/// answers and transport errors, and the cores each watched process used meanwhile.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Rate {
     pub(crate) per_sec: f64,
     pub(crate) latency: Option<Latency>,
-    /// Non-2xx answers and transport errors.
     pub(crate) errors: u64,
-    /// Cores used by each watched process during this load.
     pub(crate) cores: Vec<f64>,
 }
 
@@ -309,8 +311,9 @@ pub(crate) async fn compare(
         for k in 0..targets.len() {
             let i = (k + run) % targets.len();
             let (load, cores) = ctx.cores(&ticks, load(i, o.duration)).await;
-            let (per_sec, latency, errors) =
-                load.map(|l| (l.per_sec, Latency::of(&l.latencies), l.errors))?;
+            let load = load?;
+            let (per_sec, errors, latency) =
+                (load.per_sec, load.errors, Latency::of(&load.latencies));
             rates[i] = Rate {
                 per_sec,
                 latency,
@@ -318,11 +321,15 @@ pub(crate) async fn compare(
                 cores,
             };
         }
-        let said = targets.iter().zip(&rates);
-        let said: Vec<_> = said
-            .map(|((name, ..), r)| format!("{name} {:.0}/s", r.per_sec))
-            .collect();
-        eprintln!("  {label} run {}: {}", run + 1, said.join(", "));
+        let said = targets
+            .iter()
+            .zip(&rates)
+            .map(|((name, ..), r)| format!("{name} {:.0}/s", r.per_sec));
+        eprintln!(
+            "  {label} run {}: {}",
+            run + 1,
+            said.collect::<Vec<_>>().join(", ")
+        );
         runs.push(rates);
     }
     Ok(runs)

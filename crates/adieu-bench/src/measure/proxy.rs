@@ -69,7 +69,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let (body, targets) = ratio_table(["unprotected", "protected"], 0.6, ROW, &rows);
     let heading = "## 6. Protecting an app behind nginx: with Adieu versus without";
     let body = render(&nginx_version().await?, &body, &rows[0].1);
-    Ok(Section::new(heading, body, &[ROW], targets))
+    Ok(Section::new(heading, body, targets))
 }
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rate>>> {

@@ -1,6 +1,7 @@
 //! Measurement 4: check latency and memory with 1,000 versus 1,000,000 live sessions.
 
 use std::collections::HashSet;
+use std::path::PathBuf;
 
 use anyhow::bail;
 use hyper::header::HeaderValue;
@@ -9,18 +10,23 @@ use super::prelude::*;
 use crate::db::{Postgres, Seeder};
 use crate::report::{mib, thousands};
 
+/// Checks per run and kind (hot, cold).
+pub(crate) fn samples(ctx: &Ctx) -> usize {
+    ctx.pick(500, 100)
+}
+
 /// One backend at one database size: its label and size, the hot and the cold latencies of
 /// each run, the refused checks, the node's memory before and after the checks (KiB), and the
 /// database's size (bytes).
-type Row = (
-    String,
-    u64,
-    Vec<Latency>,
-    Vec<Latency>,
-    u64,
-    [Option<u64>; 2],
-    Option<u64>,
-);
+struct Row {
+    label: String,
+    size: u64,
+    hot: Vec<Latency>,
+    cold: Vec<Latency>,
+    errors: u64,
+    rss: [Option<u64>; 2],
+    bytes: Option<u64>,
+}
 
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     // No nodes from the driver: each size gets a node of its own on the same database.
@@ -32,50 +38,61 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let rows = ctx.each("scale", setups, async |kind, db, _| {
         sizes(ctx, kind, db).await
     });
-    Ok(render(&rows.await?.concat()))
+    Ok(render(
+        &rows.await?.into_iter().flatten().collect::<Vec<_>>(),
+    ))
 }
 
 /// Every size (ascending) on one database, the node restarted after each bulk load so that its
 /// memory is measured from a fresh start.
-async fn sizes(ctx: &Ctx, kind: Kind, db: &Db) -> anyhow::Result<Vec<Row>> {
-    let seeder = Seeder::open(&db.0).await?;
+async fn sizes(
+    ctx: &Ctx,
+    kind: Kind,
+    (url, file): &(String, Option<PathBuf>),
+) -> anyhow::Result<Vec<Row>> {
+    let seeder = Seeder::open(url).await?;
     let (mut rows, mut seeded) = (Vec::new(), 0);
     let mut rng = u64::from_le_bytes(adieu_core::random_bytes::<8>());
     for &size in &ctx.opts.scale_sessions {
         let started = Instant::now();
         seeder.seed(seeded, size).await?;
-        let secs = started.elapsed().as_secs_f64();
-        eprintln!(
-            "  {}: seeded sessions {seeded}..{size} in {secs:.0} s",
-            kind.label()
-        );
+        let (label, secs) = (kind.label(), started.elapsed().as_secs_f64());
+        eprintln!("  {label}: seeded sessions {seeded}..{size} in {secs:.0} s");
         seeded = size;
-        let bytes = match &db.1 {
+        let bytes = match file {
             Some(file) => {
-                let size = |p| std::fs::metadata(p).map_or(0, |m| m.len());
-                Some(size(file) + size(&file.with_extension("db-wal")))
+                let len = |p| std::fs::metadata(p).map_or(0, |m| m.len());
+                Some(len(file) + len(&file.with_extension("db-wal")))
             }
-            None => Postgres::analyze_and_size(&db.0).await,
+            None => Postgres::analyze_and_size(url).await,
         };
-        let row = ctx.with_nodes(&db.0, kind, 1, async |nodes| {
-            on(ctx, kind, &nodes[0], &seeder, size, &mut rng).await
+        let measured = ctx.with_nodes(url, kind, 1, async |nodes| {
+            on(ctx, &nodes[0], &seeder, size, &mut rng).await
         });
-        let (label, size, hot, cold, errors, rss, _) = row.await?;
-        rows.push((label, size, hot, cold, errors, rss, bytes));
+        let (hot, cold, errors, rss) = measured.await?;
+        rows.push(Row {
+            label,
+            size,
+            hot,
+            cold,
+            errors,
+            rss,
+            bytes,
+        });
     }
     seeder.close().await;
     Ok(rows)
 }
 
+/// Hot and cold latencies of each run, the refused checks, and the memory before and after.
 async fn on(
     ctx: &Ctx,
-    kind: Kind,
     node: &Process,
     seeder: &Seeder,
     size: u64,
     rng: &mut u64,
-) -> anyhow::Result<Row> {
-    let o = &ctx.opts;
+) -> anyhow::Result<(Vec<Latency>, Vec<Latency>, u64, [Option<u64>; 2])> {
+    let (runs, samples) = (ctx.opts.runs, samples(ctx));
     let tokens = ctx
         .real_tokens(node, &format!("bench-scale-{size}"), 4)
         .await?;
@@ -94,31 +111,33 @@ async fn on(
     for auth in &hot {
         check(&mut conn, auth).await?;
     }
-    let wanted = (o.runs * o.scale_samples).min(size as usize - 1);
+    let wanted = (runs * samples).min(size as usize - 1);
     let cold = pick_distinct(rng, size - 1, wanted);
     let (mut hot_runs, mut cold_runs, mut errors) = (Vec::new(), Vec::new(), 0);
-    for (run, cold) in cold
-        .chunks((wanted / o.runs).max(1))
-        .take(o.runs)
-        .enumerate()
-    {
+    for cold in cold.chunks((wanted / runs).max(1)).take(runs) {
         let (mut h, mut c) = (Vec::new(), Vec::new());
-        for i in 0..o.scale_samples {
+        for i in 0..samples {
             h.extend(check(&mut conn, &hot[i % hot.len()]).await?);
         }
         for &i in cold {
             c.extend(check(&mut conn, &bearer(&seeder.access_token(i))).await?);
         }
-        errors += (o.scale_samples + cold.len() - h.len() - c.len()) as u64;
-        let (h, c) = (Latency::of(&h), Latency::of(&c));
-        let p50 = |l: Option<Latency>| l.map_or("–".to_owned(), |l| ms(l.p50));
-        let (label, run, h50, c50) = (kind.label(), run + 1, p50(h), p50(c));
-        eprintln!("  {label} at {size} run {run}: hot p50 {h50} ms, cold p50 {c50} ms");
-        hot_runs.extend(h);
-        cold_runs.extend(c);
+        errors += (samples + cold.len() - h.len() - c.len()) as u64;
+        let p50 = |l: &[Duration]| Latency::of(l).map_or("–".to_owned(), |l| ms(l.p50));
+        eprintln!(
+            "  at {size}: hot p50 {} ms, cold p50 {} ms",
+            p50(&h),
+            p50(&c)
+        );
+        hot_runs.extend(Latency::of(&h));
+        cold_runs.extend(Latency::of(&c));
     }
-    let rss = [rss_before, node.rss_and_threads().0];
-    Ok((kind.label(), size, hot_runs, cold_runs, errors, rss, None))
+    Ok((
+        hot_runs,
+        cold_runs,
+        errors,
+        [rss_before, node.rss_and_threads().0],
+    ))
 }
 
 /// One check, timed if it was accepted.
@@ -151,19 +170,18 @@ fn render(rows: &[Row]) -> Section {
     let body = table(
         "server | live sessions | hot p50 / p99 ms | cold p50 / p99 ms | RSS before checks MiB | \
          RSS after checks MiB | database MiB | errors",
-        rows.iter()
-            .map(|(label, size, hot, cold, errors, rss, bytes)| {
-                [
-                    label.clone(),
-                    thousands(*size),
-                    lat(hot),
-                    lat(cold),
-                    mib(rss[0]),
-                    mib(rss[1]),
-                    bytes.map_or("–".to_owned(), |b| format!("{:.0}", b as f64 / 1048576.0)),
-                    errors.to_string(),
-                ]
-            }),
+        rows.iter().map(|r| {
+            [
+                r.label.clone(),
+                thousands(r.size),
+                lat(&r.hot),
+                lat(&r.cold),
+                mib(r.rss[0]),
+                mib(r.rss[1]),
+                mib(r.bytes.map(|b| b / 1024)),
+                r.errors.to_string(),
+            ]
+        }),
     );
     let body = format!(
         "Sessions (each with an access and a refresh token, ten per user) are written into the \
@@ -177,7 +195,6 @@ fn render(rows: &[Row]) -> Section {
     Section::new(
         "## 4. Scale: 1,000 versus 1,000,000 live sessions",
         body,
-        &[],
         Vec::new(),
     )
 }
