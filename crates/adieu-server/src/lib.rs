@@ -37,6 +37,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::get;
 use axum::{Json, Router};
 use tokio::net::TcpListener;
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 pub use adieu_service::{ClientInfo, Sessions};
@@ -86,22 +87,29 @@ pub fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(timeout::RequestTimeoutLayer::new(timeout))
-        // Outermost, so that even a timeout's answer carries them: nothing this server says
-        // may be cached, since every answer concerns a credential or a private page, and
-        // no answer may be read as anything but its declared type.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        // Outermost of all, so that a timeout's 408 is counted and timed too. A layer of the
-        // router still runs after routing, so it sees the matched route's template.
-        .layer(metrics::TrackLayer::new(&tracked.metrics))
+        // One stack in one `layer` call: each call wraps every route in a boxed service of
+        // its own, which a request then clones, allocates and polls, one level per call.
+        // The first layer is the outermost.
+        .layer(
+            ServiceBuilder::new()
+                // Outermost of all, so that a timeout's 408 is counted and timed too. A layer
+                // of the router still runs after routing, so it sees the matched route's
+                // template.
+                .layer(metrics::TrackLayer::new(&tracked.metrics))
+                // So that even a timeout's answer carries them: nothing this server says may
+                // be cached, since every answer concerns a credential or a private page, and
+                // no answer may be read as anything but its declared type.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(timeout::RequestTimeoutLayer::new(timeout))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
 }
 
 /// `GET /healthz` answer.
@@ -186,12 +194,16 @@ pub fn admin_app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(timeout::RequestTimeoutLayer::new(timeout))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ))
+        // One `layer` call, as in `app`.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("no-store"),
+                ))
+                .layer(timeout::RequestTimeoutLayer::new(timeout))
+                .layer(DefaultBodyLimit::max(body_limit)),
+        )
 }
 
 impl AppState {

@@ -24,6 +24,7 @@ use adieu_service::{ClientInfo, Error};
 use axum::Router;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use tower::ServiceBuilder;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 use self::error::PageError;
@@ -40,19 +41,24 @@ pub(crate) fn router(config: &Config) -> Router<AppState> {
         .merge(sessions::router())
         .merge(account::router())
         .merge(activity::router())
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CONTENT_SECURITY_POLICY,
-            layout::content_security_policy(config),
-        ))
-        // Nobody may frame the pages and trick a click on a logout or sign-out button.
-        .layer(SetResponseHeaderLayer::overriding(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("same-origin"),
-        ))
+        // One `layer` call: each call wraps every route in a boxed service of its own, which
+        // a request then clones and polls.
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("same-origin"),
+                ))
+                // Nobody may frame the pages and trick a click on a logout or sign-out button.
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::CONTENT_SECURITY_POLICY,
+                    layout::content_security_policy(config),
+                )),
+        )
 }
 
 /// `Clear-Site-Data`, which is not among the `http` crate's constants.
