@@ -115,7 +115,7 @@ impl TokenCache {
     /// A cached record, if the cache may serve now.
     pub fn get(&self, hash: &TokenHash) -> Option<TokenRecord> {
         let mut state = self.lock();
-        if !state.is_serving(Instant::now()) {
+        if !state.is_serving() {
             if state.serving != Serving::Never {
                 // The lease ran out with nobody extending it: forget everything.
                 state.serving = Serving::Never;
@@ -150,7 +150,7 @@ impl TokenCache {
             return;
         }
         let mut state = self.lock();
-        if state.generation != generation || !state.is_serving(Instant::now()) {
+        if state.generation != generation || !state.is_serving() {
             return;
         }
         if state.entries.insert(hash, record.clone()).is_some() {
@@ -170,7 +170,7 @@ impl TokenCache {
     /// The secret hash of an OAuth client, if cached and the cache may serve now.
     pub fn client(&self, client_id: &str) -> Option<TokenHash> {
         let state = self.lock();
-        if !state.is_serving(Instant::now()) {
+        if !state.is_serving() {
             return None;
         }
         state.clients.get(client_id).copied()
@@ -180,7 +180,7 @@ impl TokenCache {
     /// token: not if an eviction happened since `generation`, nor while not serving.
     pub fn insert_client(&self, generation: u64, client_id: &str, hash: TokenHash) {
         let mut state = self.lock();
-        if state.generation != generation || !state.is_serving(Instant::now()) {
+        if state.generation != generation || !state.is_serving() {
             return;
         }
         if state.clients.len() >= self.capacity {
@@ -237,7 +237,7 @@ impl TokenCache {
     pub fn extend(&self, until: Instant) {
         let mut state = self.lock();
         let now = Instant::now();
-        if !state.is_serving(now) {
+        if !state.is_serving_at(now) {
             state.clear();
         }
         state.serving = match state.serving {
@@ -249,7 +249,7 @@ impl TokenCache {
 
     /// Whether the cache answers from memory now.
     pub fn status(&self) -> CacheStatus {
-        if self.lock().is_serving(Instant::now()) {
+        if self.lock().is_serving() {
             CacheStatus::Serving
         } else {
             CacheStatus::Resyncing
@@ -276,7 +276,17 @@ impl TokenCache {
 }
 
 impl State {
-    fn is_serving(&self, now: Instant) -> bool {
+    /// Whether the cache may answer now. The clock is read only for a lease: a lone node's
+    /// cache always serves, and every token check asks.
+    fn is_serving(&self) -> bool {
+        match self.serving {
+            Serving::Always => true,
+            Serving::Until(until) => Instant::now() < until,
+            Serving::Never => false,
+        }
+    }
+
+    fn is_serving_at(&self, now: Instant) -> bool {
         match self.serving {
             Serving::Always => true,
             Serving::Until(until) => now < until,
