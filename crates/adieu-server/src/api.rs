@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use crate::AppState;
 use crate::error::{Error, Result};
-use crate::extract::{ApiJson, BODY_SHAPE, BODY_SYNTAX, Bearer, Client};
+use crate::extract::{ApiJson, BODY_SHAPE, BODY_SYNTAX, Bearer, Client, bearer_str};
 
 /// Routes of the JSON API.
 pub(crate) fn router() -> Router<AppState> {
@@ -45,11 +45,10 @@ impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
-        let Bearer(token) = Bearer::from_request_parts(parts, state).await?;
-        let token = token.ok_or(Error::InvalidToken { presented: false })?;
+        let token = bearer_str(&parts.headers)?.ok_or(Error::InvalidToken { presented: false })?;
         let session = state
             .sessions
-            .authenticate(TokenKind::Access, &token)
+            .authenticate(TokenKind::Access, token)
             .await?;
         Ok(Self(session))
     }

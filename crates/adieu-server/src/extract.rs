@@ -111,6 +111,11 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
 /// The Bearer credential in `Authorization`: `None` without the header, an error for a
 /// header that is not `Bearer <token>` of sane length.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Error> {
+    bearer_str(headers).map(|token| token.map(str::to_owned))
+}
+
+/// [`bearer_token`], borrowed from the headers: a check that only reads it copies nothing.
+pub(crate) fn bearer_str(headers: &HeaderMap) -> Result<Option<&str>, Error> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
@@ -123,7 +128,7 @@ pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Error>
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
         return Err(malformed());
     }
-    Ok(Some(token.trim().to_owned()))
+    Ok(Some(token.trim()))
 }
 
 /// Who is calling, read from the connection and the `User-Agent` header. A newtype, because
