@@ -5,16 +5,11 @@
 //! same app without asking Adieu: the baseline (`proxy-nginx.conf`). The difference between the
 //! two is what protecting an app costs per request.
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use http_body_util::Full;
-use hyper::Response;
-use hyper::body::Bytes;
 use hyper::header::{HOST, HeaderValue};
-use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::process::Command;
 
@@ -73,8 +68,9 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
 }
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rate>>> {
-    let (app, app_task) = upstream().await?;
-    let (nginx, protected, plain) = nginx(&ctx.work, node.addr(), app).await?;
+    // The app: the benchmark's hello world, which answers 200 to `GET /`.
+    let app = Process::hello(&ctx.file("-app.log")).await?;
+    let (nginx, protected, plain) = nginx(&ctx.work, node.addr(), app.addr()).await?;
     let result = async {
         let auth = bearer(&ctx.real_tokens(node, "bench-proxy", 1).await?[0]);
         // One request of each kind first: the protected server must let the token through and
@@ -96,36 +92,14 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rat
                 Arc::new(move |_| get_app(Some(&auth))),
             ),
         ];
-        let ticks = || vec![nginx.ticks(), node.ticks(), watch::ticks("self")];
+        let app_and_self = || Some(app.ticks()? + watch::ticks("self")?);
+        let ticks = || vec![nginx.ticks(), node.ticks(), app_and_self()];
         compare(ctx, &kind.label(), &targets, ticks).await
     };
     let result = result.await;
     nginx.stop().await;
-    app_task.abort();
+    app.stop().await;
     result
-}
-
-/// The app behind nginx: 200 "ok" to every request, on a free port, until aborted.
-async fn upstream() -> anyhow::Result<(SocketAddr, tokio::task::JoinHandle<()>)> {
-    let listener = TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let ok = hyper::service::service_fn(|_| async {
-        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
-    });
-    let task = tokio::spawn(async move {
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                // Out of file descriptors, say: pause rather than spin.
-                tokio::time::sleep(Duration::from_millis(10)).await;
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            // Each connection ends when nginx closes it (nginx is stopped first).
-            let http = hyper::server::conn::http1::Builder::new();
-            tokio::spawn(async move { http.serve_connection(TokioIo::new(stream), ok).await });
-        }
-    });
-    Ok((addr, task))
 }
 
 /// nginx in one process (so that ending it leaves no worker behind), running
@@ -210,8 +184,8 @@ fn render(nginx: &str, table_: &str, runs: &[Vec<Rate>]) -> String {
              more CPU than an unprotected one ({prot:.1} against {plain:.1}). Of that, nginx's \
              `auth_request` subrequest (a second HTTP hop, over a kept-alive connection) is \
              {:.1} µs and Adieu's whole answer (HTTP, the token's hash, the cache lookup) is \
-             {adieu:.1} µs; the rest is the app and generator process, whose work is the same in \
-             both loads. The rate of a closed loop that keeps the cores nearly busy follows the \
+             {adieu:.1} µs; the rest is the app and the load generator, whose work is the same \
+             in both loads. The rate of a closed loop that keeps the cores nearly busy follows the \
              CPU per request, so the ratio comes out near the CPU figures' {plain:.1} ÷ \
              {prot:.1} = {:.2}. Even a check that cost Adieu nothing would leave nginx's second \
              hop, so protection behind nginx cannot be free.\n",
@@ -222,15 +196,15 @@ fn render(nginx: &str, table_: &str, runs: &[Vec<Rate>]) -> String {
         _ => String::new(),
     };
     format!(
-        "One node (SQLite, cache on), a tiny app of the benchmark's own that answers 200 \"ok\" \
-         to everything, and nginx ({nginx}) in one process running `examples/nginx/adieu.conf` \
+        "One node (SQLite, cache on), the app (the benchmark's hello world, which answers 200 \
+         to `GET /`), and nginx ({nginx}) in one process running `examples/nginx/adieu.conf` \
          with only its ports changed. *Protected*: `GET /` with `Host: app.example.com` and a \
          bearer token of a real login, through the example's server, which asks Adieu \
          (`auth_request`) before every request. *Unprotected*: the same request without the \
          token through a server block the benchmark adds beside the example, which proxies to \
          the same app with no `auth_request`. Same load as measurement 1, one after the other, \
-         alternating which goes first. The app and the load generator share this process; \
-         nginx, the node and the generator share the machine's cores.\n\n{table_}\nCPU per \
+         alternating which goes first. nginx, the node, the app and the generator share \
+         the machine's cores.\n\n{table_}\nCPU per \
          answered request, in microseconds (median of the runs; the three processes' user and \
          system time over the load, divided by the requests answered):\n\n{cpu}{explained}\n"
     )
