@@ -108,13 +108,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Bearer {
     }
 }
 
-/// The Bearer credential in `Authorization`: `None` without the header, an error for a
-/// header that is not `Bearer <token>` of sane length.
+/// [`bearer_str`], copied out of the headers.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Result<Option<String>, Error> {
     bearer_str(headers).map(|token| token.map(str::to_owned))
 }
 
-/// [`bearer_token`], borrowed from the headers: a check that only reads it copies nothing.
+/// The Bearer credential in `Authorization`, borrowed from the headers: `None` without the
+/// header, an error for a header that is not `Bearer <token>` of sane length.
 pub(crate) fn bearer_str(headers: &HeaderMap) -> Result<Option<&str>, Error> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);

@@ -280,9 +280,8 @@ impl State {
     /// cache always serves, and every token check asks.
     fn is_serving(&self) -> bool {
         match self.serving {
-            Serving::Always => true,
-            Serving::Until(until) => Instant::now() < until,
-            Serving::Never => false,
+            Serving::Until(_) => self.is_serving_at(Instant::now()),
+            serving => serving == Serving::Always,
         }
     }
 
