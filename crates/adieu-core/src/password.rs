@@ -6,14 +6,14 @@
 //! with `Retry-After` instead of piling up memory (kratos#955, authelia#1044).
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, mpsc};
 
 use adieu_types::Secret;
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::rngs::OsRng;
 use subtle::ConstantTimeEq;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 /// argon2id cost parameters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,86 +63,102 @@ pub enum HashError {
     /// The parameters are out of argon2's range.
     #[error("invalid argon2 parameters: {0}")]
     Config(String),
-    /// argon2 or the blocking pool failed.
+    /// argon2 or a hashing thread failed.
     #[error("password hashing failed: {0}")]
     Internal(String),
 }
 
-/// Hashes and verifies passwords on the blocking pool, a bounded number at once.
+/// Hashes and verifies passwords on a fixed set of threads of its own, at most `concurrency`
+/// at once, admitting at most `concurrency + queue` callers; cheap to clone.
 #[derive(Clone)]
 pub struct PasswordHasher {
     argon2: Argon2<'static>,
-    /// Working memory reused between hashes (see [`Memory`]).
-    memory: Arc<Memory>,
-    /// Hashes running now.
-    running: Arc<Semaphore>,
-    /// Hashes running or waiting; when none is left the caller is turned away.
+    /// The hashing threads' queue; they end when the last clone is dropped.
+    jobs: mpsc::Sender<Job>,
+    /// Callers holding a place: hashing or queued.
     admitted: Arc<Semaphore>,
-    /// A real hash of a random password, verified for unknown users so that timing does not
-    /// tell which usernames exist.
+    /// A hash of a random password, verified against for unknown users so that they cost
+    /// what known ones do.
     dummy_hash: Arc<str>,
-    /// `concurrency + queue`: the most hashes admitted at once.
+    /// `concurrency + queue`.
     limit: usize,
-    /// What the blocking jobs report about themselves.
     counters: Arc<Counters>,
 }
 
-/// Counted inside the blocking jobs themselves, so that they tell what really ran.
+/// What the hashing threads report, for the metrics and the tests.
 #[derive(Debug, Default)]
 struct Counters {
     running: AtomicUsize,
     peak: AtomicUsize,
     started: AtomicU64,
+    /// Working-memory buffers allocated: one per hashing thread, once.
+    allocated: AtomicUsize,
 }
 
-/// A snapshot of the hasher's own counts.
+/// The hasher's load now and since it started.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HashStats {
-    /// argon2 computations running now.
+    /// Hashes running now.
     pub running: usize,
     /// The most that ever ran at once.
     pub peak_running: usize,
-    /// argon2 computations started since the hasher was built (the dummy hash excluded).
+    /// Hashes started since the hasher was made.
     pub started: u64,
-    /// Hashes admitted now: running, or waiting for a place to run.
+    /// Callers holding a place now, hashing or queued.
     pub admitted: usize,
 }
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("PasswordHasher")
-            .field("running", &self.running.available_permits())
             .field("admitted", &self.admitted.available_permits())
             .finish_non_exhaustive()
     }
 }
 
-/// argon2's working memory (19 MiB at the default parameters), kept between hashes.
+/// A hash or a verification, run by a hashing thread with that thread's working memory.
+type Job = Box<dyn FnOnce(&mut Memory) + Send>;
+
+/// A hashing thread's working memory for argon2 (19 MiB at the default parameters), allocated
+/// at its first job and kept.
 ///
 /// Allocating it afresh for every hash makes the kernel fault in and zero thousands of pages
-/// each time, which costs about a fifth of the hash itself. At most one buffer per hash that
-/// may run at once is kept, so the memory held is what a burst of logins needs anyway.
-/// argon2 overwrites every block it reads, so a reused buffer needs no clearing.
+/// each time, which costs about a fifth of the hash itself. argon2 overwrites every block it
+/// reads, so a reused buffer needs no clearing.
 struct Memory {
+    kept: Vec<Block>,
+    /// The block count of the hasher's own parameters, the only one kept.
     blocks: usize,
-    keep: usize,
-    free: Mutex<Vec<Vec<Block>>>,
+    counters: Arc<Counters>,
 }
 
 impl Memory {
-    fn with<T>(&self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
+    fn with<T>(&mut self, blocks: usize, work: impl FnOnce(&mut [Block]) -> T) -> T {
         if blocks != self.blocks {
-            // A stored hash made with other parameters: rare, not worth pooling.
+            // A stored hash made with other parameters: rare, not worth keeping.
             return work(&mut vec![Block::default(); blocks]);
         }
-        let taken = self.free.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut buffer = taken.unwrap_or_else(|| vec![Block::default(); blocks]);
-        let result = work(&mut buffer);
-        let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
-        if free.len() < self.keep {
-            free.push(buffer);
+        if self.kept.len() != blocks {
+            self.kept = vec![Block::default(); blocks];
+            self.counters.allocated.fetch_add(1, Ordering::SeqCst);
         }
-        result
+        work(&mut self.kept)
+    }
+}
+
+/// A hashing thread: takes the next job as soon as it has finished the last, in memory of its
+/// own. A thread that goes straight on to a queued job, its memory still warm in its core's
+/// caches, loses nothing to waking another thread or to moving a buffer between cores, as
+/// the blocking pool did at every hash (measurement 3 of BENCHMARKS.md).
+fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>, mut memory: Memory) {
+    loop {
+        // One thread waits on the queue at a time, the others for the lock, which is released
+        // at the end of this statement, before the job runs.
+        let job = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
+        let Ok(job) = job else {
+            return; // The hasher and all its clones are gone.
+        };
+        job(&mut memory);
     }
 }
 
@@ -150,9 +166,12 @@ fn internal(e: impl std::fmt::Display) -> HashError {
     HashError::Internal(e.to_string())
 }
 
-/// Hashes a password into a PHC string, exactly as `argon2`'s `hash_password` does, but in
-/// pooled memory.
-fn hash_phc(argon2: &Argon2<'_>, memory: &Memory, password: &[u8]) -> Result<String, HashError> {
+/// A new argon2id PHC string for `password` with a random salt.
+fn hash_phc(
+    argon2: &Argon2<'_>,
+    memory: &mut Memory,
+    password: &[u8],
+) -> Result<String, HashError> {
     let salt = SaltString::generate(&mut OsRng);
     let mut salt_buf = [0u8; 64];
     let salt_bytes = salt.as_salt().decode_b64(&mut salt_buf).map_err(internal)?;
@@ -176,9 +195,8 @@ fn hash_phc(argon2: &Argon2<'_>, memory: &Memory, password: &[u8]) -> Result<Str
     Ok(phc.to_string())
 }
 
-/// Checks a password against a PHC string (with whatever parameters it was made with), in
-/// pooled memory, comparing in constant time.
-fn verify_phc(memory: &Memory, password: &[u8], phc: &str) -> Result<bool, HashError> {
+/// Whether `password` matches the PHC string `phc`, at the parameters `phc` names.
+fn verify_phc(memory: &mut Memory, password: &[u8], phc: &str) -> Result<bool, HashError> {
     let parsed = PasswordHash::new(phc).map_err(internal)?;
     let params = Params::try_from(&parsed).map_err(internal)?;
     let algorithm = Algorithm::try_from(parsed.algorithm).map_err(internal)?;
@@ -203,29 +221,38 @@ fn verify_phc(memory: &Memory, password: &[u8], phc: &str) -> Result<bool, HashE
 }
 
 impl PasswordHasher {
-    /// Builds a hasher; makes the dummy hash now, with the same parameters as real ones.
+    /// A hasher with `concurrency` hashing threads and room for `queue` callers waiting.
     pub fn new(params: Argon2Params, concurrency: usize, queue: usize) -> Result<Self, HashError> {
         let argon2 = params.argon2()?;
         let concurrency = concurrency.max(1);
-        let memory = Arc::new(Memory {
-            blocks: argon2.params().block_count(),
-            keep: concurrency,
-            free: Mutex::new(Vec::new()),
-        });
+        let (counters, blocks) = (Arc::<Counters>::default(), argon2.params().block_count());
+        let memory = |counters: &Arc<Counters>| Memory {
+            kept: Vec::new(),
+            blocks,
+            counters: counters.clone(),
+        };
         let dummy_password: [u8; 32] = crate::random_bytes();
-        let dummy_hash = hash_phc(&argon2, &memory, &dummy_password)?;
+        let dummy_hash = hash_phc(&argon2, &mut memory(&Arc::default()), &dummy_password)?;
+        let (jobs, waiting) = mpsc::channel();
+        let waiting = Arc::new(Mutex::new(waiting));
+        for _ in 0..concurrency {
+            let (waiting, memory) = (waiting.clone(), memory(&counters));
+            let thread = std::thread::Builder::new().name("adieu-argon2".into());
+            thread
+                .spawn(move || hashing_thread(&waiting, memory))
+                .map_err(internal)?;
+        }
         Ok(Self {
             argon2,
-            memory,
-            running: Arc::new(Semaphore::new(concurrency)),
+            jobs,
             admitted: Arc::new(Semaphore::new(concurrency + queue)),
             dummy_hash: dummy_hash.into(),
-            counters: Arc::default(),
+            counters,
             limit: concurrency + queue,
         })
     }
 
-    /// What runs and what waits now, and what ran.
+    /// How busy the hasher is.
     pub fn stats(&self) -> HashStats {
         HashStats {
             running: self.counters.running.load(Ordering::SeqCst),
@@ -235,21 +262,21 @@ impl PasswordHasher {
         }
     }
 
-    /// Hashes a new password into a PHC string.
+    /// A PHC string for `password`; [`HashError::Busy`] at once if no place is free.
     pub async fn hash(&self, password: &Secret) -> Result<String, HashError> {
         self.admit()?.hash(password).await
     }
 
-    /// Verifies a password against a stored PHC string, or against the dummy hash when the
-    /// user is unknown (`None`), which always fails but costs the same.
+    /// Whether `password` matches `stored`; with `None` (an unknown user) it verifies against
+    /// the dummy hash and answers `false`, in the same time. [`HashError::Busy`] at once if no
+    /// place is free.
     pub async fn verify(&self, password: &Secret, stored: Option<&str>) -> Result<bool, HashError> {
         self.admit()?.verify(password, stored).await
     }
 
-    /// Takes a place for one hash, or [`HashError::Busy`] at once when every place is taken.
-    ///
-    /// Callers that must spend something only on a hash that really runs (a login's
-    /// per-user budget) take the place first and spend afterwards.
+    /// A place in the hasher, or [`HashError::Busy`] at once: taken before any other work on a
+    /// request (a database lookup, say), so that a saturated hasher turns callers away before
+    /// they cost anything.
     pub fn admit(&self) -> Result<Admission, HashError> {
         let place = self
             .admitted
@@ -263,8 +290,7 @@ impl PasswordHasher {
     }
 }
 
-/// A place in the hasher: counted from [`PasswordHasher::admit`] until the hash it was taken
-/// for has finished, however its caller ends.
+/// A caller's place in the hasher: it hashes or verifies once.
 #[must_use = "a place does nothing until it hashes or verifies"]
 pub struct Admission {
     hasher: PasswordHasher,
@@ -278,15 +304,15 @@ impl std::fmt::Debug for Admission {
 }
 
 impl Admission {
-    /// Hashes a new password into a PHC string.
+    /// A PHC string for `password`.
     pub async fn hash(self, password: &Secret) -> Result<String, HashError> {
-        let password = password.clone();
-        self.run(move |argon2, memory| hash_phc(argon2, memory, password.expose().as_bytes()))
+        let (password, argon2) = (password.clone(), self.hasher.argon2.clone());
+        self.run(move |memory| hash_phc(&argon2, memory, password.expose().as_bytes()))
             .await
     }
 
-    /// Verifies a password against a stored PHC string, or against the dummy hash when the
-    /// user is unknown (`None`), which always fails but costs the same.
+    /// Whether `password` matches `stored`, or, with `None`, the dummy hash (and then
+    /// `false`).
     pub async fn verify(self, password: &Secret, stored: Option<&str>) -> Result<bool, HashError> {
         let known = stored.is_some();
         let phc: Arc<str> = match stored {
@@ -295,41 +321,44 @@ impl Admission {
         };
         let password = password.clone();
         let matches = self
-            .run(move |_, memory| verify_phc(memory, password.expose().as_bytes(), &phc))
+            .run(move |memory| verify_phc(memory, password.expose().as_bytes(), &phc))
             .await?;
         Ok(known && matches)
     }
 
-    /// Waits for a turn, then hashes on the blocking pool.
+    /// Queues `job` for the hashing threads and waits for its answer.
     ///
-    /// Both permits move into the blocking job: a caller dropped while the hash runs (a client
-    /// that hung up) frees its place only when argon2 has finished with the memory, so no
-    /// more than `concurrency` hashes ever run and no more than `concurrency + queue` are
-    /// ever admitted. A caller dropped while it waits gives its place back, having cost
-    /// nothing.
+    /// The place moves into the job: a caller dropped while its job waits or runs (a client
+    /// that hung up) frees its place only when a hashing thread has taken the job, and skipped
+    /// it or finished it, so no more than `concurrency` hashes ever run and no more than
+    /// `concurrency + queue` are ever admitted. A job whose caller is gone before it starts is
+    /// skipped and costs nothing.
     async fn run<T: Send + 'static>(
         self,
-        job: impl FnOnce(&Argon2<'static>, &Memory) -> Result<T, HashError> + Send + 'static,
+        job: impl FnOnce(&mut Memory) -> Result<T, HashError> + Send + 'static,
     ) -> Result<T, HashError> {
         let Self { hasher, place } = self;
-        let turn = hasher
-            .running
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))?;
-        let (argon2, memory, counters) = (hasher.argon2, hasher.memory, hasher.counters);
-        tokio::task::spawn_blocking(move || {
-            let _held = (place, turn);
+        let (answer, answered) = oneshot::channel();
+        let counters = hasher.counters.clone();
+        let job: Job = Box::new(move |memory| {
+            let _place = place;
+            if answer.is_closed() {
+                return;
+            }
             let now = counters.running.fetch_add(1, Ordering::SeqCst) + 1;
             counters.peak.fetch_max(now, Ordering::SeqCst);
             counters.started.fetch_add(1, Ordering::SeqCst);
-            let result = job(&argon2, &memory);
+            // A job that panics loses its caller's answer, not the thread.
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(memory)));
             counters.running.fetch_sub(1, Ordering::SeqCst);
-            result
-        })
-        .await
-        .map_err(|e| HashError::Internal(e.to_string()))?
+            let result = result.unwrap_or_else(|_| Err(internal("argon2 panicked")));
+            let _ = answer.send(result);
+        });
+        let sent = hasher.jobs.send(job);
+        sent.map_err(|_| internal("the hashing threads are gone"))?;
+        answered
+            .await
+            .map_err(|_| internal("a hashing job failed"))?
     }
 }
 
@@ -400,8 +429,8 @@ mod tests {
         for _ in 0..5 {
             h.hash(&Secret::new("password")).await.unwrap();
         }
-        let kept = h.memory.free.lock().unwrap().len();
-        assert!((1..=2).contains(&kept), "{kept}");
+        let allocated = h.counters.allocated.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&allocated), "{allocated}");
     }
 
     #[tokio::test]
@@ -453,5 +482,34 @@ mod tests {
         let stats = h.stats();
         assert!(stats.started >= 1, "{stats:?}");
         assert_eq!(stats.peak_running, 1, "{stats:?}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_queued_hash_whose_caller_went_away_is_skipped() {
+        // Costly enough that the first hash still runs while the second is queued and dropped.
+        let costly = Argon2Params {
+            memory_kib: 16 * 1024,
+            iterations: 8,
+            parallelism: 1,
+        };
+        let h = PasswordHasher::new(costly, 1, 1).unwrap();
+        let hash = |h: &PasswordHasher| {
+            let h = h.clone();
+            tokio::spawn(async move { h.hash(&Secret::new("password")).await })
+        };
+        let wait = async |done: &dyn Fn(HashStats) -> bool| {
+            while !done(h.stats()) {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+        };
+        let first = hash(&h);
+        wait(&|s| s.running == 1).await;
+        let second = hash(&h);
+        wait(&|s| s.admitted == 2).await;
+        second.abort();
+        assert!(second.await.unwrap_err().is_cancelled());
+        assert!(first.await.unwrap().is_ok());
+        wait(&|s| s.admitted == 0).await;
+        assert_eq!(h.stats().started, 1, "{:?}", h.stats());
     }
 }
