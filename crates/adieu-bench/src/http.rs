@@ -6,6 +6,7 @@
 //! heavy client would flatten every difference between endpoints.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -16,6 +17,8 @@ use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, Response};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
+
+use crate::stats::Latency;
 
 /// A request the benchmark sends.
 pub(crate) type Req = Request<Full<Bytes>>;
@@ -89,15 +92,18 @@ pub(crate) fn credentials(user: &str) -> serde_json::Value {
     serde_json::json!({ "username": user, "password": PASSWORD })
 }
 
-/// What a fixed-duration, fixed-concurrency load produced.
-#[derive(Debug, Default)]
-pub(crate) struct Load {
-    /// 2xx answers per second.
+/// A request to send over and over: connection `i` sends `make(i)`.
+pub(crate) type MakeRequest = Arc<dyn Fn(usize) -> Req + Send + Sync>;
+
+/// What one closed-loop load produced: 2xx answers per second, their latency, the other answers
+/// and the requests that failed below HTTP (connection reset, refused…), and the cores each
+/// watched process used meanwhile (filled in by whoever watched).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Rate {
     pub(crate) per_sec: f64,
-    /// Latency of every 2xx answer.
-    pub(crate) latencies: Vec<Duration>,
-    /// Other answers, and requests that failed below HTTP (connection reset, refused…).
+    pub(crate) latency: Option<Latency>,
     pub(crate) errors: u64,
+    pub(crate) cores: Vec<f64>,
 }
 
 /// `connections` connections send `make(i)` (for connection `i`) back to back for `duration`.
@@ -105,8 +111,8 @@ pub(crate) async fn closed_loop(
     addr: SocketAddr,
     connections: usize,
     duration: Duration,
-    make: impl Fn(usize) -> Req + Clone + Send + 'static,
-) -> anyhow::Result<Load> {
+    make: MakeRequest,
+) -> anyhow::Result<Rate> {
     let mut conns = Vec::with_capacity(connections);
     for _ in 0..connections {
         conns.push(Conn::open(addr).await?);
@@ -115,14 +121,14 @@ pub(crate) async fn closed_loop(
     for (i, mut conn) in conns.into_iter().enumerate() {
         let make = make.clone();
         workers.spawn(async move {
-            let mut load = Load::default();
+            let (mut latencies, mut errors) = (Vec::new(), 0);
             while start.elapsed() < duration {
                 let sent = Instant::now();
                 match conn.send(make(i)).await {
-                    Ok(a) if a.status().is_success() => load.latencies.push(sent.elapsed()),
-                    Ok(_) => load.errors += 1,
+                    Ok(a) if a.status().is_success() => latencies.push(sent.elapsed()),
+                    Ok(_) => errors += 1,
                     Err(_) => {
-                        load.errors += 1;
+                        errors += 1;
                         // Bounded: one reconnection per failed request, until the deadline.
                         match Conn::open(addr).await {
                             Ok(fresh) => conn = fresh,
@@ -131,15 +137,20 @@ pub(crate) async fn closed_loop(
                     }
                 }
             }
-            load
+            (latencies, errors)
         });
     }
-    let mut total = Load::default();
+    let (mut latencies, mut errors) = (Vec::new(), 0);
     while let Some(joined) = workers.join_next().await {
-        let load = joined.context("load worker panicked")?;
-        total.errors += load.errors;
-        total.latencies.extend(load.latencies);
+        let (l, e) = joined.context("load worker panicked")?;
+        (errors, _) = (errors + e, latencies.extend(l));
     }
-    total.per_sec = total.latencies.len() as f64 / start.elapsed().as_secs_f64();
-    Ok(total)
+    let per_sec = latencies.len() as f64 / start.elapsed().as_secs_f64();
+    let latency = Latency::of(&latencies);
+    Ok(Rate {
+        per_sec,
+        latency,
+        errors,
+        cores: Vec::new(),
+    })
 }

@@ -23,13 +23,13 @@ use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
 
 use crate::db::Postgres;
-use crate::measure::{Ctx, REQUEST_TIMEOUT, logins, logouts, scale};
+use crate::measure::{CONNECTIONS, Ctx, REQUEST_TIMEOUT, logins, logouts, scale};
 use crate::report::Report;
 
 /// Measures Adieu's check throughput against a bare hello world, logout latency, login
 /// throughput against the argon2id limit, scale, clients hanging up mid-hash, the cost of
 /// protecting an app behind nginx and introspection, and writes BENCHMARKS.md, keeping the
-/// sections of the file that it does not write. `--quick` changes the defaults marked with it.
+/// sections of the file that it does not write.
 #[derive(Debug, Clone, Parser)]
 #[command(name = "adieu-bench", version)]
 pub(crate) struct Opts {
@@ -37,27 +37,19 @@ pub(crate) struct Opts {
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
     /// PostgreSQL server on which throwaway databases are created (and dropped).
-    #[arg(
-        long,
-        env = "ADIEU_BENCH_POSTGRES_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/postgres",
-        hide_env_values = true
-    )]
+    #[arg(long, env = "ADIEU_BENCH_POSTGRES_URL", hide_env_values = true)]
+    #[arg(default_value = "postgres://postgres@127.0.0.1:5432/postgres")]
     postgres_url: String,
     /// Measure SQLite only (without it, an unreachable PostgreSQL is an error).
     #[arg(long)]
     no_postgres: bool,
     /// Parts to run, comma-separated; the report holds those measured. `proxy` needs nginx
     /// (`ADIEU_BENCH_NGINX`, or `nginx` on the PATH).
-    #[arg(
-        long,
-        value_enum,
-        value_delimiter = ',',
-        default_value = "logins,checks,logouts,scale,hangup,proxy,introspect"
-    )]
+    #[arg(long, value_enum, value_delimiter = ',')]
+    #[arg(default_value = "logins,checks,logouts,scale,hangup,proxy,introspect")]
     only: Vec<Part>,
-    /// Smoke run: one run of each part, short durations, at most 20,000 seeded sessions. Flags
-    /// given explicitly still win. Not for publishing.
+    /// Smoke run: one run of each part (unless `--runs` says otherwise), short loads, at most
+    /// 20,000 seeded sessions. Not for publishing.
     #[arg(long)]
     pub(crate) quick: bool,
     /// Wait up to this long for a quiet machine (less than a tenth of a core busy).
@@ -68,35 +60,8 @@ pub(crate) struct Opts {
     keep: bool,
     /// Runs of every measurement; the report shows their median and range.
     #[arg(long, default_value_t = 5, default_value_if("quick", "true", "1"))]
+    #[arg(value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub(crate) runs: usize,
-    /// Length of one throughput run (measurement 1) and of one in-process argon2id run.
-    #[arg(long, default_value = "3s", value_parser = duration::parse, default_value_if("quick", "true", "1s"))]
-    pub(crate) duration: Duration,
-    /// Unmeasured load before measuring.
-    #[arg(long, default_value = "1s", value_parser = duration::parse, default_value_if("quick", "true", "300ms"))]
-    pub(crate) warmup: Duration,
-    /// Keep-alive connections of the check load.
-    #[arg(long, default_value_t = 32)]
-    pub(crate) connections: usize,
-    /// Live-session counts to compare (measurement 4).
-    #[arg(
-        long,
-        value_delimiter = ',',
-        default_value = "1000,1000000",
-        default_value_if("quick", "true", "1000,20000")
-    )]
-    pub(crate) scale_sessions: Vec<u64>,
-}
-
-impl Opts {
-    /// Every figure made sane.
-    fn settle(mut self) -> Self {
-        self.scale_sessions.sort_unstable();
-        self.scale_sessions.dedup();
-        self.scale_sessions.retain(|&n| n > 0);
-        (self.runs, self.connections) = (self.runs.max(1), self.connections.max(1));
-        self
-    }
 }
 
 /// A part of the benchmark, in the order it runs; the sections are in the order of their
@@ -135,7 +100,7 @@ impl Part {
 }
 
 fn main() -> ExitCode {
-    let opts = Opts::parse().settle();
+    let opts = Opts::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build();
@@ -185,21 +150,17 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
     node::sibling("adieu")?;
     node::sibling("adieu-bench-hello")?;
     if opts.only.contains(&Part::Proxy) {
-        let nginx = measure::proxy::nginx_version().await;
-        nginx.context(
-            "the proxy part needs nginx (leave it out with --only if this machine has none)",
-        )?;
+        let why = "the proxy part needs nginx (leave it out with --only if this machine has none)";
+        measure::proxy::nginx_version().await.context(why)?;
     }
     let mut notes = Vec::new();
     if opts.no_postgres {
         notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
     }
     if opts.quick {
-        notes.push(
-            "`--quick` smoke run: one short run of each measurement and a small database; these \
-             figures are not for comparison."
-                .to_owned(),
-        );
+        let quick = "`--quick` smoke run: short loads and a small database; these figures are \
+                     not for comparison.";
+        notes.push(quick.to_owned());
     }
     let (pg, postgres) = pg.unzip();
     let machine = watch::Machine {
@@ -210,14 +171,12 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         wait_for_quiet(limit).await;
     }
     let start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
-    let ticks_per_sec = watch::clock_ticks_per_sec();
-    let mut watcher = watch::Watcher::start(ticks_per_sec);
+    let mut watcher = watch::Watcher::start();
     let (cores, notes, made) = (machine.cores, notes.into(), Default::default());
     let ctx = Ctx {
         pg,
         work,
         opts: opts.clone(),
-        ticks_per_sec,
         cores,
         notes,
         made,
@@ -238,20 +197,18 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
     sections.sort_by(|a, b| a.heading.cmp(&b.heading));
     let settings = settings(&ctx);
     let mut notes = ctx.notes.into_inner().expect("not poisoned");
-    notes.push(format!(
-        "The whole benchmark took {:.0} s.",
-        started.elapsed().as_secs_f64()
-    ));
+    let took = started.elapsed().as_secs_f64();
+    notes.push(format!("The whole benchmark took {took:.0} s."));
     let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
+    let date = time::OffsetDateTime::now_utc().format(&format);
+    let (date, command, load) = (date.unwrap_or_default(), command_line(), watcher.finish());
     let report = Report {
-        date: time::OffsetDateTime::now_utc()
-            .format(&format)
-            .unwrap_or_default(),
-        command: command_line(),
+        date,
+        command,
         machine,
         settings,
         start_busy_cores,
-        load: watcher.finish(),
+        load,
         sections,
         notes,
     };
@@ -264,18 +221,18 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
 
 /// The settings line of the report.
 fn settings(ctx: &Ctx) -> String {
-    let (o, d) = (&ctx.opts, |d: Duration| duration::format(d));
-    let (runs, connections, warmup) = (o.runs, o.connections, d(o.warmup));
+    let d = |d: Duration| duration::format(d);
+    let (runs, load, warmup) = (ctx.opts.runs, d(ctx.duration()), d(ctx.warmup()));
     let (samples, logouts) = (scale::samples(ctx), logouts::per_run(ctx));
     let (logins, clients) = (d(logins::duration(ctx)), logins::clients(ctx));
     let (factor, over_runs) = (logins::OVERLOAD_FACTOR, logins::overload_runs(ctx));
     format!(
-        "runs {runs}; check load {connections} connections for {} per endpoint and run; warm-up \
-         {warmup}; logouts per run {logouts}; login runs {logins} with {clients} clients; above \
-         the limit {factor}× the limit, {over_runs} runs, request timeout {}; scale samples \
-         {samples} hot and {samples} cold checks per run; nodes `adieu serve` defaults except \
-         `{}`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and `--cache`)",
-        d(o.duration),
+        "runs {runs}; check load {CONNECTIONS} connections for {load} per endpoint and run; \
+         warm-up {warmup}; logouts per run {logouts}; login runs {logins} with {clients} \
+         clients; above the limit {factor}× the limit, {over_runs} runs, request timeout {}; \
+         scale samples {samples} hot and {samples} cold checks per run; nodes `adieu serve` \
+         defaults except `{}`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and \
+         `--cache`)",
         d(REQUEST_TIMEOUT),
         node::LIMITS_OFF
     )
@@ -299,22 +256,16 @@ async fn wait_for_quiet(limit: Duration) {
     }
 }
 
-/// This program's arguments, quoted where a shell would need it, after its bare name: the
-/// directory it was run from says nothing about the figures.
+/// This program's arguments after its bare name (the directory it was run from says nothing
+/// about the figures), an argument with a space or a quote in single quotes.
 fn command_line() -> String {
-    let mut args = std::env::args();
-    let program = args.next().map(PathBuf::from);
-    let program = program.and_then(|p| Some(p.file_name()?.to_string_lossy().into_owned()));
-    let quote = |arg: String| {
-        let plain = |b: u8| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b);
-        match !arg.is_empty() && arg.bytes().all(plain) {
-            true => arg,
-            false => format!("'{}'", arg.replace('\'', r"'\''")),
-        }
+    let quote = |a: String| match a.contains([' ', '\'', '"']) {
+        true => format!("'{}'", a.replace('\'', r"'\''")),
+        false => a,
     };
-    let program = program.unwrap_or_else(|| "adieu-bench".to_owned());
-    std::iter::once(program)
-        .chain(args.map(quote))
+    let args = std::env::args().skip(1).map(quote);
+    std::iter::once("adieu-bench".to_owned())
+        .chain(args)
         .collect::<Vec<_>>()
         .join(" ")
 }
@@ -326,13 +277,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn quick_shortens_only_what_was_not_given_and_the_defaults_are_the_full_ones() {
+    fn quick_sets_one_run_unless_runs_are_given_and_none_is_refused() {
         Opts::command().debug_assert();
-        let quick = Opts::parse_from(["adieu-bench", "--quick", "--runs", "3"]).settle();
-        let quick = (quick.runs, quick.duration, quick.scale_sessions);
-        assert_eq!(quick, (3, Duration::from_secs(1), vec![1000, 20_000]));
-        let full = Opts::parse_from(["adieu-bench"]).settle();
-        let full = (full.runs, full.duration, full.scale_sessions);
-        assert_eq!(full, (5, Duration::from_secs(3), vec![1000, 1_000_000]));
+        let runs = |args: &[&str]| Opts::try_parse_from(args).map(|o| o.runs).ok();
+        assert_eq!(runs(&["adieu-bench"]), Some(5));
+        assert_eq!(runs(&["adieu-bench", "--quick"]), Some(1));
+        assert_eq!(runs(&["adieu-bench", "--quick", "--runs", "3"]), Some(3));
+        assert_eq!(runs(&["adieu-bench", "--runs", "0"]), None);
     }
 }

@@ -109,15 +109,9 @@ pub(crate) fn postgres_ticks() -> u64 {
         .sum()
 }
 
-/// Clock ticks per second, for reading `/proc/*/stat`.
-pub(crate) fn clock_ticks_per_sec() -> u64 {
-    // `sysconf` would need unsafe code; `getconf` answers the same question.
-    let out = std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output();
-    let out = out.map(|o| String::from_utf8_lossy(&o.stdout).trim().parse());
-    out.ok().and_then(Result::ok).unwrap_or(100)
-}
+/// Clock ticks per second of the times in `/proc/*/stat`: the kernel's `USER_HZ`, which is 100
+/// on every architecture this runs on (what `getconf CLK_TCK` says).
+pub(crate) const TICKS_PER_SEC: f64 = 100.0;
 
 /// How many cores were busy over `window`, from 0 to the number of cores (`/proc/stat`).
 pub(crate) async fn busy_cores(window: Duration) -> Option<f64> {
@@ -168,7 +162,7 @@ pub(crate) struct Watcher {
 }
 
 impl Watcher {
-    pub(crate) fn start(ticks_per_sec: u64) -> Self {
+    pub(crate) fn start() -> Self {
         let samples = Arc::new(Mutex::new(Vec::new()));
         let shared = samples.clone();
         let task = tokio::spawn(async move {
@@ -181,8 +175,7 @@ impl Watcher {
                     if *pid != me && *ppid != me && name != "postgres" {
                         // A process that appeared since the last sample used all its CPU since.
                         let delta = ticks.saturating_sub(previous.get(pid).map_or(0, |p| p.2));
-                        *used.entry(name.clone()).or_default() +=
-                            delta as f64 / ticks_per_sec as f64;
+                        *used.entry(name.clone()).or_default() += delta as f64 / TICKS_PER_SEC;
                     }
                 }
                 let sample = (Instant::now(), last.elapsed().as_secs_f64(), used);

@@ -1,9 +1,10 @@
 //! Measurement 3: HTTP logins against the machine's in-process argon2id limit, and clean 429s
 //! above it.
 //!
-//! Each run measures the in-process limit and then the HTTP logins, so that the two figures of
-//! a run come from the same minute: on a shared or virtual machine the speed of a core drifts
-//! by more than the 10 % the target allows.
+//! Each run measures the bare argon2id limit, the server's own hasher in-process and the HTTP
+//! logins, in an order that rotates from run to run, so that the figures of a run come from the
+//! same minute and a slow drift of the machine (on a shared or virtual machine the speed of a
+//! core drifts by more than the 10 % the target allows) favours none of them.
 
 use std::sync::Mutex;
 
@@ -14,7 +15,7 @@ use tokio::sync::Semaphore;
 
 use super::REQUEST_TIMEOUT;
 use super::prelude::*;
-use crate::http::{PASSWORD, Req, closed_loop, credentials, json};
+use crate::http::{PASSWORD, Req, credentials, json};
 
 /// HTTP logins reach this fraction of the argon2id limit.
 const TARGET: f64 = 0.9;
@@ -23,7 +24,7 @@ pub(crate) const OVERLOAD_FACTOR: f64 = 3.0;
 /// The load generator's bound on logins in flight above the limit.
 const MAX_IN_FLIGHT: usize = 2048;
 
-/// Length of one login run, below and above the limit.
+/// Length of one login run, below and above the limit, and of one in-process argon2id run.
 pub(crate) fn duration(ctx: &Ctx) -> Duration {
     ctx.pick(Duration::from_secs(5), Duration::from_secs(2))
 }
@@ -38,18 +39,13 @@ pub(crate) fn overload_runs(ctx: &Ctx) -> usize {
     ctx.pick(3, 1)
 }
 
-/// One run of back-to-back logins: their rate; the in-process argon2id limit measured just
-/// before (one thread per core, memory allocated once) and the rate of in-process
-/// verifications through the server's own hasher; the cores of the node, PostgreSQL and the
-/// load generator; latency and errors.
+/// One run below the limit: the HTTP logins (charged the cores of the node, PostgreSQL and the
+/// load generator), the bare argon2id limit and the rate through the server's own hasher.
 #[derive(Debug, Clone, Default)]
 struct Run {
-    per_sec: f64,
+    http: Rate,
     limit: f64,
     hasher: f64,
-    cores: Vec<f64>,
-    latency: Option<Latency>,
-    errors: u64,
 }
 
 /// One run of logins arriving at a fixed rate above the limit: the rate, the logins sent and
@@ -83,44 +79,46 @@ fn login(_: usize) -> Req {
 }
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
-    let o = &ctx.opts;
     ctx.register(node, "bench-login").await?;
+    let logins = |d| (node.addr(), clients(ctx), d);
+    let ticks = node_pg_self(node, kind);
     // Unmeasured, like every other warm-up: the first seconds of a burst run slower.
-    let logins = |d| closed_loop(node.addr(), clients(ctx), d, login);
-    argon2_limits(ctx, o.warmup).await?;
-    logins(o.warmup).await?;
+    let warmup = ctx.warmup();
+    bare_rate(ctx.cores, warmup).await?;
+    hasher_rate(ctx, warmup).await?;
+    ctx.load(logins(warmup), Arc::new(login), &Vec::new).await?;
     let mut runs = Vec::new();
-    for run in 1..=o.runs {
-        let (limit, hasher) = argon2_limits(ctx, o.duration).await?;
-        let (load, cores) = ctx
-            .cores(&node_pg_self(node, kind), logins(duration(ctx)))
-            .await;
-        let load = load?;
-        let (per_sec, errors, latency) = (load.per_sec, load.errors, Latency::of(&load.latencies));
+    for run in 0..ctx.opts.runs {
+        let mut r = Run::default();
+        for k in 0..3 {
+            match (k + run) % 3 {
+                0 => r.limit = bare_rate(ctx.cores, duration(ctx)).await?,
+                1 => r.hasher = hasher_rate(ctx, duration(ctx)).await?,
+                _ => {
+                    r.http = ctx
+                        .load(logins(duration(ctx)), Arc::new(login), &ticks)
+                        .await?
+                }
+            }
+        }
         eprintln!(
-            "  {} run {run}: limit {limit:.1}/s, server's hasher {hasher:.1}/s, HTTP logins \
-             {per_sec:.1}/s ({:.0} % of the limit), {errors} errors",
+            "  {} run {}: limit {:.1}/s, server's hasher {:.1}/s, HTTP logins {:.1}/s ({:.0} % \
+             of the limit), {} errors",
             kind.label(),
-            100.0 * per_sec / limit
+            run + 1,
+            r.limit,
+            r.hasher,
+            r.http.per_sec,
+            100.0 * r.http.per_sec / r.limit,
+            r.http.errors
         );
-        runs.push(Run {
-            per_sec,
-            limit,
-            hasher,
-            cores,
-            latency,
-            errors,
-        });
+        runs.push(r);
     }
     let limit = Spread::of(runs.iter().map(|r| r.limit)).context("no limit measured")?;
     let mut over = Vec::new();
     for run in 1..=overload_runs(ctx) {
         let r = overload(ctx, node, OVERLOAD_FACTOR * limit.median).await;
-        eprintln!(
-            "  {} overload run {run}: answers {:?}",
-            kind.label(),
-            r.answers
-        );
+        eprintln!("  {} overload run {run}: {:?}", kind.label(), r.answers);
         over.push(r);
         // Let the queue drain, so that each run starts from an idle server.
         for _ in 0..50 {
@@ -133,18 +131,46 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
     Ok((kind.label(), runs, over))
 }
 
-/// One run of the in-process argon2id limits, both without HTTP: the physical limit (one thread
-/// per core, each hashing into memory allocated once), then the rate through the server's own
-/// [`PasswordHasher`] as the server runs it (bounded, on the blocking pool).
-async fn argon2_limits(ctx: &Ctx, duration: Duration) -> anyhow::Result<(f64, f64)> {
-    let threads = ctx.cores;
-    let raw = tokio::task::spawn_blocking(move || raw_argon2_rate(threads, duration));
-    let raw = raw.await.context("argon2id threads panicked")??;
+/// The physical limit: hashes per second at the default parameters, one thread per core, each
+/// hashing into memory allocated once, no HTTP and no runtime.
+async fn bare_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
+    let p = Argon2Params::default();
+    let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32));
+    let params = params.map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+    let (algorithm, version) = (argon2::Algorithm::Argon2id, argon2::Version::V0x13);
+    let argon2 = argon2::Argon2::new(algorithm, version, params.clone());
+    let rate = tokio::task::spawn_blocking(move || {
+        let start = Instant::now();
+        let hashes = |t: u8| {
+            let mut blocks = vec![argon2::Block::default(); params.block_count()];
+            let (mut out, mut n) = ([0u8; 32], 0u64);
+            while start.elapsed() < duration {
+                let (password, salt) = (PASSWORD.as_bytes(), &[t; 16]);
+                argon2.hash_password_into_with_memory(password, salt, &mut out, &mut blocks)?;
+                n += 1;
+            }
+            Ok::<u64, argon2::Error>(n)
+        };
+        let total = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..threads as u8)
+                .map(|t| scope.spawn(move || hashes(t)))
+                .collect();
+            let joined = workers.into_iter().map(|w| w.join().expect("no panic"));
+            joined.sum::<Result<u64, _>>()
+        });
+        Ok::<_, argon2::Error>(total? as f64 / start.elapsed().as_secs_f64())
+    });
+    rate.await?.map_err(|e| anyhow!("argon2id: {e}"))
+}
+
+/// Verifications per second through the server's own [`PasswordHasher`] as the server runs it
+/// (bounded, on its hashing threads), by twice as many callers as cores so that a core never
+/// waits for the next hash; no HTTP.
+async fn hasher_rate(ctx: &Ctx, duration: Duration) -> anyhow::Result<f64> {
     let hasher = PasswordHasher::new(Argon2Params::default(), ctx.cores, 4 * ctx.cores)?;
     let password = Secret::new(PASSWORD);
     let phc: Arc<str> = hasher.hash(&password).await?.into();
     let (start, mut workers) = (Instant::now(), tokio::task::JoinSet::new());
-    // Twice as many callers as cores, so that a core never waits for the next hash.
     for _ in 0..2 * ctx.cores {
         let (hasher, password, phc) = (hasher.clone(), password.clone(), phc.clone());
         workers.spawn(async move {
@@ -159,41 +185,6 @@ async fn argon2_limits(ctx: &Ctx, duration: Duration) -> anyhow::Result<(f64, f6
     while let Some(n) = workers.join_next().await {
         total += n??;
     }
-    Ok((raw, total as f64 / start.elapsed().as_secs_f64()))
-}
-
-/// Hashes per second on `threads` threads at the default parameters, memory allocated once.
-fn raw_argon2_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
-    let p = Argon2Params::default();
-    let params = argon2::Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32));
-    let params = params.map_err(|e| anyhow!("argon2 parameters: {e}"))?;
-    let start = Instant::now();
-    let hashes = |t: usize| {
-        let (algorithm, version) = (argon2::Algorithm::Argon2id, argon2::Version::V0x13);
-        let argon2 = argon2::Argon2::new(algorithm, version, params.clone());
-        let mut blocks = vec![argon2::Block::default(); params.block_count()];
-        let (mut out, salt, mut n) = ([0u8; 32], [t as u8; 16], 0u64);
-        while start.elapsed() < duration {
-            argon2.hash_password_into_with_memory(
-                PASSWORD.as_bytes(),
-                &salt,
-                &mut out,
-                &mut blocks,
-            )?;
-            n += 1;
-        }
-        Ok::<u64, argon2::Error>(n)
-    };
-    let total = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| scope.spawn(move || hashes(t)))
-            .collect();
-        let joined = workers
-            .into_iter()
-            .map(|w| w.join().expect("argon2id thread panicked"));
-        joined.sum::<Result<u64, _>>()
-    });
-    let total = total.map_err(|e| anyhow!("argon2id: {e}"))?;
     Ok(total as f64 / start.elapsed().as_secs_f64())
 }
 
@@ -201,14 +192,19 @@ fn raw_argon2_rate(threads: usize, duration: Duration) -> anyhow::Result<f64> {
 /// connection of a pool that grows as needed, each giving up after the request timeout.
 async fn overload(ctx: &Ctx, node: &Process, rate: f64) -> Overload {
     let interval = Duration::from_secs_f64(1.0 / rate.max(0.001));
-    let in_flight = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
-    let pool = Arc::new(Mutex::new(Vec::new()));
-    let run = Arc::new(Mutex::new(Overload::default()));
-    let (start, mut tasks, addr) = (
-        tokio::time::Instant::now(),
-        tokio::task::JoinSet::new(),
-        node.addr(),
+    let (in_flight, pool) = (
+        Arc::new(Semaphore::new(MAX_IN_FLIGHT)),
+        Arc::new(Mutex::new(Vec::new())),
     );
+    let (start, addr, mut tasks) = (
+        tokio::time::Instant::now(),
+        node.addr(),
+        tokio::task::JoinSet::new(),
+    );
+    let mut run = Overload {
+        offered: rate,
+        ..Overload::default()
+    };
     for k in 0.. {
         let at = start + interval * k;
         if at >= start + duration(ctx) {
@@ -216,21 +212,16 @@ async fn overload(ctx: &Ctx, node: &Process, rate: f64) -> Overload {
         }
         tokio::time::sleep_until(at).await;
         let Ok(permit) = in_flight.clone().try_acquire_owned() else {
-            run.lock().expect("not poisoned").not_sent += 1;
+            run.not_sent += 1;
             continue;
         };
-        run.lock().expect("not poisoned").sent += 1;
-        let (pool, run) = (pool.clone(), run.clone());
+        run.sent += 1;
+        let pool = pool.clone();
         tasks.spawn(async move {
-            // A connection the server has closed since is not taken again.
-            let idle = pool
-                .lock()
-                .expect("not poisoned")
-                .pop()
-                .filter(Conn::is_open);
-            let t = Instant::now();
+            let (t, idle) = (Instant::now(), pool.lock().expect("not poisoned").pop());
             let answer = tokio::time::timeout(REQUEST_TIMEOUT, async {
-                let mut conn = match idle {
+                // A connection the server has closed since is not taken again.
+                let mut conn = match idle.filter(Conn::is_open) {
                     Some(conn) => conn,
                     None => Conn::open(addr).await?,
                 };
@@ -238,29 +229,31 @@ async fn overload(ctx: &Ctx, node: &Process, rate: f64) -> Overload {
                 pool.lock().expect("not poisoned").push(conn);
                 anyhow::Ok(answer)
             });
-            // The index into the answers by kind; 429s with `Retry-After` count twice.
-            let (kind, retry_after) = match answer.await {
+            // The index into the answers by kind, and whether a 429 had `Retry-After`.
+            let kind = match answer.await {
                 Ok(Ok(a)) if a.status() == 200 => (0, false),
                 Ok(Ok(a)) if a.status() == 429 => (1, a.headers().contains_key("retry-after")),
                 Ok(Ok(_)) => (3, false),
                 Err(_) => (4, false),
                 Ok(Err(_)) => (5, false),
             };
-            let mut run = run.lock().expect("not poisoned");
-            run.answers[kind] += 1;
-            run.answers[2] += u64::from(retry_after);
-            match kind {
-                0 => run.ok_latency.push(t.elapsed()),
-                1 => run.too_many_latency.push(t.elapsed()),
-                _ => {}
-            }
             drop(permit);
+            (kind, t.elapsed())
         });
     }
     // Ends when every request has finished, each bounded by the timeout.
-    while tasks.join_next().await.is_some() {}
-    let mut run = run.lock().expect("not poisoned").clone();
-    (run.offered, run.elapsed) = (rate, start.elapsed());
+    while let Some(Ok(((kind, retry_after), took))) = tasks.join_next().await {
+        (run.answers[kind], run.answers[2]) = (
+            run.answers[kind] + 1,
+            run.answers[2] + u64::from(retry_after),
+        );
+        match kind {
+            0 => run.ok_latency.push(took),
+            1 => run.too_many_latency.push(took),
+            _ => {}
+        }
+    }
+    run.elapsed = start.elapsed();
     run
 }
 
@@ -268,7 +261,7 @@ fn render(rows: &[Row], clients: usize) -> Section {
     let all = |f: fn(&Run) -> f64| Spread::of(rows.iter().flat_map(|r| r.1.iter().map(f)));
     let pct = |r: &[Run], f: fn(&Run) -> f64| {
         spread(
-            Spread::of(r.iter().map(|x| 100.0 * x.per_sec / f(x))),
+            Spread::of(r.iter().map(|x| 100.0 * x.http.per_sec / f(x))),
             1,
             " %",
         )
@@ -280,49 +273,49 @@ fn render(rows: &[Row], clients: usize) -> Section {
         rows.iter().map(|(label, r, _)| {
             let mut row = vec![label.clone(), clients.to_string(), col(r, |x| x.limit, 1)];
             row.extend([
-                col(r, |x| x.per_sec, 1),
+                col(r, |x| x.http.per_sec, 1),
                 pct(r, |x| x.limit),
                 pct(r, |x| x.hasher),
             ]);
-            row.push(lat(r, |x| x.latency, 0));
-            row.extend((0..3).map(|i| col(r, |x| x.cores[i], 2)));
-            row.push(r.iter().map(|x| x.errors).sum::<u64>().to_string());
+            row.push(lat(r, |x| x.http.latency, 0));
+            row.extend((0..3).map(|i| col(r, |x| x.http.cores[i], 2)));
+            row.push(r.iter().map(|x| x.http.errors).sum::<u64>().to_string());
             row
         }),
     );
     let shares = match (
-        all(|r| 100.0 * r.hasher / r.limit),
-        all(|r| 100.0 * r.per_sec / r.hasher),
+        all(|r| r.hasher / r.limit),
+        all(|r| r.http.per_sec / r.hasher),
     ) {
         (Some(h), Some(v)) => format!(
             "\nWithout HTTP, the server's hasher reaches {:.0} % of the limit; HTTP logins reach \
              {:.0} % of the server's hasher (medians of all runs).\n",
-            h.median, v.median
+            100.0 * h.median,
+            100.0 * v.median
         ),
         _ => String::new(),
     };
     let p99 = |l: &[Duration]| Latency::of(l).map_or("–".to_owned(), |l| ms(l.p99));
     let over = rows
         .iter()
-        .flat_map(|(label, _, over)| over.iter().map(move |x| (label, x)));
+        .flat_map(|(label, _, o)| o.iter().map(move |x| (label, x)));
     let above = table(
         "server | offered/s | sent | 200 | 429 (with Retry-After) | other | timeouts | connection \
          errors | 200/s | 200 p99 ms | 429 p99 ms",
         over.map(|(label, x)| {
-            let c = x.answers.map(|n| n.to_string());
-            let ok_per_sec = x.answers[0] as f64 / x.elapsed.as_secs_f64().max(f64::EPSILON);
-            let mut row = vec![
-                label.clone(),
-                format!("{:.1}", x.offered),
-                x.sent.to_string(),
-            ];
-            row.extend([c[0].clone(), format!("{} ({})", c[1], c[2])]);
-            row.extend(c[3..].iter().cloned());
-            row.extend([
-                format!("{ok_per_sec:.1}"),
-                p99(&x.ok_latency),
-                p99(&x.too_many_latency),
-            ]);
+            let [ok, too_many, retry, other, timeouts, errors] = x.answers;
+            let ok_per_sec = ok as f64 / x.elapsed.as_secs_f64().max(f64::EPSILON);
+            let (offered, sent) = (format!("{:.1}", x.offered), x.sent.to_string());
+            let counts = [ok, other, timeouts, errors].map(|n| n.to_string());
+            let mut row = vec![label.clone(), offered, sent, counts[0].clone()];
+            row.push(format!("{too_many} ({retry})"));
+            row.extend(
+                counts[1..]
+                    .iter()
+                    .cloned()
+                    .chain([format!("{ok_per_sec:.1}")]),
+            );
+            row.extend([p99(&x.ok_latency), p99(&x.too_many_latency)]);
             row
         }),
     );
@@ -336,8 +329,8 @@ fn render(rows: &[Row], clients: usize) -> Section {
     let mut targets = Vec::new();
     for (label, r, _) in rows {
         // Each run against the limit measured in the same run.
-        let f = Spread::of(r.iter().map(|x| 100.0 * x.per_sec / x.limit));
-        let v = f.map_or("not measured".to_owned(), |f| {
+        let f = Spread::of(r.iter().map(|x| 100.0 * x.http.per_sec / x.limit));
+        let v = f.map_or("not measured".into(), |f| {
             verdict(f.median >= TARGET * 100.0)
         });
         let measure = format!("HTTP logins/s ÷ in-process argon2id limit, {label}");
@@ -355,38 +348,34 @@ fn render(rows: &[Row], clients: usize) -> Section {
             0 => "**NOT REACHED** (no 429 at this load)".into(),
             _ => verdict(other + timeouts + errors == 0 && too_many == retry),
         };
-        targets.push([
-            format!("logins above the limit, {label}: clean 429s, no timeouts"),
-            "every refusal a 429 with Retry-After; 0 timeouts, 0 errors".into(),
-            format!(
-                "{too_many} × 429 ({retry} with Retry-After), {timeouts} timeouts, {errors} \
-                 connection errors, {other} other statuses"
-            ),
-            v,
-        ]);
+        let measure = format!("logins above the limit, {label}: clean 429s, no timeouts");
+        let target = "every refusal a 429 with Retry-After; 0 timeouts, 0 errors".to_owned();
+        let result = format!(
+            "{too_many} × 429 ({retry} with Retry-After), {timeouts} timeouts, {errors} \
+             connection errors, {other} other statuses"
+        );
+        targets.push([measure, target, result, v]);
     }
     let body = format!(
         "**The limit:** argon2id hashes per second at the server's default parameters (m = 19456 \
          KiB, t = 2, p = 1) on all cores, measured in this process with one thread per core and \
          each thread's memory allocated once, no HTTP: **{} /s**. Through the server's own \
-         hasher (`PasswordHasher`, bounded and on the blocking pool as in the server), still \
+         hasher (`PasswordHasher`, bounded and on its own threads as in the server), still \
          in-process and without HTTP: {} /s.\n\n**Below the limit:** a fixed number of clients \
          log the same user in back to back (fewer than the hash queue admits, so none is turned \
-         away). Each run measures the limit and the server's hasher in-process first, then the \
-         HTTP logins, and compares the logins with the limit of the same run: the speed of this \
-         machine's cores drifts from minute to minute by more than the 10 % the target \
-         allows.\n\n{below}{shares}\n**Above the limit:** logins arrive at a fixed rate above \
-         the limit, whether or not earlier ones were answered (each request gives up after its \
-         timeout). The server should answer what it can and turn the rest away at once with 429 \
-         and `Retry-After`, never leave a request hanging.\n\n{above}{skipped}\n",
+         away). Each run measures the limit, the server's hasher and the HTTP logins, one after \
+         the other in an order that rotates from run to run, and compares the logins with the \
+         limit of the same run: the speed of this machine's cores drifts from minute to minute \
+         by more than the 10 % the target allows.\n\n{below}{shares}\n**Above the limit:** \
+         logins arrive at a fixed rate above the limit, whether or not earlier ones were \
+         answered (each request gives up after its timeout). The server should answer what it \
+         can and turn the rest away at once with 429 and `Retry-After`, never leave a request \
+         hanging.\n\n{above}{skipped}\n",
         spread(all(|r| r.limit), 1, ""),
         spread(all(|r| r.hasher), 1, ""),
     );
-    Section::new(
-        "## 3. Login throughput against the argon2id limit",
-        body,
-        targets,
-    )
+    let heading = "## 3. Login throughput against the argon2id limit";
+    Section::new(heading, body, targets)
 }
 
 #[cfg(test)]
@@ -396,13 +385,16 @@ mod tests {
     #[test]
     fn a_miss_is_shown_and_an_overload_without_a_429_is_not_a_pass() {
         let row = |too_many| {
-            let (per_sec, limit, hasher, cores) = (30.0, 41.0, 40.0, vec![0.0; 3]);
+            let http = Rate {
+                per_sec: 30.0,
+                cores: vec![0.0; 3],
+                ..Rate::default()
+            };
+            let (limit, hasher) = (41.0, 40.0);
             let run = Run {
-                per_sec,
+                http,
                 limit,
                 hasher,
-                cores,
-                ..Run::default()
             };
             let (answers, elapsed) = ([5, too_many, too_many, 0, 0, 0], Duration::from_secs(1));
             let over = Overload {

@@ -4,8 +4,8 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -21,8 +21,8 @@ pub(crate) mod scale;
 
 /// What most measurements use.
 mod prelude {
-    pub(crate) use super::{Ctx, Kind, MakeRequest, Rate, compare, errors, node_pg_self};
-    pub(crate) use crate::http::{Conn, bearer, request};
+    pub(crate) use super::{Ctx, Kind, compare, errors, node_pg_self};
+    pub(crate) use crate::http::{Conn, MakeRequest, Rate, bearer, request};
     pub(crate) use crate::node::Process;
     pub(crate) use crate::report::{Section, col, lat, ms, ratio_target, spread, table, verdict};
     pub(crate) use crate::stats::{Latency, Spread};
@@ -32,14 +32,16 @@ mod prelude {
 
 use crate::Opts;
 use crate::db::Postgres;
-use crate::http::{Conn, Req, closed_loop, credentials, json, request};
+use crate::http::{Conn, MakeRequest, Rate, Req, closed_loop, credentials, json, request};
 use crate::node::Process;
 use crate::report::{Target, col, lat, ratio_target, spread, table, verdict};
-use crate::stats::{Latency, Spread};
+use crate::stats::Spread;
 use crate::watch;
 
 /// A login or set-up request that takes longer counts as a timeout.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Keep-alive connections of a closed-loop load (measurements 1, 6 and 7).
+pub(crate) const CONNECTIONS: usize = 32;
 
 /// A backend (`true`: PostgreSQL) and a cache setting (`None`: the server's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,7 +65,6 @@ pub(crate) struct Ctx {
     pub(crate) pg: Option<Postgres>,
     pub(crate) work: PathBuf,
     pub(crate) opts: Opts,
-    pub(crate) ticks_per_sec: u64,
     pub(crate) cores: usize,
     pub(crate) notes: Mutex<Vec<String>>,
     /// Databases and node logs made so far, for their names.
@@ -74,6 +75,16 @@ impl Ctx {
     /// `full`, or `quick` in a `--quick` run.
     pub(crate) fn pick<T>(&self, full: T, quick: T) -> T {
         if self.opts.quick { quick } else { full }
+    }
+
+    /// Length of one closed-loop load of a comparison.
+    pub(crate) fn duration(&self) -> Duration {
+        self.pick(Duration::from_secs(3), Duration::from_secs(1))
+    }
+
+    /// Unmeasured load before measuring.
+    pub(crate) fn warmup(&self) -> Duration {
+        self.pick(Duration::from_secs(1), Duration::from_millis(300))
     }
 
     /// The set-ups to compare, one node each: SQLite, and PostgreSQL with the cache (and
@@ -228,21 +239,23 @@ impl Ctx {
         Ok(tokens)
     }
 
-    /// Runs `load`; its result and the cores that each process `ticks` reads used meanwhile
-    /// (NaN when unread).
-    pub(crate) async fn cores<T>(
+    /// A closed loop of `connections` sending `make(i)` to `addr` for `duration`, charged the
+    /// cores that each process `ticks` reads used meanwhile (NaN when unread).
+    pub(crate) async fn load(
         &self,
+        (addr, connections, duration): (SocketAddr, usize, Duration),
+        make: MakeRequest,
         ticks: &impl Fn() -> Vec<Option<u64>>,
-        load: impl Future<Output = T>,
-    ) -> (T, Vec<f64>) {
+    ) -> anyhow::Result<Rate> {
         let (before, started) = (ticks(), Instant::now());
-        let done = load.await;
-        let secs = started.elapsed().as_secs_f64() * self.ticks_per_sec as f64;
+        let mut rate = closed_loop(addr, connections, duration, make).await?;
+        let secs = started.elapsed().as_secs_f64() * watch::TICKS_PER_SEC;
         let used = before.iter().zip(ticks()).map(|(b, a)| match (b, a) {
             (Some(b), Some(a)) => a.saturating_sub(*b) as f64 / secs,
             _ => f64::NAN,
         });
-        (done, used.collect())
+        rate.cores = used.collect();
+        Ok(rate)
     }
 }
 
@@ -263,26 +276,10 @@ pub(crate) fn node_pg_self(node: &Process, kind: Kind) -> impl Fn() -> Vec<Optio
     }
 }
 
-/// A request to send over and over: connection `i` sends `make(i)`.
-pub(crate) type MakeRequest = Arc<dyn Fn(usize) -> Req + Send + Sync>;
-
-/// One load of one run of a comparison: 2xx answers per second, their latency, the other
-/// answers and transport errors, and the cores each watched process used meanwhile.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Rate {
-    pub(crate) per_sec: f64,
-    pub(crate) latency: Option<Latency>,
-    pub(crate) errors: u64,
-    pub(crate) cores: Vec<f64>,
-}
-
 /// The errors of every load of every run.
 pub(crate) fn errors(runs: &[Vec<Rate>]) -> String {
-    runs.iter()
-        .flatten()
-        .map(|r| r.errors)
-        .sum::<u64>()
-        .to_string()
+    let errors: u64 = runs.iter().flatten().map(|r| r.errors).sum();
+    errors.to_string()
 }
 
 /// Measurements 1, 6 and 7: the same closed-loop load on several targets, one after the other,
@@ -295,41 +292,24 @@ pub(crate) async fn compare(
     targets: &[(&str, SocketAddr, MakeRequest)],
     ticks: impl Fn() -> Vec<Option<u64>>,
 ) -> anyhow::Result<Vec<Vec<Rate>>> {
-    let o = &ctx.opts;
-    let load = |i: usize, duration| {
-        let (_, addr, make) = &targets[i];
-        let make = make.clone();
-        closed_loop(*addr, o.connections, duration, move |c| make(c))
-    };
     // Warm-up: connections, caches, the database's buffers.
-    for i in 0..targets.len() {
-        load(i, o.warmup).await?;
+    for (_, addr, make) in targets {
+        closed_loop(*addr, CONNECTIONS, ctx.warmup(), make.clone()).await?;
     }
-    let mut runs = Vec::with_capacity(o.runs);
-    for run in 0..o.runs {
+    let mut runs = Vec::with_capacity(ctx.opts.runs);
+    for run in 0..ctx.opts.runs {
         let mut rates = vec![Rate::default(); targets.len()];
         for k in 0..targets.len() {
             let i = (k + run) % targets.len();
-            let (load, cores) = ctx.cores(&ticks, load(i, o.duration)).await;
-            let load = load?;
-            let (per_sec, errors, latency) =
-                (load.per_sec, load.errors, Latency::of(&load.latencies));
-            rates[i] = Rate {
-                per_sec,
-                latency,
-                errors,
-                cores,
-            };
+            let (_, addr, make) = &targets[i];
+            let how = (*addr, CONNECTIONS, ctx.duration());
+            rates[i] = ctx.load(how, make.clone(), &ticks).await?;
         }
-        let said = targets
-            .iter()
-            .zip(&rates)
-            .map(|((name, ..), r)| format!("{name} {:.0}/s", r.per_sec));
-        eprintln!(
-            "  {label} run {}: {}",
-            run + 1,
-            said.collect::<Vec<_>>().join(", ")
-        );
+        let said = targets.iter().zip(&rates);
+        let said: Vec<_> = said
+            .map(|((name, ..), r)| format!("{name} {:.0}/s", r.per_sec))
+            .collect();
+        eprintln!("  {label} run {}: {}", run + 1, said.join(", "));
         runs.push(rates);
     }
     Ok(runs)

@@ -15,6 +15,11 @@ pub(crate) fn samples(ctx: &Ctx) -> usize {
     ctx.pick(500, 100)
 }
 
+/// The live-session counts compared, ascending.
+fn sizes(ctx: &Ctx) -> [u64; 2] {
+    ctx.pick([1000, 1_000_000], [1000, 20_000])
+}
+
 /// One backend at one database size: its label and size, the hot and the cold latencies of
 /// each run, the refused checks, the node's memory before and after the checks (KiB), and the
 /// database's size (bytes).
@@ -36,7 +41,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
         .map(|(kind, _)| (kind, 0))
         .collect();
     let rows = ctx.each("scale", setups, async |kind, db, _| {
-        sizes(ctx, kind, db).await
+        on_database(ctx, kind, db).await
     });
     Ok(render(
         &rows.await?.into_iter().flatten().collect::<Vec<_>>(),
@@ -45,7 +50,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
 
 /// Every size (ascending) on one database, the node restarted after each bulk load so that its
 /// memory is measured from a fresh start.
-async fn sizes(
+async fn on_database(
     ctx: &Ctx,
     kind: Kind,
     (url, file): &(String, Option<PathBuf>),
@@ -53,7 +58,7 @@ async fn sizes(
     let seeder = Seeder::open(url).await?;
     let (mut rows, mut seeded) = (Vec::new(), 0);
     let mut rng = u64::from_le_bytes(adieu_core::random_bytes::<8>());
-    for &size in &ctx.opts.scale_sessions {
+    for size in sizes(ctx) {
         let started = Instant::now();
         seeder.seed(seeded, size).await?;
         let (label, secs) = (kind.label(), started.elapsed().as_secs_f64());
