@@ -1,6 +1,6 @@
-//! The benchmark's databases: a fresh PostgreSQL database for every measurement (all dropped
-//! when the benchmark ends), and live sessions seeded through the store's own bulk method,
-//! `Store::seed`, as a million logins through argon2id would take hours.
+//! Live sessions seeded into a measurement's database through the store's own bulk method,
+//! `Store::seed`, as a million logins through argon2id would take hours; and the size of a
+//! PostgreSQL database.
 //!
 //! Seeded session `i` belongs to seeded user `i / 10` and has one access and one refresh
 //! token, like a real login. Token secrets are derived from the session number and a random
@@ -8,90 +8,22 @@
 //! strings; they are throwaway credentials in a throwaway database, and the server only ever
 //! sees their SHA-256, exactly as for the tokens it mints itself.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use adieu_core::{Session, SessionKind, TokenHash, TokenKind};
+use adieu_harness::Postgres;
 use adieu_store::{NewToken, Storage, StoreOptions, User};
 use anyhow::Context;
 use sqlx::{Connection, PgConnection};
 
-/// The PostgreSQL server the benchmark borrows databases from.
-#[derive(Debug, Clone)]
-pub(crate) struct Postgres {
-    admin_url: String,
-    /// The databases this run made, named after a random tag so that two runs never collide.
-    made: Arc<Mutex<Vec<String>>>,
-}
-
-impl Postgres {
-    /// Connects once to check the server; returns it with its version.
-    pub(crate) async fn connect(admin_url: &str) -> anyhow::Result<(Self, String)> {
-        let mut conn = PgConnection::connect(admin_url).await?;
-        let version = sqlx::query_scalar("SHOW server_version");
-        let version = version.fetch_one(&mut conn).await?;
-        conn.close().await?;
-        let tag = hex::encode(adieu_core::random_bytes::<4>());
-        let made = Arc::new(Mutex::new(vec![tag]));
-        let pg = Self {
-            admin_url: admin_url.to_owned(),
-            made,
-        };
-        Ok((pg, version))
-    }
-
-    /// Runs `sql` on the database at `url`.
-    async fn run(url: &str, sql: &str) -> anyhow::Result<()> {
-        let mut conn = PgConnection::connect(url).await?;
-        sqlx::query(sql).execute(&mut conn).await?;
-        Ok(conn.close().await?)
-    }
-
-    /// Creates an empty database; its URL.
-    pub(crate) async fn create_database(&self) -> anyhow::Result<String> {
-        let name = {
-            let mut made = self.made.lock().expect("not poisoned");
-            let name = format!("adieu_bench_{}_{}", made[0], made.len());
-            made.push(name.clone());
-            name
-        };
-        // Names are made of [a-z0-9_] only, so quoting is all they need.
-        let created = Self::run(&self.admin_url, &format!("CREATE DATABASE \"{name}\"")).await;
-        created.with_context(|| format!("creating database {name}"))?;
-        Ok(with_database(&self.admin_url, &name))
-    }
-
-    /// Drops every database this run made (also those of nodes still connected).
-    pub(crate) async fn drop_all(&self) {
-        let made = std::mem::take(&mut *self.made.lock().expect("not poisoned"));
-        for name in made.iter().skip(1) {
-            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            if let Err(e) = Self::run(&self.admin_url, &sql).await {
-                eprintln!("warning: could not drop database {name}: {e:#}");
-            }
-        }
-    }
-
-    /// Fresh statistics for a database just seeded, as autovacuum would give a long-lived one;
-    /// then its size on disk in bytes.
-    pub(crate) async fn analyze_and_size(url: &str) -> Option<u64> {
-        Self::run(url, "ANALYZE").await.ok()?;
-        let mut conn = PgConnection::connect(url).await.ok()?;
-        let size = sqlx::query_scalar("SELECT pg_database_size(current_database())");
-        let size: i64 = size.fetch_one(&mut conn).await.ok()?;
-        u64::try_from(size).ok()
-    }
-}
-
-/// The same server URL with another database name; the query string is kept.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
-    let host = base.find("://").map_or(0, |i| i + 3);
-    let server = base[host..].find('/').map_or(base, |i| &base[..host + i]);
-    let query = query.map(|q| format!("?{q}")).unwrap_or_default();
-    format!("{server}/{database}{query}")
+/// Fresh statistics for a database just seeded, as autovacuum would give a long-lived one;
+/// then its size on disk in bytes.
+pub(crate) async fn analyze_and_size(url: &str) -> Option<u64> {
+    Postgres::run(url, "ANALYZE").await.ok()?;
+    let mut conn = PgConnection::connect(url).await.ok()?;
+    let size = sqlx::query_scalar("SELECT pg_database_size(current_database())");
+    let size: i64 = size.fetch_one(&mut conn).await.ok()?;
+    u64::try_from(size).ok()
 }
 
 /// Sessions per seeded user.
@@ -124,7 +56,7 @@ impl Seeder {
         };
         let storage = adieu_store::connect(url, &options).await;
         let storage = storage.context("opening the database to seed it")?;
-        let tag = hex::encode(adieu_core::random_bytes::<4>());
+        let tag = adieu_core::new_id()[..8].to_owned();
         Ok(Self { storage, tag })
     }
 
@@ -210,17 +142,5 @@ mod tests {
             assert_eq!(parse(TokenKind::Refresh, &rt), Ok(TokenHash::of(&rt)));
         }
         assert_ne!(token("0badf00d", 'a', 1), token("0badf00d", 'a', 2));
-    }
-
-    #[test]
-    fn database_urls_swap_only_the_database_name() {
-        let swap = |url: &str| with_database(url, "b1");
-        let pg = "postgres://postgres@127.0.0.1:5432";
-        assert_eq!(swap(&format!("{pg}/postgres")), format!("{pg}/b1"));
-        assert_eq!(swap(pg), format!("{pg}/b1"));
-        assert_eq!(
-            swap("pg://u@h/db?sslmode=disable"),
-            "pg://u@h/b1?sslmode=disable"
-        );
     }
 }

@@ -8,7 +8,6 @@
 mod db;
 mod http;
 mod measure;
-mod node;
 mod report;
 mod stats;
 mod watch;
@@ -18,11 +17,12 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use adieu_core::duration;
+use adieu_harness::procfs::busy_cores;
+use adieu_harness::{Machine, Postgres, sibling};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
 
-use crate::db::Postgres;
 use crate::measure::{CONNECTIONS, Ctx, REQUEST_TIMEOUT, logins, logouts, scale};
 use crate::report::Report;
 
@@ -122,7 +122,7 @@ async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
     // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
     let pg = match opts.no_postgres {
         true => None,
-        false => Some(Postgres::connect(&opts.postgres_url).await.context(
+        false => Some(Postgres::connect(&opts.postgres_url, "adieu_bench").await.context(
             "PostgreSQL is not reachable (start it, point --postgres-url at it, or pass --no-postgres)",
         )?),
     };
@@ -147,8 +147,8 @@ async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
 async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
     let started = Instant::now();
     // Before anything is measured: a missing program must not cost a whole run first.
-    node::sibling("adieu")?;
-    node::sibling("adieu-bench-hello")?;
+    sibling("adieu")?;
+    sibling("adieu-bench-hello")?;
     if opts.only.contains(&Part::Proxy) {
         let why = "the proxy part needs nginx (leave it out with --only if this machine has none)";
         measure::proxy::nginx_version().await.context(why)?;
@@ -163,14 +163,14 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         notes.push(quick.to_owned());
     }
     let (pg, postgres) = pg.unzip();
-    let machine = watch::Machine {
+    let machine = Machine {
         postgres,
-        ..watch::Machine::describe()
+        ..Machine::describe()
     };
     if let Some(limit) = opts.wait_quiet {
         wait_for_quiet(limit).await;
     }
-    let start_busy_cores = watch::busy_cores(Duration::from_secs(3)).await;
+    let start_busy_cores = busy_cores(Duration::from_secs(3)).await;
     let mut watcher = watch::Watcher::start();
     let (cores, notes, made) = (machine.cores, notes.into(), Default::default());
     let ctx = Ctx {
@@ -199,9 +199,8 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
     let mut notes = ctx.notes.into_inner().expect("not poisoned");
     let took = started.elapsed().as_secs_f64();
     notes.push(format!("The whole benchmark took {took:.0} s."));
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    let date = time::OffsetDateTime::now_utc().format(&format);
-    let (date, command, load) = (date.unwrap_or_default(), command_line(), watcher.finish());
+    let (date, command) = (adieu_harness::now_utc(), adieu_harness::command_line());
+    let load = watcher.finish();
     let report = Report {
         date,
         command,
@@ -234,7 +233,7 @@ fn settings(ctx: &Ctx) -> String {
          defaults except `{}`, plus `--admin-listen 127.0.0.1:0` to read their cache state (and \
          `--cache`)",
         d(REQUEST_TIMEOUT),
-        node::LIMITS_OFF
+        measure::LIMITS_OFF
     )
 }
 
@@ -242,9 +241,7 @@ fn settings(ctx: &Ctx) -> String {
 async fn wait_for_quiet(limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
-        let busy = watch::busy_cores(Duration::from_secs(5))
-            .await
-            .unwrap_or(0.0);
+        let busy = busy_cores(Duration::from_secs(5)).await.unwrap_or(0.0);
         if busy < 0.1 {
             return;
         }
@@ -254,20 +251,6 @@ async fn wait_for_quiet(limit: Duration) {
         }
         eprintln!("waiting for a quiet machine ({busy:.2} cores busy)");
     }
-}
-
-/// This program's arguments after its bare name (the directory it was run from says nothing
-/// about the figures), an argument with a space or a quote in single quotes.
-fn command_line() -> String {
-    let quote = |a: String| match a.contains([' ', '\'', '"']) {
-        true => format!("'{}'", a.replace('\'', r"'\''")),
-        false => a,
-    };
-    let args = std::env::args().skip(1).map(quote);
-    std::iter::once("adieu-bench".to_owned())
-        .chain(args)
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 #[cfg(test)]

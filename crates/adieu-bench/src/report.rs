@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use crate::stats::{Latency, Spread};
-use crate::watch::{Machine, PartLoad};
+use adieu_harness::Machine;
+
+use crate::watch::PartLoad;
 
 /// A row of the targets table: measure, target, result, verdict.
 pub(crate) type Target = [String; 4];

@@ -38,19 +38,9 @@ pub(crate) struct Sample {
 
 /// Reads `pid` now, or `None` if it is gone.
 pub(crate) fn read(pid: u32, at: Duration) -> Option<Sample> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let fds = std::fs::read_dir(format!("/proc/{pid}/fd")).ok()?.count();
-    Some(Sample {
-        at,
-        rss_kib: parse_rss(&status)?,
-        fds: u64::try_from(fds).ok()?,
-    })
-}
-
-/// `VmRSS` in KiB from the text of `/proc/PID/status`.
-pub(crate) fn parse_rss(status: &str) -> Option<u64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    let rss_kib = adieu_harness::procfs::status(pid, "VmRSS:")?;
+    let fds = adieu_harness::procfs::fds(pid)?;
+    Some(Sample { at, rss_kib, fds })
 }
 
 /// The level of `figure` at `at`: the median of the last [`LEVEL_SAMPLES`] samples taken at
@@ -126,13 +116,6 @@ mod tests {
                 fds: fds.get(i).copied().unwrap_or(30),
             })
             .collect()
-    }
-
-    #[test]
-    fn rss_is_read_from_the_status_file() {
-        let status = "Name:\tadieu\nVmPeak:\t  9000 kB\nVmRSS:\t   12345 kB\nThreads:\t3\n";
-        assert_eq!(parse_rss(status), Some(12345));
-        assert_eq!(parse_rss("Name:\tadieu\n"), None);
     }
 
     #[test]

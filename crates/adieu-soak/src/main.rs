@@ -25,10 +25,10 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use tokio::signal::unix::SignalKind;
 
-use crate::cluster::{Database, Node};
 use crate::flat::Sample;
 use crate::report::Soak;
 use crate::workload::{Progress, Stats, Worker};
+use adieu_harness::{Machine, Postgres, Process, command_line, now_utc};
 
 /// Runs a mixed workload against three `adieu serve` nodes on PostgreSQL and checks that no
 /// answer is a 5xx, no ended session's token is accepted by any node, and every node's memory
@@ -127,19 +127,19 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<Vec<String>> {
             adieu.display()
         );
     }
-    let database = Database::create(&cli.postgres_url).await?;
+    // An unreachable server is an error, never a reason to soak something else.
+    let (postgres, version) = Postgres::connect(&cli.postgres_url, "adieu_soak").await.context(
+        "PostgreSQL is not reachable (start it, or point --postgres-url or ADIEU_SOAK_POSTGRES_URL at it)",
+    )?;
     let work = std::env::temp_dir().join(format!("adieu-soak-{}", std::process::id()));
-    let result = match std::fs::create_dir_all(&work) {
-        Err(e) => Err(anyhow::Error::new(e).context(format!("creating {}", work.display()))),
-        Ok(()) => {
-            let mut task = tokio::spawn(run(
-                cli,
-                adieu,
-                warmup,
-                database.url.clone(),
-                database.version.clone(),
-                work.clone(),
-            ));
+    let made = async {
+        std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
+        postgres.create_database().await
+    };
+    let result = match made.await {
+        Err(e) => Err(e),
+        Ok(url) => {
+            let mut task = tokio::spawn(run(cli, adieu, warmup, url, version, work.clone()));
             tokio::select! {
                 joined = &mut task => joined.unwrap_or_else(|e| Err(anyhow::anyhow!("the soak panicked: {e}"))),
                 () = interrupted() => {
@@ -150,7 +150,7 @@ async fn run_guarded(cli: Cli) -> anyhow::Result<Vec<String>> {
             }
         }
     };
-    database.drop_now().await;
+    postgres.drop_all().await;
     match &result {
         Ok((failures, keep)) if failures.is_empty() && !keep => {
             let _ = std::fs::remove_dir_all(&work);
@@ -187,13 +187,13 @@ async fn run(
     let mut nodes = Vec::new();
     for n in 1..=3 {
         let log = work.join(format!("node-{n}.log"));
-        let node = Node::start(&adieu, &database_url, &log)
+        let node = cluster::node(&adieu, &database_url, &log)
             .await
             .with_context(|| format!("starting node {n}"))?;
         nodes.push(node);
     }
-    let addrs: Arc<[SocketAddr]> = nodes.iter().map(|n| n.addr).collect();
-    let pids: Vec<u32> = nodes.iter().map(|n| n.pid).collect();
+    let addrs: Arc<[SocketAddr]> = nodes.iter().map(Process::addr).collect();
+    let pids: Vec<u32> = nodes.iter().map(Process::pid).collect();
     eprintln!(
         "adieu-soak: 3 nodes ({}) for {}, warm-up {}",
         addrs
@@ -386,75 +386,19 @@ fn write_section(out: &Path, section: &str) -> anyhow::Result<()> {
 
 /// Date, command, machine, source, PostgreSQL and binary, as one sentence.
 fn measured(date: &str, postgres: &str, adieu: &Path) -> String {
-    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
-    let cpu = read("/proc/cpuinfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("model name"))
-        .and_then(|rest| rest.split_once(':'))
-        .map_or_else(|| "an unknown CPU".to_owned(), |(_, v)| v.trim().to_owned());
-    let memory_gib = read("/proc/meminfo")
-        .lines()
-        .find_map(|l| l.strip_prefix("MemTotal:"))
-        .and_then(|v| v.split_whitespace().next()?.parse::<f64>().ok())
-        .map_or(0.0, |kib| kib / (1024.0 * 1024.0));
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let source = git_describe().unwrap_or_else(|| "unknown".to_owned());
+    let m = Machine::describe();
+    let (cpu, cores, memory, kernel) = (&m.cpu, m.cores, m.memory_gib, &m.kernel);
+    let source = m.commit.as_deref().unwrap_or("unknown");
+    // Relative to where it ran (the repository root), so that no machine's paths go into the
+    // report.
+    let here = std::env::current_dir().ok();
+    let relative = here.as_deref().and_then(|dir| adieu.strip_prefix(dir).ok());
+    let adieu = relative.unwrap_or(adieu);
     format!(
-        "Measured on {date} with `{}` on {cpu} ({cores} cores, {memory_gib:.1} GiB, Linux {}), PostgreSQL {postgres}, from source {source}, `adieu` binary {}.",
+        "Measured on {date} with `{}` on {cpu} ({cores} cores, {memory:.1} GiB, Linux {kernel}), PostgreSQL {postgres}, from source {source}, `adieu` binary {}.",
         command_line(),
-        read("/proc/sys/kernel/osrelease").trim(),
-        // Relative to where it ran (the repository root), so that no machine's paths go
-        // into the report.
-        std::env::current_dir()
-            .ok()
-            .and_then(|dir| adieu.strip_prefix(dir).ok())
-            .unwrap_or(adieu)
-            .display(),
+        adieu.display(),
     )
-}
-
-/// The commit of the tree this program was built from.
-fn git_describe() -> Option<String> {
-    let out = std::process::Command::new("git")
-        .args(["-C", env!("CARGO_MANIFEST_DIR")])
-        .args(["describe", "--always", "--dirty", "--abbrev=12"])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
-}
-
-fn now_utc() -> String {
-    let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute] UTC");
-    time::OffsetDateTime::now_utc()
-        .format(&format)
-        .unwrap_or_else(|_| "an unknown date".to_owned())
-}
-
-/// This program's arguments after its bare name, quoted where a shell would need it.
-fn command_line() -> String {
-    let mut args = std::env::args();
-    let program = args
-        .next()
-        .and_then(|p| Some(Path::new(&p).file_name()?.to_string_lossy().into_owned()))
-        .unwrap_or_else(|| "adieu-soak".to_owned());
-    std::iter::once(program)
-        .chain(args.map(|a| shell_quote(&a)))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_./=:,@".contains(&b));
-    if plain {
-        arg.to_owned()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
 }
 
 #[cfg(test)]

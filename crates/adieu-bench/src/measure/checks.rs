@@ -34,7 +34,7 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Row> {
     let me: MakeRequest = Arc::new(move |i| request("GET /api/me", Some(&auths[i % 4]), None));
     let plain =
         |line: &'static str| -> MakeRequest { Arc::new(move |_| request(line, None, None)) };
-    let hello = Process::hello(&ctx.work.join("hello.log")).await?;
+    let hello = super::hello(&ctx.file("-hello.log")).await?;
     let targets = [
         ("hello", hello.addr(), plain("GET /")),
         ("/healthz", node.addr(), plain("GET /healthz")),

@@ -41,7 +41,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
 async fn on(ctx: &Ctx, kind: Kind, node: &Process, url: &str) -> anyhow::Result<Vec<Vec<Rate>>> {
     let tokens = ctx.real_tokens(node, "bench-introspect", 4).await?;
     // An admin key made by `adieu admin keys create` on the node's own database.
-    let mut create = tokio::process::Command::new(crate::node::sibling("adieu")?);
+    let mut create = tokio::process::Command::new(adieu_harness::sibling("adieu")?);
     create.args([
         "admin",
         "keys",
@@ -67,7 +67,7 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process, url: &str) -> anyhow::Result<
         Some(&key),
         json!({ "name": "bench" }),
     );
-    let client = ctx.call(node.admin(), made, 201).await?;
+    let client = ctx.call(super::admin(node), made, 201).await?;
     let (id, secret) = (text(&client, "client_id")?, text(&client, "client_secret")?);
     let basic = format!("Basic {}", STANDARD.encode(format!("{id}:{secret}")));
     let basic = HeaderValue::from_str(&basic).context("a header-safe client")?;

@@ -3,11 +3,13 @@
 //! calls, and the closed-loop comparison of measurements 1, 6 and 7.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use adieu_harness::procfs::{self, TICKS_PER_SEC};
+use adieu_harness::{Postgres, Process, sibling};
 use anyhow::{Context, bail};
 use serde_json::Value;
 
@@ -23,25 +25,50 @@ pub(crate) mod scale;
 mod prelude {
     pub(crate) use super::{Ctx, Kind, compare, errors, node_pg_self};
     pub(crate) use crate::http::{Conn, MakeRequest, Rate, bearer, request};
-    pub(crate) use crate::node::Process;
     pub(crate) use crate::report::{Section, col, lat, ms, ratio_target, spread, table, verdict};
     pub(crate) use crate::stats::{Latency, Spread};
+    pub(crate) use adieu_harness::Process;
     pub(crate) use std::sync::Arc;
     pub(crate) use std::time::{Duration, Instant};
 }
 
 use crate::Opts;
-use crate::db::Postgres;
 use crate::http::{Conn, MakeRequest, Rate, Req, closed_loop, credentials, json, request};
-use crate::node::Process;
 use crate::report::{Target, col, lat, ratio_target, spread, table, verdict};
 use crate::stats::Spread;
-use crate::watch;
 
 /// A login or set-up request that takes longer counts as a timeout.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Keep-alive connections of a closed-loop load (measurements 1, 6 and 7).
 pub(crate) const CONNECTIONS: usize = 32;
+
+/// The flags that turn the server's rate limits off, which would turn a load test into a
+/// rate-limit test. Everything else stays at the server's defaults.
+pub(crate) const LIMITS_OFF: &str = "--login-attempts-per-user 0 \
+    --login-attempts-per-user-total 0 --login-attempts-per-ip 0 --registrations-per-ip 0";
+
+/// A node: the `adieu` next to this program (the same build), serving on port 0 with the
+/// server's defaults except the rate limits, an operators' listener, and `cache` if given.
+async fn node(url: &str, cache: Option<bool>, log: &Path) -> anyhow::Result<Process> {
+    let mut args = vec!["--admin-listen", "127.0.0.1:0", "--database-url", url];
+    args.extend(LIMITS_OFF.split_whitespace());
+    if let Some(on) = cache {
+        args.extend(["--cache", if on { "on" } else { "off" }]);
+    }
+    Process::serve(&sibling("adieu")?, &args, log).await
+}
+
+/// A node's operators' listener (`GET /status`, the admin API).
+pub(crate) fn admin(node: &Process) -> SocketAddr {
+    node.addrs()[1]
+}
+
+/// The ceiling: `adieu-bench-hello`, a bare axum hello world with the server's runtime, HTTP
+/// settings and allocator, as a process of its own.
+pub(crate) async fn hello(log: &Path) -> anyhow::Result<Process> {
+    let cmd = tokio::process::Command::new(sibling("adieu-bench-hello")?);
+    Process::start(cmd, &["hello listening on http://"], log).await
+}
 
 /// A backend (`true`: PostgreSQL) and a cache setting (`None`: the server's default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,7 +190,7 @@ impl Ctx {
         let mut nodes = Vec::with_capacity(n);
         // A node that fails to start is killed with the others as `nodes` is dropped.
         for _ in 0..n {
-            nodes.push(Process::node(url, kind.1, &self.file("-node.log")).await?);
+            nodes.push(node(url, kind.1, &self.file("-node.log")).await?);
         }
         for node in &nodes {
             let deadline = Instant::now() + Duration::from_secs(30);
@@ -208,7 +235,7 @@ impl Ctx {
     /// The cache state (`off`, `serving` or `resyncing`) from `GET /status` on a node's
     /// operators' listener, which answers 503 while the node is not ready.
     pub(crate) async fn cache_state(&self, node: &Process) -> anyhow::Result<String> {
-        let status = self.call(node.admin(), request("GET /status", None, None), 200);
+        let status = self.call(admin(node), request("GET /status", None, None), 200);
         text(&status.await?, "cache")
     }
 
@@ -249,7 +276,7 @@ impl Ctx {
     ) -> anyhow::Result<Rate> {
         let (before, started) = (ticks(), Instant::now());
         let mut rate = closed_loop(addr, connections, duration, make).await?;
-        let secs = started.elapsed().as_secs_f64() * watch::TICKS_PER_SEC;
+        let secs = started.elapsed().as_secs_f64() * TICKS_PER_SEC;
         let used = before.iter().zip(ticks()).map(|(b, a)| match (b, a) {
             (Some(b), Some(a)) => a.saturating_sub(*b) as f64 / secs,
             _ => f64::NAN,
@@ -270,8 +297,8 @@ pub(crate) fn node_pg_self(node: &Process, kind: Kind) -> impl Fn() -> Vec<Optio
     move || {
         vec![
             node.ticks(),
-            kind.0.then(watch::postgres_ticks),
-            watch::ticks("self"),
+            kind.0.then(procfs::postgres_ticks),
+            procfs::ticks("self"),
         ]
     }
 }

@@ -16,7 +16,6 @@ use tokio::process::Command;
 use super::prelude::*;
 use super::ratio_table;
 use crate::http::Req;
-use crate::watch;
 
 /// How its row of the targets table begins.
 const ROW: &str = "app behind nginx and Adieu ÷ behind nginx alone, req/s";
@@ -69,7 +68,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rate>>> {
     // The app: the benchmark's hello world, which answers 200 to `GET /`.
-    let app = Process::hello(&ctx.file("-app.log")).await?;
+    let app = super::hello(&ctx.file("-app.log")).await?;
     let (nginx, protected, plain) = nginx(&ctx.work, node.addr(), app.addr()).await?;
     let result = async {
         let auth = bearer(&ctx.real_tokens(node, "bench-proxy", 1).await?[0]);
@@ -92,7 +91,7 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rat
                 Arc::new(move |_| get_app(Some(&auth))),
             ),
         ];
-        let app_and_self = || Some(app.ticks()? + watch::ticks("self")?);
+        let app_and_self = || Some(app.ticks()? + adieu_harness::procfs::ticks("self")?);
         let ticks = || vec![nginx.ticks(), node.ticks(), app_and_self()];
         compare(ctx, &kind.label(), &targets, ticks).await
     };

@@ -7,7 +7,7 @@ use anyhow::bail;
 use hyper::header::HeaderValue;
 
 use super::prelude::*;
-use crate::db::{Postgres, Seeder};
+use crate::db::{Seeder, analyze_and_size};
 use crate::report::{mib, thousands};
 
 /// Checks per run and kind (hot, cold).
@@ -69,7 +69,7 @@ async fn on_database(
                 let len = |p| std::fs::metadata(p).map_or(0, |m| m.len());
                 Some(len(file) + len(&file.with_extension("db-wal")))
             }
-            None => Postgres::analyze_and_size(url).await,
+            None => analyze_and_size(url).await,
         };
         let measured = ctx.with_nodes(url, kind, 1, async |nodes| {
             on(ctx, &nodes[0], &seeder, size, &mut rng).await

@@ -12,6 +12,6 @@ fn main() {
         .filter(|o| o.status.success())
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_else(|| "unknown".to_owned());
-    println!("cargo:rustc-env=ADIEU_BENCH_RUSTC_VERSION={version}");
+    println!("cargo:rustc-env=ADIEU_HARNESS_RUSTC_VERSION={version}");
     println!("cargo:rerun-if-env-changed=RUSTC");
 }

@@ -1,0 +1,13 @@
+//! What Adieu's benchmark (`adieu-bench`) and soak (`adieu-soak`) share, so that each has one
+//! copy of it: child processes such as `adieu serve`, started with their addresses read from
+//! their first lines and always stopped; throwaway PostgreSQL databases, dropped at the end;
+//! readings of `/proc`; and the machine and the command line, as their reports state them.
+
+mod machine;
+mod postgres;
+mod process;
+pub mod procfs;
+
+pub use machine::{Machine, command_line, now_utc};
+pub use postgres::{Postgres, with_database};
+pub use process::{Process, sibling};
