@@ -99,20 +99,15 @@ impl Part {
     }
 }
 
-fn main() -> ExitCode {
-    let opts = Opts::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build();
-    let result = match runtime {
-        Ok(runtime) => runtime.block_on(run_guarded(opts)),
-        Err(e) => Err(anyhow::Error::new(e).context("starting the async runtime")),
-    };
-    if let Err(e) = result {
-        eprintln!("error: {e:#}");
-        return ExitCode::FAILURE;
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run_guarded(Opts::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
     }
-    ExitCode::SUCCESS
 }
 
 /// Runs the benchmark until it ends or Ctrl-C or SIGTERM, then cleans up whatever happened:
@@ -153,15 +148,15 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
         let why = "the proxy part needs nginx (leave it out with --only if this machine has none)";
         measure::proxy::nginx_version().await.context(why)?;
     }
-    let mut notes = Vec::new();
-    if opts.no_postgres {
-        notes.push("PostgreSQL was skipped (`--no-postgres`).".to_owned());
-    }
-    if opts.quick {
-        let quick = "`--quick` smoke run: short loads and a small database; these figures are \
-                     not for comparison.";
-        notes.push(quick.to_owned());
-    }
+    let quick = "`--quick` smoke run: short loads and a small database; these figures are not \
+                 for comparison.";
+    let skipped = "PostgreSQL was skipped (`--no-postgres`).";
+    let notes = [(opts.no_postgres, skipped), (opts.quick, quick)];
+    let notes: Vec<_> = notes
+        .iter()
+        .filter(|n| n.0)
+        .map(|n| n.1.to_owned())
+        .collect();
     let (pg, postgres) = pg.unzip();
     let machine = Machine {
         postgres,

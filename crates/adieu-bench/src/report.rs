@@ -119,29 +119,6 @@ pub(crate) fn thousands(n: u64) -> String {
     out
 }
 
-/// A Markdown text cut before each `## ` heading; the first chunk is what precedes the first.
-fn chunks(text: &str) -> Vec<String> {
-    let mut out = vec![String::new()];
-    for line in text.lines() {
-        if line.starts_with("## ") {
-            out.push(String::new());
-        }
-        let last = out.last_mut().expect("never empty");
-        *last += line;
-        last.push('\n');
-    }
-    out
-}
-
-/// A chunk's `## ` heading, or `""` for the text before the first.
-fn heading(chunk: &str) -> &str {
-    chunk
-        .lines()
-        .next()
-        .filter(|l| l.starts_with("## "))
-        .unwrap_or("")
-}
-
 /// Whether the benchmark writes the chunk under `heading`: the head, `## Machine`, `## Targets`,
 /// `## Notes` and the numbered sections (`## N. …`).
 fn ours(heading: &str) -> bool {
@@ -156,22 +133,7 @@ impl Report {
     /// benchmark does not write (a profile written by hand, another tool's figures), each after
     /// the section it followed there.
     pub(crate) fn to_file(&self, existing: Option<&str>) -> String {
-        let mut out = chunks(&self.render());
-        let old = existing.map(chunks).unwrap_or_default();
-        for (i, chunk) in old.iter().enumerate().filter(|(_, c)| !ours(heading(c))) {
-            // The text before the first heading is in both, so some earlier chunk always is.
-            let before = old[..i]
-                .iter()
-                .rev()
-                .find_map(|b| out.iter().position(|c| heading(c) == heading(b)));
-            out.insert(before.map_or(out.len(), |b| b + 1), chunk.clone());
-        }
-        let out: Vec<&str> = out
-            .iter()
-            .map(|c| c.trim_end())
-            .filter(|c| !c.is_empty())
-            .collect();
-        out.join("\n\n") + "\n"
+        adieu_harness::markdown::merge(existing, &self.render(), ours)
     }
 
     /// The report alone, as Markdown.

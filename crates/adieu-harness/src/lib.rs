@@ -1,9 +1,11 @@
 //! What Adieu's benchmark (`adieu-bench`) and soak (`adieu-soak`) share, so that each has one
 //! copy of it: child processes such as `adieu serve`, started with their addresses read from
 //! their first lines and always stopped; throwaway PostgreSQL databases, dropped at the end;
-//! readings of `/proc`; and the machine and the command line, as their reports state them.
+//! readings of `/proc`; the machine and the command line, as their reports state them; and
+//! the merging of their sections into one report file.
 
 mod machine;
+pub mod markdown;
 mod postgres;
 mod process;
 pub mod procfs;

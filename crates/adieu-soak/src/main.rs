@@ -380,7 +380,7 @@ fn write_section(out: &Path, section: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
         Err(e) => return Err(e).with_context(|| format!("reading {}", out.display())),
     };
-    let text = report::splice(&existing, report::HEADING, section);
+    let text = adieu_harness::markdown::merge(Some(&existing), section, |h| h == report::HEADING);
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
 }
 

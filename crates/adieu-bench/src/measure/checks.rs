@@ -12,11 +12,9 @@ const ROW: &str = "`/api/me` ÷ bare hello world req/s";
 type Row = (String, bool, Vec<Vec<Rate>>);
 
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
-    let rows = ctx.each(
-        "check throughput",
-        ctx.kinds(true),
-        async |kind, _, nodes| on(ctx, kind, &nodes[0]).await,
-    );
+    let rows = ctx.each(ctx.kinds(true), async |kind, _, nodes| {
+        on(ctx, kind, &nodes[0]).await
+    });
     let rows = rows.await?;
     ctx.note(
         "`/healthz` in this build answers from a readiness flag that a background task keeps (no \

@@ -30,9 +30,7 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(50);
 /// On one SQLite node with the server's defaults.
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let setup = vec![(Kind::SQLITE, 1)];
-    let rows = ctx.each("the hang-up flood", setup, async |_, _, nodes| {
-        on(ctx, &nodes[0]).await
-    });
+    let rows = ctx.each(setup, async |_, _, nodes| on(ctx, &nodes[0]).await);
     let body = table(
         &format!(
             "server | hash concurrency | registrations sent (connection errors) | RSS idle MiB | \

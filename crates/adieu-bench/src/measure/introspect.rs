@@ -23,7 +23,7 @@ const ROW: &str = "`/oauth2/introspect` ÷ `/api/me` req/s";
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let cache_on = |(kind, n): (Kind, _)| (Kind(kind.0, Some(true)), n);
     let setups = ctx.kinds(false).into_iter().map(cache_on).collect();
-    let rows = ctx.each("introspection", setups, async |kind, db, nodes| {
+    let rows = ctx.each(setups, async |kind, db, nodes| {
         Ok((kind.label(), on(ctx, kind, &nodes[0], &db.0).await?))
     });
     let (body, targets) = ratio_table(["`/api/me`", "introspection"], 0.8, ROW, &rows.await?);

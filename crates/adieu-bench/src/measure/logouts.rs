@@ -24,7 +24,7 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     if let Some(&(pg_cache, _)) = setups.get(1) {
         setups.insert(2, (pg_cache, 3));
     }
-    let rows = ctx.each("logout latency", setups, async |kind, db, nodes| {
+    let rows = ctx.each(setups, async |kind, db, nodes| {
         let s = if nodes.len() == 1 { "" } else { "s" };
         let label = format!("{}, {} node{s}", kind.label(), nodes.len());
         Ok((label.clone(), on(ctx, &label, &db.0, nodes).await?))

@@ -140,38 +140,24 @@ impl Ctx {
 
     /// The one driver of the measurements: for each set-up (a kind and a number of nodes), a
     /// fresh database (its URL, and for SQLite its file), its nodes started, `f` run on them,
-    /// and the nodes stopped again. A set-up that fails is noted and left out; if all fail, so
-    /// does the measurement.
+    /// and the nodes stopped again. The first set-up that fails fails the measurement.
     pub(crate) async fn each<T>(
         &self,
-        what: &str,
         setups: Vec<(Kind, usize)>,
         f: impl AsyncFn(Kind, &(String, Option<PathBuf>), &[Process]) -> anyhow::Result<T>,
     ) -> anyhow::Result<Vec<T>> {
         let mut rows = Vec::new();
         for (kind, n) in setups {
-            let result = async {
-                let db = match &self.pg {
-                    _ if !kind.0 => {
-                        let file = self.file(".db");
-                        (format!("sqlite://{}", file.display()), Some(file))
-                    }
-                    Some(pg) => (pg.create_database().await?, None),
-                    None => bail!("PostgreSQL is not available"),
-                };
-                self.with_nodes(&db.0, kind, n, async |nodes| f(kind, &db, nodes).await)
-                    .await
-            };
-            match result.await {
-                Ok(row) => rows.push(row),
-                Err(e) => {
-                    eprintln!("warning: {what} on {} not measured: {e:#}", kind.label());
-                    self.note(format!("Not measured: {what} on {}: {e:#}.", kind.label()));
+            let db = match &self.pg {
+                _ if !kind.0 => {
+                    let file = self.file(".db");
+                    (format!("sqlite://{}", file.display()), Some(file))
                 }
-            }
-        }
-        if rows.is_empty() {
-            bail!("no set-up could be measured");
+                Some(pg) => (pg.create_database().await?, None),
+                None => bail!("PostgreSQL is not available"),
+            };
+            let row = self.with_nodes(&db.0, kind, n, async |nodes| f(kind, &db, nodes).await);
+            rows.push(row.await.with_context(|| format!("on {}", kind.label()))?);
         }
         Ok(rows)
     }

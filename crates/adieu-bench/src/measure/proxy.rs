@@ -54,11 +54,9 @@ pub(crate) async fn nginx_version() -> anyhow::Result<String> {
 /// On one SQLite node with the cache on.
 pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
     let kind = Kind(false, Some(true));
-    let rows = ctx.each(
-        "the proxy comparison",
-        vec![(kind, 1)],
-        async |kind, _, nodes| Ok((kind.label(), on(ctx, kind, &nodes[0]).await?)),
-    );
+    let rows = ctx.each(vec![(kind, 1)], async |kind, _, nodes| {
+        Ok((kind.label(), on(ctx, kind, &nodes[0]).await?))
+    });
     let rows = rows.await?;
     let (body, targets) = ratio_table(["unprotected", "protected"], 0.6, ROW, &rows);
     let heading = "## 6. Protecting an app behind nginx: with Adieu versus without";
