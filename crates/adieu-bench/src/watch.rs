@@ -28,79 +28,76 @@ impl PartLoad {
     }
 }
 
-/// One sample: when it was taken, the seconds it covers, and the CPU seconds that each other
-/// process (by name) used in them.
-type Sample = (Instant, f64, HashMap<String, f64>);
+/// A part being watched: its load so far (the CPU seconds of each other process by name, and
+/// the busiest sample), and when it started.
+type Watched = (PartLoad, HashMap<String, f64>, Instant);
 
 /// A background task that samples the CPU of processes other than this one, its children and
-/// PostgreSQL, and the parts of the benchmark they are charged to.
+/// PostgreSQL, charging each sample to the part of the benchmark running when it is taken.
 pub(crate) struct Watcher {
-    samples: Arc<Mutex<Vec<Sample>>>,
-    parts: Vec<(String, Instant)>,
+    parts: Arc<Mutex<Vec<Watched>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Watcher {
     pub(crate) fn start() -> Self {
-        let samples = Arc::new(Mutex::new(Vec::new()));
-        let shared = samples.clone();
+        let parts = Arc::new(Mutex::new(Vec::<Watched>::new()));
+        let shared = parts.clone();
         let task = tokio::spawn(async move {
             let me = std::process::id();
             let (mut previous, mut last) = (procfs::all(), Instant::now());
             loop {
                 tokio::time::sleep(SAMPLE_EVERY).await;
-                let (now, mut used) = (procfs::all(), HashMap::new());
+                let (now, secs) = (procfs::all(), last.elapsed().as_secs_f64().max(1e-3));
+                let mut parts = shared.lock().expect("not poisoned");
+                let Some((load, by_name, _)) = parts.last_mut() else {
+                    continue;
+                };
+                let mut total = 0.0;
                 for (pid, (name, ppid, ticks)) in &now {
                     if *pid != me && *ppid != me && name != "postgres" {
                         // A process that appeared since the last sample used all its CPU since.
                         let delta = ticks.saturating_sub(previous.get(pid).map_or(0, |p| p.2));
-                        *used.entry(name.clone()).or_default() += delta as f64 / TICKS_PER_SEC;
+                        let cpu = delta as f64 / TICKS_PER_SEC;
+                        *by_name.entry(name.clone()).or_default() += cpu;
+                        total += cpu;
                     }
                 }
-                let sample = (Instant::now(), last.elapsed().as_secs_f64(), used);
-                (previous, last) = (now, sample.0);
-                shared.lock().expect("not poisoned").push(sample);
+                load.max_cores = load.max_cores.max(total / secs);
+                (previous, last) = (now, Instant::now());
             }
         });
-        let parts = Vec::new();
-        Self {
-            samples,
-            parts,
-            task,
-        }
+        Self { parts, task }
     }
 
     /// Charges what follows to `part`, until the next part or the end.
     pub(crate) fn part(&mut self, part: &str) {
-        self.parts.push((part.to_owned(), Instant::now()));
+        let load = PartLoad {
+            part: part.to_owned(),
+            ..PartLoad::default()
+        };
+        let mut parts = self.parts.lock().expect("not poisoned");
+        parts.push((load, HashMap::new(), Instant::now()));
     }
 
     /// Stops sampling; what other processes used in each part.
     pub(crate) fn finish(self) -> Vec<PartLoad> {
         self.task.abort();
-        let samples = self.samples.lock().expect("not poisoned");
-        let ends: Vec<Instant> = self.parts.iter().skip(1).map(|p| p.1).collect();
-        let ends = ends.into_iter().chain([Instant::now()]);
-        let load = |((part, start), end): ((String, Instant), Instant)| {
-            let (mut by_name, mut max_cores) = (HashMap::<String, f64>::new(), 0.0_f64);
-            for (_, secs, used) in samples.iter().filter(|s| s.0 > start && s.0 <= end) {
-                max_cores = max_cores.max(used.values().sum::<f64>() / secs.max(1e-3));
-                for (name, cpu) in used {
-                    *by_name.entry(name.clone()).or_default() += cpu;
-                }
-            }
+        let parts = std::mem::take(&mut *self.parts.lock().expect("not poisoned"));
+        let ends: Vec<Instant> = parts
+            .iter()
+            .skip(1)
+            .map(|p| p.2)
+            .chain([Instant::now()])
+            .collect();
+        let load = |((mut load, by_name, start), end): (Watched, Instant)| {
             let secs = end.duration_since(start).as_secs_f64().max(1e-3);
-            let avg_cores = by_name.values().sum::<f64>() / secs;
+            load.avg_cores = by_name.values().sum::<f64>() / secs;
             let mut top: Vec<_> = by_name.into_iter().filter(|t| t.1 > 0.0).collect();
             top.sort_by(|a, b| b.1.total_cmp(&a.1));
             top.truncate(3);
-            PartLoad {
-                part,
-                avg_cores,
-                max_cores,
-                top,
-            }
+            PartLoad { top, ..load }
         };
-        self.parts.into_iter().zip(ends).map(load).collect()
+        parts.into_iter().zip(ends).map(load).collect()
     }
 }

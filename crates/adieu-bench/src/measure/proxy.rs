@@ -81,13 +81,10 @@ async fn on(ctx: &Ctx, kind: Kind, node: &Process) -> anyhow::Result<Vec<Vec<Rat
                 format!("with a token {with}, without {without}, unprotected {baseline}");
             bail!("nginx does not protect the app as expected: {statuses}");
         }
-        let targets: [(_, _, MakeRequest); 2] = [
-            ("unprotected", plain, Arc::new(|_| get_app(None))),
-            (
-                "protected",
-                protected,
-                Arc::new(move |_| get_app(Some(&auth))),
-            ),
+        let with: MakeRequest = Arc::new(move |_| get_app(Some(&auth)));
+        let targets = [
+            ("unprotected", plain, Arc::new(|_| get_app(None)) as _),
+            ("protected", protected, with),
         ];
         let app_and_self = || Some(app.ticks()? + adieu_harness::procfs::ticks("self")?);
         let ticks = || vec![nginx.ticks(), node.ticks(), app_and_self()];
@@ -113,13 +110,12 @@ async fn nginx(
     let free = async || TcpListener::bind("127.0.0.1:0").await?.local_addr();
     let (protected, plain) = (free().await?, free().await?);
     let (server, app) = (format!("server {adieu};"), app.to_string());
-    let conf = conf
-        .replace("server 127.0.0.1:8080;", &server)
-        .replace("127.0.0.1:3000", &app);
+    let conf = conf.replace("server 127.0.0.1:8080;", &server);
+    let conf = conf.replace("127.0.0.1:3000", &app);
     let conf = conf.replace("listen 80;", &format!("listen {protected};"));
     if !(conf.contains(&server) && conf.contains(&app)) {
         bail!(
-            "{} no longer has the addresses this benchmark replaces",
+            "{} no longer has the addresses it replaces",
             example.display()
         );
     }
