@@ -114,6 +114,13 @@ async fn main() -> ExitCode {
 /// an interrupted benchmark is dropped with its nodes (which kills them), and the databases
 /// are dropped here.
 async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
+    // Before anything is measured: a missing program must not cost a whole run first.
+    sibling("adieu")?;
+    sibling("adieu-bench-hello")?;
+    if opts.only.contains(&Part::Proxy) {
+        let why = "the proxy part needs nginx (leave it out with --only if this machine has none)";
+        measure::proxy::nginx_version().await.context(why)?;
+    }
     // Asked for PostgreSQL, the benchmark measures it or fails: never SQLite alone in silence.
     let pg = match opts.no_postgres {
         true => None,
@@ -141,13 +148,6 @@ async fn run_guarded(opts: Opts) -> anyhow::Result<()> {
 
 async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyhow::Result<()> {
     let started = Instant::now();
-    // Before anything is measured: a missing program must not cost a whole run first.
-    sibling("adieu")?;
-    sibling("adieu-bench-hello")?;
-    if opts.only.contains(&Part::Proxy) {
-        let why = "the proxy part needs nginx (leave it out with --only if this machine has none)";
-        measure::proxy::nginx_version().await.context(why)?;
-    }
     let quick = "`--quick` smoke run: short loads and a small database; these figures are not \
                  for comparison.";
     let skipped = "PostgreSQL was skipped (`--no-postgres`).";

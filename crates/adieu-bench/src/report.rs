@@ -203,7 +203,7 @@ impl Report {
             ["source", &commit],
             ["machine quiet", &quiet],
         ];
-        let machine = table(" | ", machine.map(|r| r.map(str::to_owned)));
+        let machine = table("item | value", machine.map(|r| r.map(str::to_owned)));
         let (date, command, settings) = (&self.date, &self.command, &self.settings);
         format!(
             "# Benchmarks\n\nWritten by `adieu-bench` on {date}. To measure again, from the \
