@@ -40,7 +40,12 @@ fn token(tag: &str, letter: char, i: u64) -> String {
     format!("adieu_{letter}t_{tag}{letter}{i:033}A")
 }
 
-/// Writes seeded sessions into one database.
+/// Milliseconds since the Unix epoch.
+fn millis_now() -> anyhow::Result<i64> {
+    Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64)
+}
+
+/// Writes seeded sessions (and an admin key) into one database.
 pub(crate) struct Seeder {
     storage: Storage,
     /// Eight hex digits that make this database's ids and tokens its own.
@@ -60,6 +65,18 @@ impl Seeder {
         Ok(Self { storage, tag })
     }
 
+    /// A new admin key, stored; its secret.
+    pub(crate) async fn admin_key(&self) -> anyhow::Result<String> {
+        let (key, now) = (adieu_core::token::issue_admin_key(), millis_now()?);
+        let created = self
+            .storage
+            .store()
+            .create_admin_key("bench", &key.hash, now)
+            .await;
+        created.context("creating an admin key")?;
+        Ok(key.secret.expose().to_owned())
+    }
+
     /// The access token of seeded session `i`.
     pub(crate) fn access_token(&self, i: u64) -> String {
         token(&self.tag, 'a', i)
@@ -67,7 +84,7 @@ impl Seeder {
 
     /// Seeds sessions `from..to`, with their users (where `from` has not made them) and tokens.
     pub(crate) async fn seed(&self, from: u64, to: u64) -> anyhow::Result<()> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64;
+        let now = millis_now()?;
         // Longer than any benchmark run.
         let expires_at = now + Duration::from_secs(6 * 3600).as_millis() as i64;
         let tag = &self.tag;

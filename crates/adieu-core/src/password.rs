@@ -102,7 +102,7 @@ pub struct HashStats {
     pub running: usize,
     /// The most that ever ran at once.
     pub peak_running: usize,
-    /// Hashes started since the hasher was made.
+    /// Hashes started since the hasher was made (the dummy hash excluded).
     pub started: u64,
     /// Callers holding a place now, hashing or queued.
     pub admitted: usize,
@@ -274,9 +274,10 @@ impl PasswordHasher {
         self.admit()?.verify(password, stored).await
     }
 
-    /// A place in the hasher, or [`HashError::Busy`] at once: taken before any other work on a
-    /// request (a database lookup, say), so that a saturated hasher turns callers away before
-    /// they cost anything.
+    /// Takes a place for one hash, or [`HashError::Busy`] at once when every place is taken.
+    ///
+    /// Callers that must spend something only on a hash that really runs (a login's
+    /// per-user budget) take the place first and spend afterwards.
     pub fn admit(&self) -> Result<Admission, HashError> {
         let place = self
             .admitted
@@ -290,7 +291,9 @@ impl PasswordHasher {
     }
 }
 
-/// A caller's place in the hasher: it hashes or verifies once.
+/// A place in the hasher: counted from [`PasswordHasher::admit`] until a hashing thread has
+/// finished the hash it was taken for (or skipped it, its caller gone), however its caller
+/// ends.
 #[must_use = "a place does nothing until it hashes or verifies"]
 pub struct Admission {
     hasher: PasswordHasher,

@@ -1,7 +1,7 @@
 //! The JSON API under `/api`.
 
 use adieu_core::{Session, TokenKind};
-use adieu_service::ApiTokens;
+use adieu_service::{ApiTokens, LiveSession};
 use adieu_store::AuditRecord;
 use adieu_types::{
     ActivityEvent, ActivityResponse, Credentials, DeleteAccountRequest, ErrorBody,
@@ -39,7 +39,7 @@ pub(crate) fn router() -> Router<AppState> {
 }
 
 /// The live session behind a valid Bearer access token.
-pub(crate) struct CurrentSession(pub(crate) Session);
+pub(crate) struct CurrentSession(pub(crate) LiveSession);
 
 impl FromRequestParts<AppState> for CurrentSession {
     type Rejection = Error;
@@ -137,12 +137,23 @@ async fn login(
         (status = 401, response = crate::openapi::InvalidToken),
     ),
 )]
-async fn me(CurrentSession(session): CurrentSession) -> Json<MeResponse> {
-    Json(MeResponse {
-        user_id: session.user_id,
-        username: session.username,
-        session_id: session.id,
-    })
+async fn me(CurrentSession(session): CurrentSession) -> Json<Me> {
+    Json(Me(session))
+}
+
+/// A [`MeResponse`], written from the session the token check found (the cache's own copy)
+/// without copying its strings first.
+struct Me(LiveSession);
+
+impl serde::Serialize for Me {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut me = s.serialize_struct("MeResponse", 3)?;
+        me.serialize_field("user_id", &self.0.user_id)?;
+        me.serialize_field("username", &self.0.username)?;
+        me.serialize_field("session_id", &self.0.id)?;
+        me.end()
+    }
 }
 
 fn logged_out() -> Json<LogoutResponse> {

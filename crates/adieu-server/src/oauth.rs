@@ -332,9 +332,9 @@ async fn introspect(
     Ok(Json(IntrospectionResponse {
         active: true,
         token_type: Some(token_type.to_owned()),
-        sub: Some(record.session.user_id),
-        username: Some(record.session.username),
-        sid: Some(record.session.id),
+        sub: Some(record.session.user_id.clone()),
+        username: Some(record.session.username.clone()),
+        sid: Some(record.session.id.clone()),
         iat: Some(record.issued_at.div_euclid(1000)),
         exp: Some(exp.div_euclid(1000)),
         iss: Some(state.issuer.clone()),

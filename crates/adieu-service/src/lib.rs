@@ -25,6 +25,7 @@ pub use config::{Limits, ServiceConfig};
 pub use error::{Error, Result};
 pub use metrics::{LoginResult, Metrics};
 pub use oauth::{MAX_CLIENT_NAME, NewClient};
+pub use sessions::LiveSession;
 
 /// What a login or refresh hands to an API client.
 #[derive(Debug)]

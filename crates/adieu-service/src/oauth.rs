@@ -5,6 +5,8 @@
 //! logout has answered, every node says the token is inactive. Nothing here may be cached by
 //! the caller either; the server marks every answer `no-store`.
 
+use std::sync::Arc;
+
 use adieu_core::{TokenKind, token};
 use adieu_store::{OAuthClient, TokenRecord};
 use adieu_types::{ACCESS_TOKEN_PREFIX, COOKIE_TOKEN_PREFIX, REFRESH_TOKEN_PREFIX, Secret};
@@ -106,7 +108,7 @@ impl Sessions {
     /// RFC 7662: the live access or refresh token's record, or `None` for anything else
     /// (revoked, expired, spent, unknown, malformed, another kind). The hint is only a hint:
     /// the token's prefix says what it is.
-    pub async fn introspect(&self, presented: &str) -> Result<Option<TokenRecord>> {
+    pub async fn introspect(&self, presented: &str) -> Result<Option<Arc<TokenRecord>>> {
         let kind = if presented.starts_with(ACCESS_TOKEN_PREFIX) {
             TokenKind::Access
         } else if presented.starts_with(REFRESH_TOKEN_PREFIX) {

@@ -1,6 +1,9 @@
 //! Sessions in use: checking a token, ending sessions, refreshing a pair, and deleting what
 //! has ended.
 
+use std::ops::Deref;
+use std::sync::Arc;
+
 use adieu_core::policy;
 use adieu_core::token;
 use adieu_core::{Session, TokenHash, TokenKind};
@@ -8,18 +11,31 @@ use adieu_store::{AuditKind, Keep, RefreshOutcome, Revocation, TokenRecord};
 
 use crate::{ApiTokens, ClientInfo, Error, Result, Sessions};
 
+/// The live session a token check found, shared with the node's token cache rather than
+/// copied out of it: a check answered from memory allocates nothing for the session.
+#[derive(Debug, Clone)]
+pub struct LiveSession(Arc<TokenRecord>);
+
+impl Deref for LiveSession {
+    type Target = Session;
+
+    fn deref(&self) -> &Session {
+        &self.0.session
+    }
+}
+
 impl Sessions {
     /// Resolves a presented token to its live session, or fails with `InvalidToken`.
     ///
     /// Answers from the node's coherent cache or the database: once a revocation has
     /// answered, no node accepts the session, so the very next request is refused.
-    pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<Session> {
-        Ok(self.live_token(kind, presented).await?.session)
+    pub async fn authenticate(&self, kind: TokenKind, presented: &str) -> Result<LiveSession> {
+        Ok(LiveSession(self.live_token(kind, presented).await?))
     }
 
     /// Like [`authenticate`](Self::authenticate), with the token's own record (its kind,
     /// issue and expiry times), for introspection.
-    pub async fn live_token(&self, kind: TokenKind, presented: &str) -> Result<TokenRecord> {
+    pub async fn live_token(&self, kind: TokenKind, presented: &str) -> Result<Arc<TokenRecord>> {
         let checked = self.check(kind, presented).await;
         match &checked {
             Ok(_) => self.metrics.token_check(true),
@@ -30,7 +46,7 @@ impl Sessions {
         checked
     }
 
-    async fn check(&self, kind: TokenKind, presented: &str) -> Result<TokenRecord> {
+    async fn check(&self, kind: TokenKind, presented: &str) -> Result<Arc<TokenRecord>> {
         let hash = token::parse(kind, presented).map_err(|_| Error::InvalidToken)?;
         let now = self.now();
         let mut record = self.storage.token(&hash).await?;
@@ -57,7 +73,7 @@ impl Sessions {
 
     /// Finds the session a well-formed token names, whatever its state: logout must work with
     /// an expired access token too.
-    async fn session_of(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    async fn session_of(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
         Ok(self.storage.token(hash).await?)
     }
 

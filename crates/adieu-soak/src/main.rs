@@ -21,6 +21,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use adieu_core::duration;
+use adieu_harness::{Machine, Postgres, Process, command_line, now_utc};
 use anyhow::{Context, bail};
 use clap::Parser;
 use tokio::signal::unix::SignalKind;
@@ -28,7 +29,6 @@ use tokio::signal::unix::SignalKind;
 use crate::flat::Sample;
 use crate::report::Soak;
 use crate::workload::{Progress, Stats, Worker};
-use adieu_harness::{Machine, Postgres, Process, command_line, now_utc};
 
 /// Runs a mixed workload against three `adieu serve` nodes on PostgreSQL and checks that no
 /// answer is a 5xx, no ended session's token is accepted by any node, and every node's memory

@@ -13,8 +13,8 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use adieu_core::{TokenHash, TokenKind};
@@ -57,7 +57,8 @@ enum Serving {
 struct State {
     serving: Serving,
     generation: u64,
-    entries: HashMap<TokenHash, TokenRecord, BuildHasherDefault<HashOfHash>>,
+    /// Shared with the requests that read them: a hit copies a pointer, not the session.
+    entries: HashMap<TokenHash, Arc<TokenRecord>, BuildHasherDefault<HashOfHash>>,
     by_session: HashMap<String, Vec<TokenHash>>,
     /// The secret hashes of OAuth clients, by `client_id`. A client's deletion is evicted as
     /// the pseudo-session `client:<id>`, like a revocation.
@@ -113,7 +114,7 @@ impl TokenCache {
     }
 
     /// A cached record, if the cache may serve now.
-    pub fn get(&self, hash: &TokenHash) -> Option<TokenRecord> {
+    pub fn get(&self, hash: &TokenHash) -> Option<Arc<TokenRecord>> {
         let mut state = self.lock();
         if !state.is_serving() {
             if state.serving != Serving::Never {
@@ -142,7 +143,7 @@ impl TokenCache {
     /// Caches a record read from the database, unless an eviction happened since
     /// `generation` was taken, the cache is not serving, or the record is not cacheable
     /// (refresh tokens change state on use; ended sessions are never cached).
-    pub fn insert(&self, generation: u64, hash: TokenHash, record: &TokenRecord) {
+    pub fn insert(&self, generation: u64, hash: TokenHash, record: &Arc<TokenRecord>) {
         let cacheable = matches!(record.kind, TokenKind::Access | TokenKind::Cookie)
             && record.spent_at.is_none()
             && record.session.revoked_at.is_none();
@@ -153,7 +154,7 @@ impl TokenCache {
         if state.generation != generation || !state.is_serving() {
             return;
         }
-        if state.entries.insert(hash, record.clone()).is_some() {
+        if state.entries.insert(hash, Arc::clone(record)).is_some() {
             // Known already (a token belongs to one session for life): just refreshed.
             return;
         }
@@ -215,7 +216,9 @@ impl TokenCache {
         } = &mut *state;
         for hash in by_session.get(session_id).into_iter().flatten() {
             if let Some(record) = entries.get_mut(hash) {
-                record.session.last_active_at = record.session.last_active_at.max(now);
+                // A copy only if a request still holds the old record.
+                let session = &mut Arc::make_mut(record).session;
+                session.last_active_at = session.last_active_at.max(now);
             }
         }
     }
@@ -320,8 +323,8 @@ mod tests {
 
     use super::*;
 
-    fn record(session: &str, kind: TokenKind) -> TokenRecord {
-        TokenRecord {
+    fn record(session: &str, kind: TokenKind) -> Arc<TokenRecord> {
+        Arc::new(TokenRecord {
             issued_at: 0,
             kind,
             expires_at: i64::MAX,
@@ -337,7 +340,7 @@ mod tests {
                 user_agent: None,
                 ip: None,
             },
-        }
+        })
     }
 
     fn hash() -> TokenHash {
@@ -378,7 +381,7 @@ mod tests {
         let g = cache.generation();
         cache.insert(g, a, &record("s1", TokenKind::Refresh));
         let mut revoked = record("s2", TokenKind::Access);
-        revoked.session.revoked_at = Some(1);
+        Arc::make_mut(&mut revoked).session.revoked_at = Some(1);
         cache.insert(g, b, &revoked);
         assert!(cache.is_empty());
     }
@@ -448,8 +451,11 @@ mod tests {
         let cache = TokenCache::always(10);
         let h = hash();
         cache.insert(cache.generation(), h, &record("s1", TokenKind::Access));
+        // A request still holding the record it read keeps that copy; the cache moves on.
+        let held = cache.get(&h).unwrap();
         cache.touch("s1", 500);
         cache.touch("s1", 100);
         assert_eq!(cache.get(&h).unwrap().session.last_active_at, 500);
+        assert_eq!(held.session.last_active_at, 0);
     }
 }

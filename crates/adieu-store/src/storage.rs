@@ -88,29 +88,29 @@ impl Storage {
 
     /// Resolves a token hash, whatever its state; the caller applies the policy. Answers
     /// from the cache when it may.
-    pub async fn token(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    pub async fn token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
         match &self.cache {
             Some(cache) => match cache.get(hash) {
                 Some(record) => Ok(Some(record)),
                 None => self.load(cache, hash).await,
             },
-            None => self.store.token(hash).await,
+            None => Ok(self.store.token(hash).await?.map(Arc::new)),
         }
     }
 
     /// Like [`token`](Self::token), but always from the database: for confirming a refusal
     /// that a cached copy (with an older `last_active_at`) suggested.
-    pub async fn token_from_database(&self, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    pub async fn token_from_database(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
         match &self.cache {
             Some(cache) => self.load(cache, hash).await,
-            None => self.store.token(hash).await,
+            None => Ok(self.store.token(hash).await?.map(Arc::new)),
         }
     }
 
     /// Reads a token from the database and caches it, unless an eviction happened meanwhile.
-    async fn load(&self, cache: &TokenCache, hash: &TokenHash) -> Result<Option<TokenRecord>> {
+    async fn load(&self, cache: &TokenCache, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
         let generation = cache.generation();
-        let record = self.store.token(hash).await?;
+        let record = self.store.token(hash).await?.map(Arc::new);
         if let Some(record) = &record {
             cache.insert(generation, *hash, record);
         }

@@ -40,28 +40,10 @@ pub(crate) async fn run(ctx: &Ctx) -> anyhow::Result<Section> {
 
 async fn on(ctx: &Ctx, kind: Kind, node: &Process, url: &str) -> anyhow::Result<Vec<Vec<Rate>>> {
     let tokens = ctx.real_tokens(node, "bench-introspect", 4).await?;
-    // An admin key made by `adieu admin keys create` on the node's own database.
-    let mut create = tokio::process::Command::new(adieu_harness::sibling("adieu")?);
-    create.args([
-        "admin",
-        "keys",
-        "create",
-        "--name",
-        "bench",
-        "--database-url",
-        url,
-    ]);
-    let out = create
-        .output()
-        .await
-        .context("running adieu admin keys create")?;
-    if !out.status.success() {
-        bail!(
-            "adieu admin keys create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let key = bearer(String::from_utf8(out.stdout)?.trim());
+    // An admin key written into the node's database as `adieu admin keys create` writes it.
+    let seeder = crate::db::Seeder::open(url).await?;
+    let key = bearer(&seeder.admin_key().await?);
+    seeder.close().await;
     let made = json(
         "POST /admin/clients",
         Some(&key),

@@ -1,7 +1,7 @@
 //! Extractors of the pages: the signed-in session, and form bodies with HTML errors.
 
-use adieu_core::{Session, TokenKind};
-use adieu_service::Error;
+use adieu_core::TokenKind;
+use adieu_service::{Error, LiveSession};
 use axum::extract::{Form, FromRequest, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -15,7 +15,7 @@ use crate::AppState;
 /// that brings the user back to this page afterwards.
 pub(crate) struct WebSession {
     /// The session, freshly read from storage.
-    pub(crate) session: Session,
+    pub(crate) session: LiveSession,
     /// The cookie value, from which the synchronizer token is derived.
     pub(crate) cookie: String,
 }

@@ -92,7 +92,8 @@ async fn end_the_other_session(app: &App, a: &Browser, b: &Browser, ending: Endi
                 .authenticate(adieu_core::TokenKind::Cookie, cookie.value())
                 .await
                 .unwrap()
-                .id;
+                .id
+                .clone();
             a.goto(&app.url("/")).await;
             a.click(&format!("form[action='/sessions/{id}/sign-out'] button"))
                 .await;

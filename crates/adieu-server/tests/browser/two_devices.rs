@@ -57,7 +57,8 @@ async fn sign_out_this_device_sends_only_the_chosen_device_to_login() {
         .authenticate(adieu_core::TokenKind::Cookie, b_cookie.value())
         .await
         .unwrap()
-        .id;
+        .id
+        .clone();
 
     a.goto(&app.url("/")).await;
     assert_eq!(a.text().await.matches("Sign out this device").count(), 3);

@@ -132,7 +132,7 @@ impl TestApp {
             .authenticate(TokenKind::Cookie, cookie)
             .await
             .ok()
-            .map(|s| s.id)
+            .map(|s| s.id.clone())
     }
 
     /// Whether a cookie still opens the home page.
