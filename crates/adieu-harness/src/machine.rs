@@ -7,10 +7,14 @@ use crate::procfs;
 /// The machine, as a report describes it.
 #[derive(Debug, Clone, Default)]
 pub struct Machine {
+    /// The CPU's model name.
     pub cpu: String,
+    /// The cores this process may use.
     pub cores: usize,
     pub memory_gib: f64,
+    /// The distribution's name and version.
     pub os: String,
+    /// The kernel's release.
     pub kernel: String,
     /// The compiler that built this program and, in the same build, the server.
     pub rustc: String,

@@ -82,6 +82,7 @@ impl Process {
         &self.addrs
     }
 
+    /// Its process id, for readings of `/proc`.
     pub fn pid(&self) -> u32 {
         self.pid
     }
