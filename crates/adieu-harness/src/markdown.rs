@@ -23,14 +23,19 @@ fn heading(chunk: &str) -> &str {
 
 /// `new`, with the chunks of `existing` whose heading (`""` for the text before the first `## `
 /// heading) `ours` does not claim: each after the chunk it followed there, or at the start if
-/// none of those is in `new`. Chunks are separated by one blank line.
+/// none of those is in `new`; but someone else's `## Notes` last, as a report's notes are.
+/// Chunks are separated by one blank line.
 pub fn merge(existing: Option<&str>, new: &str, ours: impl Fn(&str) -> bool) -> String {
     let mut out = chunks(new);
     let old = existing.map(chunks).unwrap_or_default();
     for (i, chunk) in old.iter().enumerate().filter(|(_, c)| !ours(heading(c))) {
         let position = |b: &String| out.iter().position(|c| heading(c) == heading(b));
         let before = old[..i].iter().rev().find_map(position);
-        out.insert(before.map_or(0, |b| b + 1), chunk.clone());
+        let at = match heading(chunk) == "## Notes" {
+            true => out.len(),
+            false => before.map_or(0, |b| b + 1),
+        };
+        out.insert(at, chunk.clone());
     }
     let out: Vec<&str> = out
         .iter()
@@ -47,7 +52,7 @@ mod tests {
     const MINE: &str = "## Soak";
 
     #[test]
-    fn a_section_replaces_its_old_self_in_place_or_goes_at_the_end() {
+    fn a_section_replaces_its_old_self_in_place_or_goes_before_the_notes() {
         let mine = |h: &str| h == MINE;
         let section = "## Soak\n\nnew figures\n";
         let old = "# B\n\nhead\n\n## 1. One\n\none\n\n## Soak\n\nold figures\n\n## Notes\n\n- n\n";
@@ -58,11 +63,9 @@ mod tests {
             new,
             "merging again changes nothing"
         );
-        let without = "# B\n\nhead\n\n## Notes\n\n- n\n";
-        assert_eq!(
-            merge(Some(without), section, mine),
-            format!("{without}\n{section}")
-        );
+        let without = "# B\n\nhead\n\n## 1. One\n\none\n\n## Notes\n\n- n\n";
+        let before_the_notes = without.replace("## Notes", &format!("{section}\n## Notes"));
+        assert_eq!(merge(Some(without), section, mine), before_the_notes);
         assert_eq!(merge(None, section, mine), section);
         // A heading that only starts like ours is not ours.
         let older = "# B\n\n## Soak (older)\n\nold\n";
