@@ -373,6 +373,17 @@ mod tests {
         PasswordHasher::new(Argon2Params::insecure_for_tests(), 2, 4).unwrap()
     }
 
+    /// One hash at a time and one waiting, each costly enough to be still running when the
+    /// next caller arrives.
+    fn costly_hasher() -> PasswordHasher {
+        let costly = Argon2Params {
+            memory_kib: 16 * 1024,
+            iterations: 8,
+            parallelism: 1,
+        };
+        PasswordHasher::new(costly, 1, 1).unwrap()
+    }
+
     #[test]
     fn production_defaults_are_the_owasp_argon2id_parameters() {
         assert_eq!(
@@ -457,13 +468,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_hash_whose_caller_went_away_still_holds_its_place_until_it_finishes() {
-        // Costly enough that each hash is still running when the next caller arrives.
-        let costly = Argon2Params {
-            memory_kib: 8 * 1024,
-            iterations: 8,
-            parallelism: 1,
-        };
-        let h = PasswordHasher::new(costly, 1, 1).unwrap();
+        let h = costly_hasher();
         for _ in 0..6 {
             let caller = tokio::spawn({
                 let h = h.clone();
@@ -489,13 +494,7 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_queued_hash_whose_caller_went_away_is_skipped() {
-        // Costly enough that the first hash still runs while the second is queued and dropped.
-        let costly = Argon2Params {
-            memory_kib: 16 * 1024,
-            iterations: 8,
-            parallelism: 1,
-        };
-        let h = PasswordHasher::new(costly, 1, 1).unwrap();
+        let h = costly_hasher();
         let hash = |h: &PasswordHasher| {
             let h = h.clone();
             tokio::spawn(async move { h.hash(&Secret::new("password")).await })
