@@ -10,7 +10,6 @@ mod http;
 mod measure;
 mod report;
 mod stats;
-mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -18,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use adieu_core::duration;
 use adieu_harness::procfs::busy_cores;
-use adieu_harness::{Machine, Postgres, sibling};
+use adieu_harness::{Machine, OtherLoad, Postgres, Watcher, sibling};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
@@ -165,8 +164,8 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
     if let Some(limit) = opts.wait_quiet {
         wait_for_quiet(limit).await;
     }
-    let start_busy_cores = busy_cores(Duration::from_secs(3)).await;
-    let mut watcher = watch::Watcher::start();
+    let before = busy_cores(Duration::from_secs(3)).await;
+    let mut watcher = Watcher::start();
     let (cores, notes, made) = (machine.cores, notes.into(), Default::default());
     let ctx = Ctx {
         pg,
@@ -195,14 +194,16 @@ async fn run(opts: Opts, pg: Option<(Postgres, String)>, work: PathBuf) -> anyho
     let took = started.elapsed().as_secs_f64();
     notes.push(format!("The whole benchmark took {took:.0} s."));
     let (date, command) = (adieu_harness::now_utc(), adieu_harness::command_line());
-    let load = watcher.finish();
+    let others = OtherLoad {
+        before,
+        parts: watcher.finish(),
+    };
     let report = Report {
         date,
         command,
         machine,
         settings,
-        start_busy_cores,
-        load,
+        others,
         sections,
         notes,
     };

@@ -4,10 +4,9 @@
 
 use std::time::Duration;
 
-use crate::stats::{Latency, Spread};
-use adieu_harness::Machine;
+use adieu_harness::{Machine, OtherLoad};
 
-use crate::watch::PartLoad;
+use crate::stats::{Latency, Spread};
 
 /// A row of the targets table: measure, target, result, verdict.
 pub(crate) type Target = [String; 4];
@@ -42,10 +41,8 @@ pub(crate) struct Report {
     pub(crate) machine: Machine,
     /// The settings of this run, as one sentence.
     pub(crate) settings: String,
-    /// Cores busy in the seconds before the benchmark started.
-    pub(crate) start_busy_cores: Option<f64>,
-    /// What other processes used during each part.
-    pub(crate) load: Vec<PartLoad>,
+    /// What other processes used before the benchmark started and during each part.
+    pub(crate) others: OtherLoad,
     pub(crate) sections: Vec<Section>,
     /// Caveats found while measuring, and what could not be measured.
     pub(crate) notes: Vec<String>,
@@ -160,36 +157,6 @@ impl Report {
             }
             Some(c) => c.to_owned(),
         };
-        let busy = self.start_busy_cores;
-        let quiet = busy.is_none_or(|c| c < 0.1) && self.load.iter().all(PartLoad::is_quiet);
-        let mut seen: Vec<String> = busy
-            .map(|c| format!("before the start {c:.2}"))
-            .into_iter()
-            .collect();
-        for l in &self.load {
-            let named = l.top.iter().filter(|(_, secs)| *secs >= 1.0);
-            let named: Vec<_> = named
-                .map(|(name, secs)| format!("{name} {secs:.0} s"))
-                .collect();
-            let named = match named.is_empty() {
-                true => String::new(),
-                false => format!(" ({})", named.join(", ")),
-            };
-            seen.push(format!(
-                "{} {:.2} / {:.2}{named}",
-                l.part, l.avg_cores, l.max_cores
-            ));
-        }
-        let quiet = format!(
-            "{} (CPU used by other processes, in cores, average / busiest half-second of each \
-             part; PostgreSQL is not counted, as it serves the benchmark too: {})",
-            if quiet { "yes" } else { "**no**" },
-            if seen.is_empty() {
-                "not measured".to_owned()
-            } else {
-                seen.join("; ")
-            }
-        );
         let machine = [
             ["CPU", &m.cpu],
             ["cores", &m.cores.to_string()],
@@ -201,7 +168,7 @@ impl Report {
                 m.postgres.as_deref().unwrap_or("not measured"),
             ],
             ["source", &commit],
-            ["machine quiet", &quiet],
+            ["machine quiet", &self.others.describe()],
         ];
         let machine = table("item | value", machine.map(|r| r.map(str::to_owned)));
         let (date, command, settings) = (&self.date, &self.command, &self.settings);
@@ -221,6 +188,8 @@ impl Report {
 
 #[cfg(test)]
 mod tests {
+    use adieu_harness::PartLoad;
+
     use super::*;
 
     fn sample() -> Report {
@@ -228,18 +197,21 @@ mod tests {
             cpu: "Test CPU".into(),
             ..Machine::default()
         };
-        let load = vec![PartLoad {
+        let parts = vec![PartLoad {
             part: "checks".into(),
             avg_cores: 0.5,
             max_cores: 1.5,
-            top: vec![("rustc".into(), 25.0), ("cargo".into(), 0.5)],
+            top: vec![("rustc".into(), 25.0)],
         }];
         let target = ratio_target("x ÷ y, SQLite".into(), 0.85, Spread::of([0.7, 0.85, 0.9]));
         let sections = vec![Section::new("## 1. One", "new\n".into(), vec![target])];
         let notes = vec!["a note".into()];
         Report {
             machine,
-            load,
+            others: OtherLoad {
+                before: None,
+                parts,
+            },
             sections,
             notes,
             ..Report::default()

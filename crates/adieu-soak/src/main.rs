@@ -21,7 +21,8 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use adieu_core::duration;
-use adieu_harness::{Machine, Postgres, Process, command_line, now_utc};
+use adieu_harness::procfs::busy_cores;
+use adieu_harness::{Machine, OtherLoad, Postgres, Process, Watcher, command_line, now_utc};
 use anyhow::{Context, bail};
 use clap::Parser;
 use tokio::signal::unix::SignalKind;
@@ -183,6 +184,9 @@ async fn run(
     work: PathBuf,
 ) -> anyhow::Result<(Vec<String>, bool)> {
     let date = now_utc();
+    let before = busy_cores(Duration::from_secs(3)).await;
+    let mut watcher = Watcher::start();
+    watcher.part("soak");
     // One after the other: the first applies the migrations.
     let mut nodes = Vec::new();
     for n in 1..=3 {
@@ -224,6 +228,10 @@ async fn run(
     }
     let sampling = sample(&pids, start, cli.duration, cli.sample_every, &progress);
     let (samples, joined) = tokio::join!(sampling, workers.join_all());
+    let others = OtherLoad {
+        before,
+        parts: watcher.finish(),
+    };
     let mut stats = Stats::default();
     for result in joined {
         stats.merge(result?);
@@ -243,7 +251,7 @@ async fn run(
     failures.extend(judge(&stats, &verdicts));
 
     let soak = Soak {
-        measured: measured(&date, &postgres_version, &adieu),
+        measured: measured(&date, &postgres_version, &adieu, &others),
         duration: cli.duration,
         warmup,
         workers: cli.workers,
@@ -384,8 +392,9 @@ fn write_section(out: &Path, section: &str) -> anyhow::Result<()> {
     std::fs::write(out, text).with_context(|| format!("writing {}", out.display()))
 }
 
-/// Date, command, machine, source, PostgreSQL and binary, as one sentence.
-fn measured(date: &str, postgres: &str, adieu: &Path) -> String {
+/// Date, command, machine, source, PostgreSQL and binary, as one sentence; then whether the
+/// machine was quiet.
+fn measured(date: &str, postgres: &str, adieu: &Path, others: &OtherLoad) -> String {
     let m = Machine::describe();
     let (cpu, cores, memory, kernel) = (&m.cpu, m.cores, m.memory_gib, &m.kernel);
     let source = m.commit.as_deref().unwrap_or("unknown");
@@ -395,9 +404,10 @@ fn measured(date: &str, postgres: &str, adieu: &Path) -> String {
     let relative = here.as_deref().and_then(|dir| adieu.strip_prefix(dir).ok());
     let adieu = relative.unwrap_or(adieu);
     format!(
-        "Measured on {date} with `{}` on {cpu} ({cores} cores, {memory:.1} GiB, Linux {kernel}), PostgreSQL {postgres}, from source {source}, `adieu` binary {}.",
+        "Measured on {date} with `{}` on {cpu} ({cores} cores, {memory:.1} GiB, Linux {kernel}), PostgreSQL {postgres}, from source {source}, `adieu` binary {}. Machine quiet: {}.",
         command_line(),
         adieu.display(),
+        others.describe(),
     )
 }
 

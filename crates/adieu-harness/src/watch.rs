@@ -1,4 +1,4 @@
-//! A watcher of the other processes on the machine. A load average cannot tell the benchmark's
+//! A watcher of the other processes on the machine. A load average cannot tell a program's
 //! own processes from a compiler started halfway through a part; the watcher can, and the
 //! report names it.
 
@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use adieu_harness::procfs::{self, TICKS_PER_SEC};
+use crate::procfs::{self, TICKS_PER_SEC};
 
 /// How often the watcher reads the process table; shorter-lived processes can be missed.
 const SAMPLE_EVERY: Duration = Duration::from_millis(500);
@@ -14,16 +14,16 @@ const SAMPLE_EVERY: Duration = Duration::from_millis(500);
 /// What other processes used during one part of the benchmark, in cores: on average, in the
 /// busiest sample, and the busiest of them by name with their CPU seconds.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(crate) struct PartLoad {
-    pub(crate) part: String,
-    pub(crate) avg_cores: f64,
-    pub(crate) max_cores: f64,
-    pub(crate) top: Vec<(String, f64)>,
+pub struct PartLoad {
+    pub part: String,
+    pub avg_cores: f64,
+    pub max_cores: f64,
+    pub top: Vec<(String, f64)>,
 }
 
 impl PartLoad {
     /// Nothing else worth mentioning ran: under 0.05 cores on average, 0.5 at the busiest.
-    pub(crate) fn is_quiet(&self) -> bool {
+    pub fn is_quiet(&self) -> bool {
         self.avg_cores < 0.05 && self.max_cores < 0.5
     }
 }
@@ -33,14 +33,15 @@ impl PartLoad {
 type Watched = (PartLoad, HashMap<String, f64>, Instant);
 
 /// A background task that samples the CPU of processes other than this one, its children and
-/// PostgreSQL, charging each sample to the part of the benchmark running when it is taken.
-pub(crate) struct Watcher {
+/// PostgreSQL, charging each sample to the part of the program running when it is taken.
+pub struct Watcher {
     parts: Arc<Mutex<Vec<Watched>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl Watcher {
-    pub(crate) fn start() -> Self {
+    /// Starts sampling; nothing is charged before the first [`part`](Self::part).
+    pub fn start() -> Self {
         let parts = Arc::new(Mutex::new(Vec::<Watched>::new()));
         let shared = parts.clone();
         let task = tokio::spawn(async move {
@@ -71,7 +72,7 @@ impl Watcher {
     }
 
     /// Charges what follows to `part`, until the next part or the end.
-    pub(crate) fn part(&mut self, part: &str) {
+    pub fn part(&mut self, part: &str) {
         let load = PartLoad {
             part: part.to_owned(),
             ..PartLoad::default()
@@ -81,7 +82,7 @@ impl Watcher {
     }
 
     /// Stops sampling; what other processes used in each part.
-    pub(crate) fn finish(self) -> Vec<PartLoad> {
+    pub fn finish(self) -> Vec<PartLoad> {
         self.task.abort();
         let parts = std::mem::take(&mut *self.parts.lock().expect("not poisoned"));
         let ends: Vec<Instant> = parts
@@ -99,5 +100,89 @@ impl Watcher {
             PartLoad { top, ..load }
         };
         parts.into_iter().zip(ends).map(load).collect()
+    }
+}
+
+/// What other processes used while a program measured: before it started (cores busy over a
+/// few seconds), and during each part.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OtherLoad {
+    pub before: Option<f64>,
+    pub parts: Vec<PartLoad>,
+}
+
+impl OtherLoad {
+    /// Whether the machine was quiet: under a tenth of a core before, and every part quiet.
+    pub fn is_quiet(&self) -> bool {
+        self.before.is_none_or(|c| c < 0.1) && self.parts.iter().all(PartLoad::is_quiet)
+    }
+
+    /// `yes` or `**no**`, then what was seen, for a report.
+    pub fn describe(&self) -> String {
+        let mut seen: Vec<String> = self
+            .before
+            .iter()
+            .map(|c| format!("before the start {c:.2}"))
+            .collect();
+        for l in &self.parts {
+            let named = l.top.iter().filter(|(_, secs)| *secs >= 1.0);
+            let named: Vec<_> = named
+                .map(|(name, secs)| format!("{name} {secs:.0} s"))
+                .collect();
+            let named = match named.is_empty() {
+                true => String::new(),
+                false => format!(" ({})", named.join(", ")),
+            };
+            seen.push(format!(
+                "{} {:.2} / {:.2}{named}",
+                l.part, l.avg_cores, l.max_cores
+            ));
+        }
+        let seen = if seen.is_empty() {
+            "not measured".to_owned()
+        } else {
+            seen.join("; ")
+        };
+        format!(
+            "{} (CPU used by other processes, in cores, average / busiest half-second of each \
+             part; PostgreSQL is not counted, as it serves the measurement too: {seen})",
+            if self.is_quiet() { "yes" } else { "**no**" },
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_busy_part_or_start_is_not_quiet_and_names_only_real_users() {
+        let part = |avg_cores, max_cores| PartLoad {
+            part: "checks".into(),
+            avg_cores,
+            max_cores,
+            top: vec![("rustc".into(), 25.0), ("cargo".into(), 0.5)],
+        };
+        let busy = OtherLoad {
+            before: Some(0.0),
+            parts: vec![part(0.5, 1.5)],
+        };
+        let text = busy.describe();
+        assert!(text.starts_with("**no** ("), "{text}");
+        assert!(
+            text.ends_with(": before the start 0.00; checks 0.50 / 1.50 (rustc 25 s))"),
+            "{text}"
+        );
+        let quiet = OtherLoad {
+            before: Some(0.05),
+            parts: vec![part(0.01, 0.2)],
+        };
+        assert!(quiet.is_quiet() && quiet.describe().starts_with("yes ("));
+        let before = OtherLoad {
+            before: Some(0.2),
+            ..quiet.clone()
+        };
+        assert!(!before.is_quiet());
+        assert!(OtherLoad::default().describe().ends_with(": not measured)"));
     }
 }
