@@ -31,7 +31,10 @@ fn a_short_soak_passes_and_splices_its_section_into_the_report() {
     assert!(section.contains("Result: **PASS**."), "{after}");
     // Whatever else ran on the machine meanwhile is stated, not left to guess.
     assert!(section.contains(". Machine quiet: "), "{after}");
-    assert!(section.contains("part; PostgreSQL is not counted"), "{after}");
+    assert!(
+        section.contains("part; PostgreSQL is not counted"),
+        "{after}"
+    );
     assert!(
         section.contains("| tokens accepted after their session ended | 0 "),
         "{after}"
