@@ -89,29 +89,20 @@ impl Storage {
     /// Resolves a token hash, whatever its state; the caller applies the policy. Answers
     /// from the cache when it may.
     pub async fn token(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
-        match &self.cache {
-            Some(cache) => match cache.get(hash) {
-                Some(record) => Ok(Some(record)),
-                None => self.load(cache, hash).await,
-            },
-            None => Ok(self.store.token(hash).await?.map(Arc::new)),
+        if let Some(record) = self.cache.as_ref().and_then(|cache| cache.get(hash)) {
+            return Ok(Some(record));
         }
+        self.token_from_database(hash).await
     }
 
     /// Like [`token`](Self::token), but always from the database: for confirming a refusal
-    /// that a cached copy (with an older `last_active_at`) suggested.
+    /// that a cached copy (with an older `last_active_at`) suggested. What it reads is
+    /// cached, unless an eviction happened meanwhile.
     pub async fn token_from_database(&self, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
-        match &self.cache {
-            Some(cache) => self.load(cache, hash).await,
-            None => Ok(self.store.token(hash).await?.map(Arc::new)),
-        }
-    }
-
-    /// Reads a token from the database and caches it, unless an eviction happened meanwhile.
-    async fn load(&self, cache: &TokenCache, hash: &TokenHash) -> Result<Option<Arc<TokenRecord>>> {
-        let generation = cache.generation();
+        // Taken before the read: an eviction during it must keep the record out.
+        let generation = self.cache.as_ref().map(|cache| cache.generation());
         let record = self.store.token(hash).await?.map(Arc::new);
-        if let Some(record) = &record {
+        if let (Some(cache), Some(generation), Some(record)) = (&self.cache, generation, &record) {
             cache.insert(generation, *hash, record);
         }
         Ok(record)
