@@ -8,9 +8,9 @@
 //! strings; they are throwaway credentials in a throwaway database, and the server only ever
 //! sees their SHA-256, exactly as for the tokens it mints itself.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use adieu_core::{Session, SessionKind, TokenHash, TokenKind};
+use adieu_core::{Clock, Session, SessionKind, SystemClock, TokenHash, TokenKind};
 use adieu_harness::Postgres;
 use adieu_store::{NewToken, Storage, StoreOptions, User};
 use anyhow::Context;
@@ -40,11 +40,6 @@ fn token(tag: &str, letter: char, i: u64) -> String {
     format!("adieu_{letter}t_{tag}{letter}{i:033}A")
 }
 
-/// Milliseconds since the Unix epoch.
-fn millis_now() -> anyhow::Result<i64> {
-    Ok(SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() as i64)
-}
-
 /// Writes seeded sessions (and an admin key) into one database.
 pub(crate) struct Seeder {
     storage: Storage,
@@ -67,7 +62,7 @@ impl Seeder {
 
     /// A new admin key, stored; its secret.
     pub(crate) async fn admin_key(&self) -> anyhow::Result<String> {
-        let (key, now) = (adieu_core::token::issue_admin_key(), millis_now()?);
+        let (key, now) = (adieu_core::token::issue_admin_key(), SystemClock.now());
         let created = self
             .storage
             .store()
@@ -84,7 +79,7 @@ impl Seeder {
 
     /// Seeds sessions `from..to`, with their users (where `from` has not made them) and tokens.
     pub(crate) async fn seed(&self, from: u64, to: u64) -> anyhow::Result<()> {
-        let now = millis_now()?;
+        let now = SystemClock.now();
         // Longer than any benchmark run.
         let expires_at = now + Duration::from_secs(6 * 3600).as_millis() as i64;
         let tag = &self.tag;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use adieu_core::duration;
 use adieu_harness::procfs::busy_cores;
-use adieu_harness::{Machine, OtherLoad, Postgres, Watcher, sibling};
+use adieu_harness::{Machine, OtherLoad, Postgres, QUIET_CORES, Watcher, sibling};
 use anyhow::Context;
 use clap::{Parser, ValueEnum};
 use tokio::signal::unix::SignalKind;
@@ -238,7 +238,7 @@ async fn wait_for_quiet(limit: Duration) {
     let deadline = Instant::now() + limit;
     loop {
         let busy = busy_cores(Duration::from_secs(5)).await.unwrap_or(0.0);
-        if busy < 0.1 {
+        if busy < QUIET_CORES {
             return;
         }
         if Instant::now() >= deadline {

@@ -15,4 +15,4 @@ mod watch;
 pub use machine::{Machine, command_line, now_utc};
 pub use postgres::{Postgres, with_database};
 pub use process::{Process, sibling};
-pub use watch::{OtherLoad, PartLoad, Watcher};
+pub use watch::{OtherLoad, PartLoad, QUIET_CORES, Watcher};

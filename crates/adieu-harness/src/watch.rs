@@ -103,6 +103,9 @@ impl Watcher {
     }
 }
 
+/// Cores that other processes may keep busy on a machine still called quiet.
+pub const QUIET_CORES: f64 = 0.1;
+
 /// What other processes used while a program measured: before it started (cores busy over a
 /// few seconds), and during each part.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -114,7 +117,7 @@ pub struct OtherLoad {
 impl OtherLoad {
     /// Whether the machine was quiet: under a tenth of a core before, and every part quiet.
     pub fn is_quiet(&self) -> bool {
-        self.before.is_none_or(|c| c < 0.1) && self.parts.iter().all(PartLoad::is_quiet)
+        self.before.is_none_or(|c| c < QUIET_CORES) && self.parts.iter().all(PartLoad::is_quiet)
     }
 
     /// `yes` or `**no**`, then what was seen, for a report.
