@@ -2,7 +2,7 @@
 //! (in `store`) serves it, and the transaction steps built on that.
 //!
 //! Both backends run the same SQL (`$n` placeholders work in SQLite and PostgreSQL alike);
-//! what differs is small: the pools, how a password hash is read under a lock, and whether a
+//! what differs is small: the pools, how a login locks its user's row, and whether a
 //! revocation must be announced to other nodes. A backend implements the required items of
 //! [`Backend`]; the provided methods are the steps that several `Store` methods share, each
 //! inside the caller's write transaction, and no backend overrides them.
@@ -17,6 +17,7 @@ use std::future::Future;
 use std::time::Instant;
 
 use adieu_core::{Session, UnixMillis};
+use sqlx::query::Query;
 use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Transaction, Type};
 
 use crate::rows::{SessionRow, TokenRow, UserRow};
@@ -51,9 +52,9 @@ where
     /// other nodes' acknowledgements to wait for).
     type Pending: Send;
 
-    /// Reads a user's password hash (`$1`: user id) under a lock that a password change
-    /// must wait for.
-    const USER_HASH_LOCKED: &'static str;
+    /// The locking clause with which a login reads its user's row, so that a password
+    /// change waits for the login's session (or the login sees the new hash).
+    const LOCK_USER: &'static str;
 
     /// The pool for reads.
     fn reader(&self) -> &Pool<Self::Db>;
@@ -107,22 +108,27 @@ where
         }
     }
 
-    /// Appends `event` to the audit log.
-    fn insert_audit(
+    /// Appends `events` to the audit log, in their order, with one statement per thousand.
+    fn insert_audits(
         tx: &mut Transaction<'_, Self::Db>,
-        event: &AuditEvent,
+        events: &[AuditEvent],
     ) -> impl Future<Output = Result<()>> + Send {
         async move {
-            sqlx::query(sql::INSERT_AUDIT)
-                .bind(event.at)
-                .bind(event.kind.as_str())
-                .bind(event.user_id.as_deref())
-                .bind(event.session_id.as_deref())
-                .bind(event.context.ip.as_deref())
-                .bind(event.context.user_agent.as_deref())
-                .bind(event.context.actor.as_deref())
-                .execute(&mut **tx)
-                .await?;
+            for events in events.chunks(1000) {
+                let sql = sql::insert_rows(sql::INSERT_AUDITS, events.len(), 7);
+                let mut query = sqlx::query(&sql);
+                for event in events {
+                    query = query
+                        .bind(event.at)
+                        .bind(event.kind.as_str())
+                        .bind(event.user_id.as_deref())
+                        .bind(event.session_id.as_deref())
+                        .bind(event.context.ip.as_deref())
+                        .bind(event.context.user_agent.as_deref())
+                        .bind(event.context.actor.as_deref());
+                }
+                query.execute(&mut **tx).await?;
+            }
             Ok(())
         }
     }
@@ -141,28 +147,61 @@ where
         }
     }
 
-    /// Stores a new session with its first tokens.
+    /// Stores a new session with its first tokens, unchecked (for seeding).
+    #[cfg(feature = "bench")]
     fn insert_session(
         tx: &mut Transaction<'_, Self::Db>,
         session: &Session,
         tokens: &[NewToken],
     ) -> impl Future<Output = Result<()>> + Send {
         async move {
-            sqlx::query(sql::INSERT_SESSION)
-                .bind(session.id.as_str())
-                .bind(session.user_id.as_str())
-                .bind(session.kind.as_str())
-                .bind(session.created_at)
-                .bind(session.last_active_at)
-                .bind(session.user_agent.as_deref())
-                .bind(session.ip.as_deref())
+            let sql = sql::insert_rows(sql::INSERT_SESSIONS, 1, 7);
+            Self::bind_session(sqlx::query(&sql), session)
                 .execute(&mut **tx)
                 .await?;
             Self::insert_tokens(tx, &session.id, tokens, session.created_at).await
         }
     }
 
-    /// Stores token hashes of a session.
+    /// Stores a new session with its first tokens if its user is enabled and still holds
+    /// `verified_hash`, checked under the lock of [`Backend::LOCK_USER`]; returns whether
+    /// it did.
+    fn insert_verified_session(
+        tx: &mut Transaction<'_, Self::Db>,
+        session: &Session,
+        tokens: &[NewToken],
+        verified_hash: &str,
+    ) -> impl Future<Output = Result<bool>> + Send {
+        async move {
+            let sql = sql::insert_verified_session(Self::LOCK_USER);
+            let done = Self::bind_session(sqlx::query(&sql), session)
+                .bind(verified_hash)
+                .execute(&mut **tx)
+                .await?;
+            if Self::rows_affected(&done) == 0 {
+                return Ok(false);
+            }
+            Self::insert_tokens(tx, &session.id, tokens, session.created_at).await?;
+            Ok(true)
+        }
+    }
+
+    /// Binds `$1`–`$7` of [`sql::INSERT_SESSIONS`] and [`sql::insert_verified_session`].
+    fn bind_session<'q>(
+        query: Query<'q, Self::Db, <Self::Db as Database>::Arguments<'q>>,
+        session: &'q Session,
+    ) -> Query<'q, Self::Db, <Self::Db as Database>::Arguments<'q>> {
+        query
+            .bind(session.id.as_str())
+            .bind(session.user_id.as_str())
+            .bind(session.kind.as_str())
+            .bind(session.created_at)
+            .bind(session.last_active_at)
+            .bind(session.user_agent.as_deref())
+            .bind(session.ip.as_deref())
+    }
+
+    /// Stores token hashes of a session, in one statement.
     fn insert_tokens(
         tx: &mut Transaction<'_, Self::Db>,
         session_id: &str,
@@ -170,16 +209,20 @@ where
         now: UnixMillis,
     ) -> impl Future<Output = Result<()>> + Send {
         async move {
+            if tokens.is_empty() {
+                return Ok(());
+            }
+            let sql = sql::insert_rows(sql::INSERT_TOKENS, tokens.len(), 5);
+            let mut query = sqlx::query(&sql);
             for token in tokens {
-                sqlx::query(sql::INSERT_TOKEN)
+                query = query
                     .bind(token.hash.as_bytes().as_slice())
                     .bind(session_id)
                     .bind(token.kind.as_str())
                     .bind(now)
-                    .bind(token.expires_at)
-                    .execute(&mut **tx)
-                    .await?;
+                    .bind(token.expires_at);
             }
+            query.execute(&mut **tx).await?;
             Ok(())
         }
     }

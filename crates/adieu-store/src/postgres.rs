@@ -82,9 +82,8 @@ impl Backend for PostgresStore {
     /// The other nodes' acknowledgements to wait for.
     type Pending = Pending;
 
-    /// The user's password hash, with the row locked against a concurrent password change.
-    const USER_HASH_LOCKED: &'static str =
-        "SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL FOR SHARE";
+    /// A shared lock on the user's row, which a password change's update waits for.
+    const LOCK_USER: &'static str = " FOR SHARE";
 
     fn reader(&self) -> &PgPool {
         &self.pool

@@ -44,15 +44,42 @@ pub(crate) const REVOKE_ADMIN_KEY: &str =
 pub(crate) const ADMIN_KEY_BY_HASH: &str =
     "SELECT name FROM admin_keys WHERE hash = $1 AND revoked_at IS NULL";
 
-pub(crate) const INSERT_SESSION: &str = "INSERT INTO sessions \
-     (id, user_id, kind, created_at, last_active_at, user_agent, ip) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/// Followed by `VALUES` rows of `$1`–`$7`, as [`insert_rows`] writes them.
+pub(crate) const INSERT_SESSIONS: &str = "INSERT INTO sessions \
+     (id, user_id, kind, created_at, last_active_at, user_agent, ip)";
 
-pub(crate) const INSERT_TOKEN: &str = "INSERT INTO tokens \
-     (hash, session_id, kind, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)";
+/// The session of `$1`–`$7`, as in [`INSERT_SESSIONS`], stored only while user `$2` is
+/// enabled and holds password hash `$8`; `lock` is the backend's locking clause.
+pub(crate) fn insert_verified_session(lock: &str) -> String {
+    format!(
+        "{INSERT_SESSIONS} SELECT $1, id, $3, $4, $5, $6, $7 FROM users \
+         WHERE id = $2 AND password_hash = $8 AND disabled_at IS NULL{lock}"
+    )
+}
 
-pub(crate) const INSERT_AUDIT: &str = "INSERT INTO audit_events \
-     (at, event, user_id, session_id, ip, user_agent, actor) VALUES ($1, $2, $3, $4, $5, $6, $7)";
+pub(crate) const INSERT_TOKENS: &str =
+    "INSERT INTO tokens (hash, session_id, kind, created_at, expires_at)";
+
+pub(crate) const INSERT_AUDITS: &str =
+    "INSERT INTO audit_events (at, event, user_id, session_id, ip, user_agent, actor)";
+
+/// `insert` followed by `rows` rows of `columns` placeholders each, numbered on from `$1`:
+/// `insert_rows("INSERT INTO t (a, b)", 2, 2)` is `INSERT INTO t (a, b) VALUES ($1, $2),
+/// ($3, $4)`.
+pub(crate) fn insert_rows(insert: &str, rows: usize, columns: usize) -> String {
+    use std::fmt::Write as _;
+    let mut sql = format!("{insert} VALUES ");
+    for row in 0..rows {
+        sql.push_str(if row == 0 { "(" } else { ", (" });
+        for column in 0..columns {
+            let sep = if column == 0 { "" } else { ", " };
+            // Writing to a String cannot fail.
+            let _ = write!(sql, "{sep}${}", row * columns + column + 1);
+        }
+        sql.push(')');
+    }
+    sql
+}
 
 pub(crate) const AUDIT_LOG: &str =
     "SELECT event, session_id FROM audit_events WHERE user_id = $1 ORDER BY id";
@@ -77,7 +104,7 @@ pub(crate) fn session_by_id() -> String {
 pub(crate) fn user_sessions() -> String {
     format!(
         "SELECT {SESSION_COLUMNS} FROM sessions s JOIN users u ON u.id = s.user_id \
-         WHERE s.user_id = $1 AND s.revoked_at IS NULL ORDER BY s.created_at DESC, s.id"
+         WHERE s.user_id = $1 AND s.revoked_at IS NULL ORDER BY s.created_at DESC, s.id DESC"
     )
 }
 
@@ -152,4 +179,21 @@ pub(crate) const CLIENT_SECRET: &str = "SELECT secret_hash FROM oauth_clients WH
 /// pseudo-session, which their caches evict like any other, and acknowledge.
 pub(crate) fn client_key(client_id: &str) -> String {
     format!("client:{client_id}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::insert_rows;
+
+    #[test]
+    fn insert_rows_numbers_placeholders_row_by_row() {
+        assert_eq!(
+            insert_rows("INSERT INTO t (a)", 1, 1),
+            "INSERT INTO t (a) VALUES ($1)"
+        );
+        assert_eq!(
+            insert_rows("INSERT INTO t (a, b, c)", 2, 3),
+            "INSERT INTO t (a, b, c) VALUES ($1, $2, $3), ($4, $5, $6)"
+        );
+    }
 }

@@ -96,10 +96,8 @@ impl Backend for SqliteStore {
     /// A single node has no one else to tell, so nothing to wait for.
     type Pending = ();
 
-    /// The user's password hash. The single writer connection already serialises every
-    /// write transaction, so no row lock is needed.
-    const USER_HASH_LOCKED: &'static str =
-        "SELECT password_hash FROM users WHERE id = $1 AND disabled_at IS NULL";
+    /// None: the single writer connection already serialises every write transaction.
+    const LOCK_USER: &'static str = "";
 
     fn reader(&self) -> &SqlitePool {
         &self.read
@@ -148,5 +146,44 @@ impl Backend for SqliteStore {
             .execute(&self.write)
             .await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql;
+
+    /// Every login runs the session cap's query, so it must read the user's live sessions
+    /// straight from the index, newest first: not every session the user ever had, and
+    /// without a sort. The session list reads the same rows.
+    #[tokio::test]
+    async fn live_sessions_are_read_from_the_index_without_a_sort() {
+        let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
+        for query in [
+            sql::END_SESSIONS_OVER_LIMIT.to_owned(),
+            sql::user_sessions(),
+        ] {
+            let plan: Vec<(i64, i64, i64, String)> =
+                sqlx::query_as(&format!("EXPLAIN QUERY PLAN {query}"))
+                    .fetch_all(&store.write)
+                    .await
+                    .unwrap();
+            let steps: Vec<&str> = plan.iter().map(|step| step.3.as_str()).collect();
+            let of_sessions =
+                |step: &str| step.starts_with("SEARCH sessions ") || step.starts_with("SEARCH s ");
+            assert!(
+                steps.iter().any(|step| of_sessions(step)),
+                "{query}: {steps:?}"
+            );
+            for step in &steps {
+                assert!(!step.starts_with("SCAN"), "{query}: {steps:?}");
+                assert!(!step.contains("TEMP B-TREE"), "{query}: {steps:?}");
+                if of_sessions(step) {
+                    let index = "INDEX sessions_user_live (user_id=? AND revoked_at=?)";
+                    assert!(step.contains(index), "{query}: {steps:?}");
+                }
+            }
+        }
     }
 }

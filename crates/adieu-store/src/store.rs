@@ -90,7 +90,7 @@ where
             session_id: None,
             context: context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(User {
             id,
@@ -125,31 +125,13 @@ where
         max_sessions: u32,
     ) -> Result<Option<Vec<String>>> {
         let mut tx = self.writer().begin().await?;
-        // The password may have changed while this login was being checked: lock the
-        // user's row and create the session only if it still holds the hash that was
-        // verified. A password change then either sees this session and ends it, or
-        // this login sees the new hash and fails.
-        let current: Option<String> = sqlx::query_scalar(Self::USER_HASH_LOCKED)
-            .bind(session.user_id.as_str())
-            .fetch_optional(&mut *tx)
-            .await?;
-        if current.as_deref() != Some(verified_hash) {
+        // The password may have changed while this login was being checked: the session
+        // is stored only if the user's row, read under the backend's lock, still holds the
+        // hash that was verified. A password change then either sees this session and ends
+        // it, or this login sees the new hash and fails.
+        if !Self::insert_verified_session(&mut tx, session, tokens, verified_hash).await? {
             return Ok(None);
         }
-        Self::insert_session(&mut tx, session, tokens).await?;
-        let context = AuditContext {
-            ip: session.ip.clone(),
-            user_agent: session.user_agent.clone(),
-            actor: None,
-        };
-        let event = AuditEvent {
-            at: session.created_at,
-            kind: AuditKind::Login,
-            user_id: Some(session.user_id.clone()),
-            session_id: Some(session.id.clone()),
-            context: context.clone(),
-        };
-        Self::insert_audit(&mut tx, &event).await?;
         let limit = AuditKind::SessionLimit;
         let ended: Vec<String> = sqlx::query_scalar(sql::END_SESSIONS_OVER_LIMIT)
             .bind(session.user_id.as_str())
@@ -159,16 +141,22 @@ where
             .bind(limit.as_str())
             .fetch_all(&mut *tx)
             .await?;
-        for id in &ended {
-            let event = AuditEvent {
-                at: session.created_at,
-                kind: limit,
-                user_id: Some(session.user_id.clone()),
-                session_id: Some(id.clone()),
-                context: context.clone(),
-            };
-            Self::insert_audit(&mut tx, &event).await?;
-        }
+        let context = AuditContext {
+            ip: session.ip.clone(),
+            user_agent: session.user_agent.clone(),
+            actor: None,
+        };
+        let event = |kind, session_id: &str| AuditEvent {
+            at: session.created_at,
+            kind,
+            user_id: Some(session.user_id.clone()),
+            session_id: Some(session_id.to_owned()),
+            context: context.clone(),
+        };
+        let events: Vec<AuditEvent> = std::iter::once(event(AuditKind::Login, &session.id))
+            .chain(ended.iter().map(|id| event(limit, id)))
+            .collect();
+        Self::insert_audits(&mut tx, &events).await?;
         let pending = if ended.is_empty() {
             None
         } else {
@@ -229,7 +217,7 @@ where
                     session_id: Some(session_id.clone()),
                     context: context.clone(),
                 };
-                Self::insert_audit(&mut tx, &event).await?;
+                Self::insert_audits(&mut tx, &[event]).await?;
             }
             tx.commit().await?;
             self.confirm(pending).await?;
@@ -290,7 +278,7 @@ where
                 session_id: Some(session.id),
                 context: context.clone(),
             };
-            Self::insert_audit(&mut tx, &event).await?;
+            Self::insert_audits(&mut tx, &[event]).await?;
         }
         tx.commit().await?;
         self.confirm(pending).await?;
@@ -315,7 +303,7 @@ where
             session_id: revocation.acting_session.clone(),
             context: revocation.context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         self.confirm(pending).await?;
         Ok(ids)
@@ -349,7 +337,7 @@ where
             session_id: Some(keep_session.to_owned()),
             context: context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         self.confirm(pending).await?;
         Ok(ids)
@@ -374,7 +362,7 @@ where
 
     async fn audit(&self, event: &AuditEvent) -> Result<()> {
         let mut tx = self.writer().begin().await?;
-        Self::insert_audit(&mut tx, event).await?;
+        Self::insert_audits(&mut tx, std::slice::from_ref(event)).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -417,7 +405,7 @@ where
             session_id: None,
             context: revocation.context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         self.confirm(pending).await?;
         Ok(Some(ids))
@@ -466,7 +454,7 @@ where
                 ..AuditContext::default()
             },
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         self.confirm(pending).await?;
         self.forget_deleted().await?;
@@ -563,7 +551,7 @@ where
             session_id: None,
             context: context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -596,7 +584,7 @@ where
             session_id: None,
             context: context.clone(),
         };
-        Self::insert_audit(&mut tx, &event).await?;
+        Self::insert_audits(&mut tx, &[event]).await?;
         let pending = self
             .publish_revoked(&mut tx, &[sql::client_key(client_id)])
             .await?;
@@ -647,7 +635,7 @@ where
                 session_id: Some(row.id.clone()),
                 context: AuditContext::default(),
             };
-            Self::insert_audit(&mut tx, &event).await?;
+            Self::insert_audits(&mut tx, &[event]).await?;
         }
         tx.commit().await?;
         Ok(deleted.len() as u64)
