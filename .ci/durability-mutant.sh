@@ -13,6 +13,7 @@
 # mutant.
 #
 # Usage: .ci/durability-mutant.sh   (needs strace; ADIEU_TEST_STRACE names it, default: PATH)
+#   ADIEU_MUTANT_RESTORE=0   skip that last rebuild, in a checkout about to be thrown away (CI)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,9 @@ export ADIEU_TEST_STRACE
 test_name=durability::a_logout_answers_only_after_sqlite_has_synced_the_revocation
 reason="was not synced before the 200"
 out="$(mktemp)"
-trap 'rm -f "$out"; cargo build --quiet --bin adieu' EXIT
+restore='cargo build --quiet --bin adieu'
+if [ "${ADIEU_MUTANT_RESTORE:-1}" = 0 ]; then restore=true; fi
+trap 'rm -f "$out"; '"$restore" EXIT
 
 if cargo test --features durability-mutant --test cluster -- --exact "$test_name" \
   --include-ignored >"$out" 2>&1; then
